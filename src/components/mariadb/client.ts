@@ -1,0 +1,35 @@
+import mysql from 'mysql2/promise';
+
+export interface MariadbEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  socketPath?: string;
+  database?: string;
+}
+
+export async function connectMariadb(ep: MariadbEndpoint, timeoutMs = 3000): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    ...(ep.socketPath ? { socketPath: ep.socketPath } : { host: ep.host, port: ep.port }),
+    user: ep.user,
+    password: ep.password,
+    database: ep.database,
+    connectTimeout: timeoutMs,
+    multipleStatements: false,
+  });
+}
+
+export async function withMariadb<T>(ep: MariadbEndpoint, fn: (c: mysql.Connection) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const conn = await connectMariadb(ep, timeoutMs);
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
+}
+
+/** Quotes an identifier (database or user name) for MariaDB. */
+export function ident(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}

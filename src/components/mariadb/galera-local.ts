@@ -1,0 +1,20 @@
+import type { Config } from '../../config/schema.js';
+import type { NodeModel } from '../../model/desired.js';
+
+/** Galera settings of one local node (empty for a single node). Ports: base+i, base+10+i, base+20+i. */
+export function galeraInstanceLines(config: Config, node: NodeModel, _dir: string, osUser: string, allNodeDirs: string[]): string[] {
+  const m = config.mariadb;
+  if (m.replicas <= 1) return [];
+  const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  const peers = allNodeDirs.map((_, i) => `${host}:${m.galeraPort + i}`).join(',');
+  const i = node.ordinal;
+  return [
+    `wsrep_cluster_address = gcomm://${peers}`,
+    `wsrep_node_name = ${node.name}`,
+    `wsrep_node_address = ${host}:${m.galeraPort + i}`,
+    `wsrep_provider_options = "gmcast.listen_addr=tcp://${host}:${m.galeraPort + i};ist.recv_addr=${host}:${m.galeraPort + 10 + i};gcache.size=64M"`,
+    `wsrep_sst_receive_address = ${host}:${m.galeraPort + 20 + i}`,
+    // mariabackup connects over the socket with socket authentication: no password in any file.
+    `wsrep_sst_auth = ${osUser}:`,
+  ];
+}

@@ -1,0 +1,38 @@
+import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
+
+export interface RabbitmqNodeInfo {
+  version: string;
+  cluster: { name: string; members: string[]; running: string[]; partitions: string[]; alarms: string[] };
+}
+
+interface ApiNode {
+  name: string;
+  running: boolean;
+  partitions?: string[];
+  mem_alarm?: boolean;
+  disk_free_alarm?: boolean;
+}
+
+/** A live look at one node: an AMQP connection opens, and the management API's cluster view. */
+export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNodeInfo> {
+  const [version, overview, nodes] = await Promise.all([
+    withAmqp(ep, async (c) => String((c.connection as unknown as { serverProperties: { version: string } }).serverProperties.version), 2000),
+    managementApi<{ cluster_name: string }>(ep, 'GET', '/overview?columns=cluster_name', undefined, 2000),
+    managementApi<ApiNode[]>(ep, 'GET', '/nodes?columns=name,running,partitions,mem_alarm,disk_free_alarm', undefined, 2000),
+  ]);
+  const alarms: string[] = [];
+  for (const n of nodes) {
+    if (n.mem_alarm) alarms.push(`memory alarm on ${n.name}`);
+    if (n.disk_free_alarm) alarms.push(`disk alarm on ${n.name}`);
+  }
+  return {
+    version,
+    cluster: {
+      name: overview.cluster_name,
+      members: nodes.map((n) => n.name),
+      running: nodes.filter((n) => n.running).map((n) => n.name),
+      partitions: [...new Set(nodes.flatMap((n) => n.partitions ?? []))],
+      alarms,
+    },
+  };
+}

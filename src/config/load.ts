@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { OsbError, didYouMean } from '../util/errors.js';
+import { configSchema, type Config } from './schema.js';
+import { applySet, deepMerge } from './set.js';
+
+export interface ConfigSources {
+  /** YAML values files, later ones win. */
+  values?: string[];
+  /** Helm-style `key=value` overrides, applied after the files, later ones win. */
+  set?: string[];
+}
+
+type Tree = Record<string, unknown>;
+
+function readValuesFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code})`;
+    throw new OsbError(`values file ${file} ${why}`, 'check the path given to -f/--values');
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new OsbError(`values file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax');
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new OsbError(`values file ${file} must hold a mapping of keys (got ${Array.isArray(doc) ? 'a list' : typeof doc})`, 'see README for the config keys');
+  }
+  return doc as Tree;
+}
+
+/** The object schema found at a path of the config, unwrapping defaults and optionals. */
+function objectShapeAt(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const key of [...path, null]) {
+    for (let i = 0; i < 5; i++) {
+      const def = (schema as unknown as { _zod: { def: { innerType?: z.ZodType; type: string } } })._zod.def;
+      if (def.innerType) schema = def.innerType;
+      else break;
+    }
+    if (!(schema instanceof z.ZodObject)) return [];
+    if (key === null) return Object.keys(schema.shape);
+    const next = schema.shape[key as string] as z.ZodType | undefined;
+    if (!next) return [];
+    schema = next;
+  }
+  return [];
+}
+
+export function formatIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((k) => {
+        const full = where ? `${where}.${k}` : k;
+        const hint = didYouMean(k, objectShapeAt(issue.path));
+        const known = objectShapeAt(issue.path).join(', ');
+        return `unknown config key "${full}"` + (hint ? ` — did you mean "${where ? `${where}.` : ''}${hint}"?` : ` — known keys here: ${known}`);
+      })
+      .join('\n');
+  }
+  if (issue.code === 'invalid_type') {
+    return `config key "${where}": expected ${issue.expected}` + ('input' in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : '');
+  }
+  if (issue.code === 'too_big' || issue.code === 'too_small') {
+    return `config key "${where}": ${issue.message.replace(/^Too (big|small): expected (number|int) to (be|have) /, 'must be ')}`;
+  }
+  return `config key "${where}": ${issue.message}`;
+}
+
+/** Validates an already-merged config tree; throws one OsbError naming every problem. */
+export function validateConfig(tree: unknown): Config {
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const lines = result.error.issues.map(formatIssue);
+    throw new OsbError(lines.join('\n'), undefined, 2);
+  }
+  checkPortsDistinct(result.data);
+  return result.data;
+}
+
+/** Values files merged in order, then --set applied: the user's tree, not yet validated. */
+export function loadValuesTree(sources: ConfigSources = {}): Tree {
+  let tree: Tree = {};
+  for (const file of sources.values ?? []) tree = deepMerge(tree, readValuesFile(file));
+  for (const s of sources.set ?? []) applySet(tree, s);
+  return tree;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  return validateConfig(loadValuesTree(sources));
+}
+
+/** Every port every enabled local instance binds, with the config key that sets it. */
+export function portsInUse(config: Config): { port: number; key: string }[] {
+  const out: { port: number; key: string }[] = [];
+  const r = config.rabbitmq;
+  if (r.enabled) {
+    const dist = r.distPort ?? r.port + 20000;
+    for (let i = 0; i < r.replicas; i++) {
+      out.push({ port: r.port + i, key: 'rabbitmq.port' }, { port: r.managementPort + i, key: 'rabbitmq.managementPort' }, { port: dist + i, key: 'rabbitmq.distPort' });
+    }
+    out.push({ port: r.epmdPort ?? r.port - 1000, key: 'rabbitmq.epmdPort' });
+  }
+  const m = config.mariadb;
+  if (m.enabled) {
+    for (let i = 0; i < m.replicas; i++) {
+      out.push({ port: m.port + i, key: 'mariadb.port' });
+      if (m.replicas > 1) {
+        out.push({ port: m.galeraPort + i, key: 'mariadb.galeraPort' }, { port: m.galeraPort + 10 + i, key: 'mariadb.galeraPort (IST)' }, { port: m.galeraPort + 20 + i, key: 'mariadb.galeraPort (SST)' });
+      }
+    }
+  }
+  const c = config.memcached;
+  if (c.enabled) for (let i = 0; i < c.replicas; i++) out.push({ port: c.port + i, key: 'memcached.port' });
+  return out;
+}
+
+function checkPortsDistinct(config: Config): void {
+  const seen = new Map<number, string>();
+  for (const { port, key } of portsInUse(config)) {
+    if (port < 1 || port > 65535) throw new OsbError(`config key "${key}": derived port ${port} is out of range 1-65535`, `set ${key} so that every node's port fits`, 2);
+    if (port >= 35672 && port <= 35682 && key.startsWith('rabbitmq')) {
+      throw new OsbError(`config key "${key}": port ${port} is in 35672-35682, which RabbitMQ's CLI tools use for themselves`, `choose another ${key}`, 2);
+    }
+    const other = seen.get(port);
+    if (other && other !== key) throw new OsbError(`port ${port} is used twice: by ${other} and by ${key}`, 'give each a different port', 2);
+    seen.set(port, key);
+  }
+}

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+export const COMPONENTS = ['rabbitmq', 'mariadb', 'memcached'] as const;
+export type ComponentName = (typeof COMPONENTS)[number];
+
+const port = z.int().min(1).max(65535);
+const replicas = z.int().min(1).max(9);
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits and "-", at most 63 characters)');
+const quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/, 'must be a Kubernetes quantity such as 8Gi or 500Mi');
+const ipv4 = z.string().regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, 'must be an IPv4 address such as 127.0.0.1');
+
+const volume = z.strictObject({
+  enabled: z.boolean().default(true),
+  size: quantity.default('5Gi'),
+  storageClass: z.string().optional(),
+});
+
+const resources = z.strictObject({
+  cpuRequest: quantity.default('100m'),
+  memoryRequest: quantity.default('256Mi'),
+  cpuLimit: quantity.default('2'),
+  memoryLimit: quantity.default('1Gi'),
+});
+
+/**
+ * Passwords a user may set for a service. Only characters that need no escaping anywhere
+ * they end up: a URL (no %-encoding), oslo.config (`$` interpolates), Keystone's migration
+ * tool (its configparser rejects `%`) and a shell.
+ */
+export const SAFE_PASSWORD = /^[A-Za-z0-9._~-]+$/;
+export const userPassword = z
+  .string()
+  .min(16, 'must be at least 16 characters')
+  .refine((s) => SAFE_PASSWORD.test(s), {
+    message:
+      'may only use letters, digits and . _ ~ - : characters such as @ : / # would need URL-encoding, and the "%" that encoding produces breaks keystone-manage db_sync (its configparser rejects "%")',
+  });
+
+export const rabbitmqSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  replicas: replicas.default(1),
+  port: port.default(5672),
+  managementPort: port.default(15672),
+  /** Erlang distribution port of node 0; default: port + 20000 (RabbitMQ's own rule). */
+  distPort: port.optional(),
+  /** Private epmd for this deployment; default: port - 1000. */
+  epmdPort: port.optional(),
+  /** `pause_minority`: a minority partition stops serving instead of diverging (see docs/clusters). */
+  partitionHandling: z.enum(['pause_minority', 'autoheal']).default('pause_minority'),
+  memoryHighWatermark: z.number().gt(0).lt(1).default(0.4),
+  image: z.string().default('docker.io/library/rabbitmq:3.10-management'),
+  volume: volume.prefault({}),
+  resources: resources.prefault({}),
+});
+
+export const mariadbSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  replicas: replicas.default(1),
+  port: port.default(3306),
+  maxConnections: z.int().min(10).max(100000).default(500),
+  innodbBufferPoolMB: z.int().min(8).max(1048576).default(128),
+  /** Galera group port of node 0; IST is galeraPort+10+i, SST galeraPort+20+i on the local target. */
+  galeraPort: port.default(4567),
+  image: z.string().default('docker.io/library/mariadb:10.11'),
+  volume: volume.prefault({}),
+  resources: resources.prefault({}),
+});
+
+export const memcachedSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  replicas: replicas.default(1),
+  port: port.default(11211),
+  memoryMB: z.int().min(8).max(1048576).default(64),
+  maxConnections: z.int().min(10).max(1000000).default(1024),
+  threads: z.int().min(1).max(64).default(2),
+  image: z.string().default('docker.io/library/memcached:1.6'),
+  resources: resources.prefault({}),
+});
+
+const serviceEntry = z.strictObject({
+  name: dnsLabel.refine((s) => /^[a-z][a-z0-9_]*$/.test(s.replace(/-/g, '_')), 'must start with a letter'),
+  databases: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a database name ([a-z][a-z0-9_]*)')).optional(),
+  messaging: z.boolean().optional(),
+  cache: z.boolean().optional(),
+  password: userPassword.optional(),
+});
+
+export const openstackSchema = z.strictObject({
+  /** Names from the catalogue, or objects for services not in it. */
+  services: z
+    .array(z.union([dnsLabel, serviceEntry]))
+    .default(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder']),
+  provision: z.boolean().default(true),
+});
+
+export const kubernetesSchema = z.strictObject({
+  namespace: dnsLabel.default('openstack'),
+  context: z.string().optional(),
+  clusterDomain: z.string().default('cluster.local'),
+  waitTimeoutSeconds: z.int().min(1).max(86400).default(600),
+});
+
+export const configSchema = z.strictObject({
+  bindAddress: ipv4.default('127.0.0.1'),
+  target: z.enum(['local', 'kubernetes']).default('local'),
+  rabbitmq: rabbitmqSchema.prefault({}),
+  mariadb: mariadbSchema.prefault({}),
+  memcached: memcachedSchema.prefault({}),
+  openstack: openstackSchema.prefault({}),
+  kubernetes: kubernetesSchema.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RabbitmqConfig = z.infer<typeof rabbitmqSchema>;
+export type MariadbConfig = z.infer<typeof mariadbSchema>;
+export type MemcachedConfig = z.infer<typeof memcachedSchema>;
+export type ServiceEntry = z.infer<typeof serviceEntry>;

@@ -1,0 +1,44 @@
+import type { ConfigSources } from '../../config/load.js';
+import { validateConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { readSecrets, type Secrets } from '../../config/secrets.js';
+import { OsbError } from '../../util/errors.js';
+import { loadValuesTree } from '../../config/load.js';
+import { deepMerge } from '../../config/set.js';
+import { resolveStateDir } from './paths.js';
+import { readState, type LocalState } from './state.js';
+
+export interface DeploymentSources extends ConfigSources {
+  stateDir?: string;
+  /** Forget values remembered from earlier deploys (Helm's --reset-values). */
+  resetValues?: boolean;
+}
+
+/**
+ * The config of a deployment: values remembered from earlier deploys, then the values
+ * files and --set given now (like `helm upgrade --reuse-values`).
+ */
+export function resolveDeployConfig(src: DeploymentSources): { stateDir: string; config: Config; userValues: Record<string, unknown>; state?: LocalState } {
+  const stateDir = resolveStateDir(src.stateDir);
+  const state = readState(stateDir);
+  const given = loadValuesTree(src);
+  const userValues = src.resetValues ? given : deepMerge(state?.userValues ?? {}, given);
+  return { stateDir, config: validateConfig(userValues), userValues, state };
+}
+
+export interface Deployment {
+  stateDir: string;
+  config: Config;
+  state: LocalState;
+  secrets: Secrets;
+}
+
+/** An existing deployment, for commands that read it (status, test, endpoints, logs). */
+export function openDeployment(src: DeploymentSources): Deployment {
+  const { stateDir, config, state } = resolveDeployConfig(src);
+  const secrets = readSecrets(stateDir);
+  if (!state || !secrets) {
+    throw new OsbError(`nothing is deployed in ${stateDir}`, 'run `osb deploy` first (or pass the --state-dir of your deployment)', 3);
+  }
+  return { stateDir, config, state, secrets };
+}

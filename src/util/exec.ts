@@ -1,0 +1,34 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { OsbError } from './errors.js';
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  /** Output goes here instead of the terminal. */
+  logFile?: string;
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** Runs a command to completion, capturing its output; throws with the last lines on failure. */
+export function runQuiet(command: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(new OsbError(`cannot run ${command}: ${err.message}`, 'is the package installed?'));
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (opts.logFile) appendFileSync(opts.logFile, out);
+      if (code === 0) return resolve(out);
+      const tail = out.trim().split('\n').slice(-5).join('\n  ');
+      reject(new OsbError(`${command} failed (${signal ?? `exit ${code}`}):\n  ${tail}`));
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
