@@ -19,7 +19,7 @@ export interface DesiredState {
 export const ADMIN_USER = { mariadb: 'osb_admin', rabbitmq: 'osb-admin' } as const;
 
 export function enabledComponents(config: Config, requested?: readonly ComponentName[]): ComponentName[] {
-  return COMPONENTS.filter((c) => config[c].enabled && (!requested || requested.length === 0 || requested.includes(c)));
+  return COMPONENTS.filter((c) => config[c].enabled && (!requested || requested.includes(c)));
 }
 
 export function desiredState(config: Config, requested?: readonly ComponentName[]): DesiredState {

@@ -16,5 +16,10 @@ export function galeraInstanceLines(config: Config, node: NodeModel, _dir: strin
     `wsrep_sst_receive_address = ${host}:${m.galeraPort + 20 + i}`,
     // mariabackup connects over the socket with socket authentication: no password in any file.
     `wsrep_sst_auth = ${osUser}:`,
+    '',
+    '[sst]',
+    `sst-log-archive-dir = ${_dir}/log/sst`,
+    '',
+    '[mysqld]',
   ];
 }

@@ -43,6 +43,8 @@ export async function managementApi<T = unknown>(
     },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
+  }).catch((err: Error) => {
+    throw new Error(`RabbitMQ management API at ${url.replace(/\/api.*$/, '')} unreachable (${(err.cause as Error | undefined)?.message ?? err.message})`);
   });
   if (!res.ok && !(method === 'DELETE' && res.status === 404)) {
     throw new Error(`RabbitMQ management API ${method} ${path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);

@@ -1,6 +1,6 @@
 import type { ConfigSources } from '../../config/load.js';
 import { validateConfig } from '../../config/load.js';
-import type { Config } from '../../config/schema.js';
+import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { readSecrets, type Secrets } from '../../config/secrets.js';
 import { OsbError } from '../../util/errors.js';
 import { loadValuesTree } from '../../config/load.js';
@@ -41,4 +41,10 @@ export function openDeployment(src: DeploymentSources): Deployment {
     throw new OsbError(`nothing is deployed in ${stateDir}`, 'run `osb deploy` first (or pass the --state-dir of your deployment)', 3);
   }
   return { stateDir, config, state, secrets };
+}
+
+/** Components this deployment has started at least once (and not destroyed). */
+export function deployedComponents(d: Deployment, requested?: ComponentName[]): ComponentName[] {
+  const all = COMPONENTS.filter((c) => d.config[c].enabled && Object.keys(d.state.instances).some((n) => n.startsWith(`${c}-`)));
+  return requested?.length ? all.filter((c) => requested.includes(c)) : all;
 }

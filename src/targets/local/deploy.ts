@@ -146,7 +146,12 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
           {
             title: `OpenStack services: databases, users, vhosts`,
             task: async (report) => {
-              const r = await provisionServices(config, localAdminAccess(config, secrets, stateDir), secrets, stateDir);
+              // Only what is deployed here: `osb deploy mariadb` on a fresh state dir has no broker yet.
+              const admin = localAdminAccess(config, secrets, stateDir);
+              const deployed = (c: ComponentName) => Object.keys(state.instances).some((n) => n.startsWith(`${c}-`));
+              if (!deployed('mariadb')) delete admin.mariadb;
+              if (!deployed('rabbitmq')) delete admin.rabbitmq;
+              const r = await provisionServices(config, admin, secrets, stateDir);
               report(r.map((x) => `${x.service}${x.changed ? ' provisioned' : ''}`).join(', '));
               return r;
             },

@@ -1,21 +1,172 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { decideGaleraStart, type GaleraNodeView } from '../../components/mariadb/bootstrap.js';
+import { withMariadb } from '../../components/mariadb/client.js';
+import { markBootstrap, parseRecoveredPosition, readGrastate } from '../../components/mariadb/grastate.js';
+import { MARIADB_BINARIES, mariadbPaths } from '../../components/mariadb/local.js';
+import { OsbError } from '../../util/errors.js';
+import { runQuiet } from '../../util/exec.js';
+import { sleep } from '../../util/net.js';
 import type { NodePlan, NodeResult } from './deploy.js';
-import type { LocalState } from './state.js';
 import { recordNode } from './deploy.js';
-import { startInstance, stopInstance } from './runner.js';
+import type { LocalInstance } from './instance.js';
+import { runningPid, startInstance, stopInstance } from './runner.js';
+import type { LocalState } from './state.js';
 
-/** Placeholder replaced by the cluster issue's formation/recovery logic. */
-export async function deployGalera(plans: NodePlan[], report: (m: string) => void, stateDir: string, state: LocalState): Promise<NodeResult[]> {
-  const out: NodeResult[] = [];
-  const anyRunning = plans.some((p) => p.pid);
-  for (const [i, p] of plans.entries()) {
-    if (p.action === 'unchanged') {
-      out.push({ name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action: 'unchanged', pid: p.pid! });
-      continue;
-    }
-    if (p.pid) await stopInstance(p.inst);
-    const pid = await startInstance(p.inst, { onProgress: report, extraArgs: !anyRunning && i === 0 ? ['--wsrep-new-cluster'] : [] });
-    recordNode(state, p, stateDir);
-    out.push({ name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action: p.action, reason: p.reason, pid });
+interface Wsrep {
+  state: string;
+  clusterStatus: string;
+  clusterSize: number;
+}
+
+/** This node's Galera view over its unix socket (socket auth, no password needed). */
+export async function wsrepOf(inst: LocalInstance): Promise<Wsrep | undefined> {
+  try {
+    return await withMariadb(
+      { host: inst.host, port: inst.port, user: userInfo().username, socketPath: mariadbPaths(inst.dir).socket },
+      async (c) => {
+        const [rows] = (await c.query(
+          "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_status','wsrep_cluster_size')",
+        )) as unknown as [{ Variable_name: string; Value: string }[]];
+        const v = Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value]));
+        return { state: v.wsrep_local_state_comment ?? '?', clusterStatus: v.wsrep_cluster_status ?? '?', clusterSize: Number(v.wsrep_cluster_size ?? 0) };
+      },
+      1500,
+    );
+  } catch {
+    return undefined;
   }
-  return out;
+}
+
+/** Waits until the node is Synced in a Primary component. */
+export async function waitSynced(inst: LocalInstance, report: (m: string) => void, timeoutMs = 300_000): Promise<void> {
+  const t0 = Date.now();
+  let last: Wsrep | undefined;
+  let lastNote = 0;
+  while (Date.now() - t0 < timeoutMs) {
+    last = await wsrepOf(inst);
+    if (last?.state === 'Synced' && last.clusterStatus === 'Primary') return;
+    if (!runningPid(inst)) throw new OsbError(`${inst.name} stopped while joining the Galera cluster`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
+    if (Date.now() - t0 - lastNote > 3000) {
+      lastNote = Date.now() - t0;
+      report(`${inst.name}: ${last ? `${last.state}/${last.clusterStatus}` : 'joining (state transfer)'} ${Math.round(lastNote / 1000)}s`);
+    }
+    await sleep(200);
+  }
+  throw new OsbError(`${inst.name} did not reach Synced/Primary within ${timeoutMs / 1000}s (last: ${last ? `${last.state}/${last.clusterStatus}` : 'no answer'})`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
+}
+
+/** `mariadbd --wsrep-recover`: the last committed position in InnoDB, for a node whose grastate says -1. */
+export async function recoverPosition(inst: LocalInstance): Promise<{ uuid: string; seqno: number } | undefined> {
+  const log = join(mariadbPaths(inst.dir).logDir, 'wsrep-recover.log');
+  rmSync(log, { force: true });
+  try {
+    await runQuiet(MARIADB_BINARIES.server, [`--defaults-file=${mariadbPaths(inst.dir).myCnf}`, '--wsrep-recover', `--log-error=${log}`], { timeoutMs: 120_000 });
+  } catch {
+    /* the log says what happened; no position is the answer */
+  }
+  try {
+    return parseRecoveredPosition(readFileSync(log, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is known of every node before anything starts; runs --wsrep-recover where it is needed. */
+export async function galeraViews(insts: LocalInstance[]): Promise<GaleraNodeView[]> {
+  const views = await Promise.all(
+    insts.map(async (inst): Promise<GaleraNodeView> => {
+      const running = !!runningPid(inst);
+      const ws = running ? await wsrepOf(inst) : undefined;
+      const gra = readGrastate(join(mariadbPaths(inst.dir).dataDir, 'grastate.dat'));
+      return {
+        name: inst.name,
+        running,
+        primary: ws?.clusterStatus === 'Primary',
+        hasData: inst.isInitialized() || !!gra,
+        uuid: gra?.uuid,
+        seqno: gra?.seqno,
+        safeToBootstrap: gra?.safeToBootstrap,
+      };
+    }),
+  );
+  if (views.every((v) => !v.running)) {
+    await Promise.all(
+      views.map(async (v, i) => {
+        if (v.hasData && (v.seqno === undefined || v.seqno < 0)) {
+          const pos = await recoverPosition(insts[i]!);
+          if (pos) Object.assign(v, { uuid: v.uuid ?? pos.uuid, seqno: pos.seqno });
+        }
+      }),
+    );
+  }
+  return views;
+}
+
+export interface GaleraOptions {
+  forceBootstrap?: string;
+}
+
+/** Forms, heals or recovers the Galera cluster, then restarts changed nodes one at a time. */
+export async function deployGalera(plans: NodePlan[], report: (m: string) => void, stateDir: string, state: LocalState, opts: GaleraOptions = {}): Promise<NodeResult[]> {
+  const insts = plans.map((p) => p.inst);
+  const views = await galeraViews(insts);
+  const decision = decideGaleraStart(views, opts);
+  const byName = new Map(plans.map((p) => [p.inst.name, p]));
+  const results = new Map<string, NodeResult>();
+  const done = (p: NodePlan, pid: number, action = p.action, reason = p.reason) => {
+    recordNode(state, p, stateDir);
+    results.set(p.inst.name, { name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action, reason, pid });
+  };
+  const start = async (p: NodePlan, extraArgs: string[] = []) => {
+    const pid = await startInstance(p.inst, { onProgress: report, extraArgs });
+    await waitSynced(p.inst, report);
+    return pid;
+  };
+
+  switch (decision.kind) {
+    case 'refuse':
+      throw new OsbError(`Galera: refusing to start: ${decision.reason}`, undefined, 4);
+    case 'form': {
+      report(`forming a new cluster from ${decision.bootstrap}`);
+      const first = byName.get(decision.bootstrap)!;
+      done(first, await start(first, ['--wsrep-new-cluster']));
+      await Promise.all(decision.then.map(async (n) => done(byName.get(n)!, await start(byName.get(n)!))));
+      break;
+    }
+    case 'recover': {
+      report(`recovering: ${decision.reason}; bootstrapping ${decision.bootstrap}`);
+      const first = byName.get(decision.bootstrap)!;
+      if (decision.seqno >= 0 && decision.uuid) markBootstrap(join(mariadbPaths(first.inst.dir).dataDir, 'grastate.dat'), decision.uuid, decision.seqno);
+      done(first, await start(first, ['--wsrep-new-cluster']), 'recovered', `bootstrapped the cluster at seqno ${decision.seqno}`);
+      for (const n of decision.then) {
+        const p = byName.get(n)!;
+        const v = views.find((x) => x.name === n)!;
+        const pos = v.uuid && v.seqno !== undefined && v.seqno >= 0 ? [`--wsrep-start-position=${v.uuid}:${v.seqno}`] : [];
+        done(p, await start(p, pos), 'recovered', 'rejoined');
+      }
+      break;
+    }
+    case 'join': {
+      report(`${decision.reason}; starting ${decision.start.join(', ')}`);
+      await Promise.all(decision.start.map(async (n) => done(byName.get(n)!, await start(byName.get(n)!))));
+      break;
+    }
+    case 'healthy':
+      break;
+  }
+
+  // Running nodes whose config changed: one at a time, so the cluster keeps a Primary majority.
+  for (const p of plans) {
+    if (results.has(p.inst.name)) continue;
+    if (p.action === 'restarted' && p.pid) {
+      report(`${p.inst.name}: rolling restart (config changed)`);
+      await stopInstance(p.inst);
+      done(p, await start(p));
+    } else {
+      results.set(p.inst.name, { name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action: 'unchanged', pid: runningPid(p.inst) ?? 0 });
+    }
+  }
+  return plans.map((p) => results.get(p.inst.name)!);
 }

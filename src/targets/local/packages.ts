@@ -9,7 +9,8 @@ export const REQUIRED: Record<ComponentName, { binaries: string[]; packages: str
   mariadb: { binaries: ['/usr/sbin/mariadbd', '/usr/bin/mariadb-install-db'], packages: ['mariadb-server'] },
   memcached: { binaries: ['/usr/bin/memcached'], packages: ['memcached'] },
 };
-const GALERA = { binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup'], packages: ['galera-4', 'mariadb-backup'] };
+// mariabackup SST streams through socat.
+const GALERA = { binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat'], packages: ['galera-4', 'mariadb-backup', 'socat'] };
 
 export function missingPackages(components: ComponentName[], galera: boolean): string[] {
   const need = new Set<string>();

@@ -5,7 +5,7 @@ import { rabbitmqEndpoint } from '../../components/rabbitmq/local.js';
 import { rabbitmqSmokeSteps } from '../../components/rabbitmq/smoke.js';
 import type { SmokeStep } from '../../components/smoke.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import type { Deployment } from './context.js';
+import { deployedComponents, type Deployment } from './context.js';
 import { localInstances } from './instances.js';
 
 export interface SmokeSuite {
@@ -26,7 +26,7 @@ export interface SmokeResult {
 /** One suite per node: `osb test` checks every node, not just the first. */
 export function localSmokeSuites(d: Deployment, components?: ComponentName[]): SmokeSuite[] {
   const suites: SmokeSuite[] = [];
-  for (const [component, list] of localInstances(d.config, d.stateDir, d.secrets, components)) {
+  for (const [component, list] of localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d, components))) {
     for (const inst of list) {
       const steps =
         component === 'mariadb'

@@ -6,7 +6,7 @@ import { inspectMemcached, type MemcachedNodeInfo } from '../../components/memca
 import { inspectRabbitmq, type RabbitmqNodeInfo } from '../../components/rabbitmq/inspect.js';
 import { rabbitmqEndpoint } from '../../components/rabbitmq/local.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import type { Deployment } from './context.js';
+import { deployedComponents, type Deployment } from './context.js';
 import type { LocalInstance } from './instance.js';
 import { localInstances } from './instances.js';
 import { processRssBytes, processUptimeSeconds } from './process.js';
@@ -109,7 +109,7 @@ function summarise(component: ComponentName, nodes: NodeStatus[]): string {
 }
 
 export async function localStatus(d: Deployment, components?: ComponentName[]): Promise<StatusReport> {
-  const instances = localInstances(d.config, d.stateDir, d.secrets, components);
+  const instances = localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d, components));
   const out = await Promise.all(
     [...instances].map(async ([component, list]): Promise<ComponentStatus> => {
       const nodes = await Promise.all(list.map((i) => nodeStatus(d, i)));
