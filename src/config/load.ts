@@ -21,17 +21,17 @@ function readValuesFile(file: string): Tree {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code})`;
-    throw new OsbError(`values file ${file} ${why}`, 'check the path given to -f/--values');
+    throw new OsbError(`values file ${file} ${why}`, 'check the path given to -f/--values', 2);
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new OsbError(`values file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax');
+    throw new OsbError(`values file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax', 2);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new OsbError(`values file ${file} must hold a mapping of keys (got ${Array.isArray(doc) ? 'a list' : typeof doc})`, 'see README for the config keys');
+    throw new OsbError(`values file ${file} must hold a mapping of keys (got ${Array.isArray(doc) ? 'a list' : typeof doc})`, 'see README for the config keys', 2);
   }
   return doc as Tree;
 }
@@ -66,18 +66,21 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
       })
       .join('\n');
   }
+  const got = 'input' in issue && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null) ? ` (got ${JSON.stringify(issue.input)})` : '';
   if (issue.code === 'invalid_type') {
-    return `config key "${where}": expected ${issue.expected}` + ('input' in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : '');
+    const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'number' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'object' ? 'a mapping of keys' : issue.expected === 'array' ? 'a list' : issue.expected;
+    return `config key "${where}": expected ${expected}${got}`;
   }
-  if (issue.code === 'too_big' || issue.code === 'too_small') {
-    return `config key "${where}": ${issue.message.replace(/^Too (big|small): expected (number|int) to (be|have) /, 'must be ')}`;
+  if ((issue.code === 'too_big' || issue.code === 'too_small') && typeof issue.input === 'number') {
+    const bound = issue.code === 'too_big' ? `at most ${String(issue.maximum)}` : `at least ${String(issue.minimum)}`;
+    return `config key "${where}": must be ${bound}${got}`;
   }
-  return `config key "${where}": ${issue.message}`;
+  return `config key "${where}": ${issue.message}${got}`;
 }
 
 /** Validates an already-merged config tree; throws one OsbError naming every problem. */
 export function validateConfig(tree: unknown): Config {
-  const result = configSchema.safeParse(tree);
+  const result = configSchema.safeParse(tree, { reportInput: true });
   if (!result.success) {
     const lines = result.error.issues.map(formatIssue);
     throw new OsbError(lines.join('\n'), undefined, 2);

@@ -20,11 +20,11 @@ export function parseSetValue(raw: string): unknown {
 export function applySet(tree: Tree, expression: string): Tree {
   const eq = expression.indexOf('=');
   if (eq <= 0) {
-    throw new OsbError(`--set "${expression}" is not key=value`, 'write it as --set mariadb.port=13306');
+    throw new OsbError(`--set "${expression}" is not key=value`, 'write it as --set mariadb.port=13306', 2);
   }
   const path = expression.slice(0, eq).split('.');
   if (path.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) {
-    throw new OsbError(`--set "${expression}" has an empty or reserved key segment`, 'write dotted keys such as mariadb.port');
+    throw new OsbError(`--set "${expression}" has an empty or reserved key segment`, 'write dotted keys such as mariadb.port', 2);
   }
   let node: Tree = tree;
   for (const key of path.slice(0, -1)) {
