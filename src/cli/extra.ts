@@ -19,4 +19,20 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .option('--databases <list>', 'databases to drop, when osb cannot know them (comma separated)')
       .action(wrap(async (service: string, o, cmd: Command) => (await import('./commands/provision.js')).deprovisionCommand(service, { ...g(cmd), ...o })));
   }
+  {
+    program
+      .command('restart')
+      .description('restart components; --rolling goes one node at a time, each healthy (Galera Synced, RabbitMQ quorum members back) before the next')
+      .argument('[components...]', 'any of rabbitmq, mariadb, memcached')
+      .option('--rolling', 'one node at a time, waiting for health in between')
+      .action(wrap(async (names: string[], o, cmd: Command) => {
+        const { parseComponents } = await import('./options.js');
+        return (await import('./commands/cluster.js')).restartCommand(parseComponents(names), { ...g(cmd), ...o });
+      }));
+    program
+      .command('recover')
+      .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
+      .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
+      .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
+  }
 }

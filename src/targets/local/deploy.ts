@@ -2,7 +2,7 @@ import type { ComponentName, Config } from '../../config/schema.js';
 import { ensureSecrets, type Secrets } from '../../config/secrets.js';
 import { OsbError } from '../../util/errors.js';
 import type { Progress } from '../../util/progress.js';
-import { deployGalera } from './galera.js';
+import { deployGalera, type GaleraOptions } from './galera.js';
 import type { LocalInstance } from './instance.js';
 import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
@@ -12,6 +12,7 @@ import { instanceHash, runningPid, startInstance, stopInstance, takenPorts } fro
 import { readState, writeState, type LocalState } from './state.js';
 import { resolveDeployConfig, type DeploymentSources } from './context.js';
 import { provisionServices, type ProvisionResult } from '../../openstack/provision.js';
+import { planServices } from '../../openstack/plan.js';
 import { localAdminAccess } from './admin.js';
 
 export type NodeAction = 'unchanged' | 'started' | 'restarted' | 'recovered';
@@ -42,6 +43,8 @@ export interface DeployResult {
 export interface DeployOptions extends DeploymentSources {
   components?: ComponentName[];
   progress: Progress;
+  /** Galera recovery override (`osb recover --force-bootstrap NODE`). */
+  galera?: GaleraOptions;
 }
 
 /** What must happen to one node, decided before anything changes. */
@@ -101,6 +104,7 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
   // Everything that can be wrong with the input is found before the first change.
   const resolved = resolveDeployConfig(opts);
   const { stateDir, config, userValues } = resolved;
+  planServices(config); // unknown/duplicate services, shared databases: refused before anything is written
   const requested = opts.components?.length ? opts.components : undefined;
   for (const c of requested ?? []) {
     if (!config[c].enabled) throw new OsbError(`${c} is disabled in the config (${c}.enabled=false)`, `enable it with --set ${c}.enabled=true`);
@@ -128,7 +132,7 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
         task: async (report: (m: string) => void): Promise<ComponentResult> => {
           const nodes =
             component === 'mariadb' && config.mariadb.replicas > 1
-              ? await deployGalera(nodePlans, report, stateDir, state)
+              ? await deployGalera(nodePlans, report, stateDir, state, opts.galera)
               : await Promise.all(nodePlans.map((p) => applyNode(p, report, stateDir, state)));
           const changed = nodes.some((n) => n.action !== 'unchanged');
           report(changed ? nodes.map((n) => `${n.name} ${n.action}`).join(', ') : 'unchanged');

@@ -1,0 +1,23 @@
+import type { ComponentName } from '../../config/schema.js';
+import { deployLocal } from '../../targets/local/deploy.js';
+import { restartLocal } from '../../targets/local/restart.js';
+import { OsbError } from '../../util/errors.js';
+import { cliProgress } from '../progress.js';
+import { type GlobalOptions, sources, verbosity } from '../options.js';
+import { print } from './format.js';
+
+export async function restartCommand(components: ComponentName[], o: GlobalOptions & { rolling?: boolean }): Promise<number> {
+  const t0 = Date.now();
+  const restarted = await restartLocal({ ...sources(o), components, rolling: o.rolling, progress: cliProgress(verbosity(o)) });
+  print(`restarted ${restarted.join(', ')}${o.rolling ? ' one at a time' : ''} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return 0;
+}
+
+export async function recoverCommand(o: GlobalOptions & { forceBootstrap?: string }): Promise<number> {
+  if (!o.forceBootstrap) {
+    throw new OsbError('osb recover needs --force-bootstrap NODE', 'automatic recovery is what `osb deploy` does; use --force-bootstrap only when it refused and you know which node holds the data to keep', 2);
+  }
+  const r = await deployLocal({ ...sources(o), components: ['mariadb'], progress: cliProgress(verbosity(o)), galera: { forceBootstrap: o.forceBootstrap } });
+  for (const n of r.components[0]?.nodes ?? []) print(`${n.name}: ${n.action}${n.reason ? ` (${n.reason})` : ''}`);
+  return 0;
+}
