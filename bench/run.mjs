@@ -1,0 +1,682 @@
+#!/usr/bin/env node
+// `npm run bench`: what osb users wait for and what osb deploys, each figure side by side with
+// a baseline measured in the same run (pair by pair), printed as a table and written to
+// bench/results.json. It reports; it never fails on a number. Everything it starts lives under
+// one private /tmp dir and ports 33000-33999, and is taken down in a finally block (and on
+// SIGINT/SIGTERM).
+//
+// Knobs (env): BENCH_RUNS (3) runs per figure, BENCH_FAST_RUNS (5) for sub-second figures,
+// BENCH_LOAD_SECONDS (10) per load run, BENCH_BUDGET_SECONDS (780) soft limit that trims runs,
+// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, cluster, render).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { startBareMariadb, startBareMemcached, startBareRabbitmq } from './lib/bare.mjs';
+import { cleanupAll, registry } from './lib/cleanup.mjs';
+import { amqpRun, memcslap, prepareSysbenchAccount, sysbenchPrepare, sysbenchRun } from './lib/load.mjs';
+import { blockPortList, blockPorts, osb, osbEndpoints, portFlags, REPO } from './lib/osb.mjs';
+import { Figures, renderTable } from './lib/report.mjs';
+import { allFree, alive, diskBytes, lastLines, MB, now, processes, processesOf, rssOf, run, sleep, waitFor } from './lib/util.mjs';
+
+const int = (v, d) => (Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
+const RUNS = int(process.env.BENCH_RUNS, 3);
+const FAST_RUNS = int(process.env.BENCH_FAST_RUNS, 5);
+const LOAD_S = int(process.env.BENCH_LOAD_SECONDS, 10);
+const BUDGET_S = int(process.env.BENCH_BUDGET_SECONDS, 780);
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : undefined;
+const SETTLE_MS = 3000; // idle time before reading RSS
+const OS_USER = os.userInfo().username;
+const START = now();
+const elapsed = () => (now() - START) / 1000;
+
+// Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
+const MIN_COST = { cold: 60, noop: 15, load: 110, cluster: 150, render: 10 };
+const ORDER = ['cold', 'noop', 'load', 'cluster', 'render'];
+const reserveAfter = (section) => ORDER.slice(ORDER.indexOf(section) + 1).reduce((a, s) => a + MIN_COST[s], 0);
+/** Is there time for another run of `perRunS` seconds in this section? */
+const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(section) <= BUDGET_S;
+
+const figs = new Figures();
+const notes = [];
+const log = (msg) => process.stderr.write(`[${elapsed().toFixed(1).padStart(6)}s] ${msg}\n`);
+const errMsg = (err) => String(err?.message ?? err).split('\n')[0].slice(0, 300);
+
+let root;
+const ctx = { blocks: {}, sections: [], osbDir: undefined, bare: undefined, bareMariadb: undefined };
+
+// ------------------------------------------------------------------ setup
+
+async function pickBlocks() {
+  const free = [];
+  for (let b = 30; b <= 39 && free.length < 3; b++) if (await allFree(blockPortList(b))) free.push(b);
+  if (free.length < 3) throw new Error(`need 3 free port blocks in 33000-33999, found ${free.length}`);
+  return { osb: free[0], bare: free[1], cluster: free[2] };
+}
+
+function hostInfo() {
+  const pkgs = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${Version}\\n', 'rabbitmq-server', 'erlang-base', 'mariadb-server', 'galera-4', 'memcached', 'sysbench', 'libmemcached-tools'], {
+    encoding: 'utf8',
+  }).stdout;
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+  // Daemons on this host that are not ours: a sign of parallel work loading the machine.
+  const others = processes().filter((p) => /(beam\.smp|mariadbd|memcached|mysqld)( |$)/.test(p.cmdline.split(' ')[0].split('/').pop() + ' ')).length;
+  return {
+    cpus: os.cpus().length,
+    memMB: Math.round(os.totalmem() / MB),
+    loadavgStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+    otherDaemonsAtStart: others,
+    node: process.version,
+    osbCommit: git,
+    packages: Object.fromEntries(
+      pkgs
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')),
+    ),
+  };
+}
+
+// ------------------------------------------------------------------ deployments
+
+function osbGroups(dir) {
+  return { rabbitmq: join(dir, 'rabbitmq'), mariadb: join(dir, 'mariadb'), memcached: join(dir, 'memcached') };
+}
+
+function footprint(dir, epmdPort) {
+  const g = osbGroups(dir);
+  return {
+    rss: rssOf(g, [epmdPort]),
+    disk: { total: diskBytes(dir), rabbitmq: diskBytes(g.rabbitmq), mariadb: diskBytes(g.mariadb), memcached: diskBytes(g.memcached) },
+  };
+}
+
+async function osbColdDeploy(i) {
+  const dir = join(root, `osb-${i}`);
+  registry.osb(dir);
+  const r = await osb(dir, ['deploy', ...portFlags(ctx.blocks.osb)], 600_000);
+  if (r.code !== 0) throw new Error(`osb deploy exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
+  await sleep(SETTLE_MS);
+  return { dir, seconds: r.seconds, ...footprint(dir, blockPorts(ctx.blocks.osb).epmd) };
+}
+
+async function osbDestroy(dir) {
+  const r = await osb(dir, ['destroy'], 300_000);
+  if (r.code === 0) registry.osbDone(dir);
+  rmSync(dir, { recursive: true, force: true });
+  if (r.code !== 0) throw new Error(`osb destroy exited ${r.code}: ${lastLines(r.stderr)}`);
+  return r.seconds;
+}
+
+async function bareStartAll(i) {
+  const dir = join(root, `bare-${i}`);
+  const p = blockPorts(ctx.blocks.bare);
+  const started = [];
+  try {
+    const memcached = await startBareMemcached(join(dir, 'memcached'), p.memcached);
+    started.push(memcached);
+    const mariadb = await startBareMariadb(join(dir, 'mariadb'), p.mariadb);
+    started.push(mariadb);
+    const rabbitmq = await startBareRabbitmq(join(dir, 'rabbitmq'), { port: p.rabbitmq, distPort: p.dist, epmdPort: p.epmd });
+    started.push(rabbitmq);
+    await sleep(SETTLE_MS);
+    return { dir, memcached, mariadb, rabbitmq, ...footprint(dir, p.epmd) };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function bareStopAll(bare, { keepMariadb = false } = {}) {
+  const t0 = now();
+  await Promise.all([bare.rabbitmq.stop(), bare.memcached.stop(), keepMariadb ? undefined : bare.mariadb.stop()]);
+  const seconds = (now() - t0) / 1000;
+  if (!keepMariadb) rmSync(bare.dir, { recursive: true, force: true });
+  return seconds;
+}
+
+// ------------------------------------------------------------------ 1 + 5: cold deploy, footprint
+
+async function sectionCold() {
+  const fCold = figs.add('1', 'cold deploy of all three, until ready', { unit: 's', baseline: 'slowest bare daemon: rabbitmq spawn → AMQP open' });
+  const fSum = figs.add('1', 'cold deploy of all three, until ready', { unit: 's', baseline: 'bare daemons one after another (sum)' });
+  const fR = figs.add('1', '  bare rabbitmq: spawn → AMQP connection open', { unit: 's', baseline: '(baseline detail)' });
+  const fM = figs.add('1', '  bare mariadb: install-db + spawn → SELECT 1', { unit: 's', baseline: '(baseline detail)' });
+  const fMs = figs.add('1', '  bare mariadb: spawn → SELECT 1 (after install-db)', { unit: 's', baseline: '(baseline detail)' });
+  const fC = figs.add('1', '  bare memcached: spawn → version', { unit: 's', baseline: '(baseline detail)' });
+  const fDestroy = figs.add('2', 'osb destroy (all three)', { unit: 's', baseline: 'SIGTERM to the bare daemons until exit' });
+  const fRss = figs.add('5', 'idle RSS, all daemons', { unit: 'MB', baseline: 'bare daemons, package defaults' });
+  const fRssC = ['rabbitmq', 'mariadb', 'memcached'].map((c) => [c, figs.add('5', `  idle RSS, ${c}${c === 'rabbitmq' ? ' (+epmd)' : ''}`, { unit: 'MB', baseline: `bare ${c}` })]);
+  const fDisk = figs.add('5', 'disk used by a fresh deployment', { unit: 'MB', baseline: 'bare data dirs' });
+  const fDiskC = ['rabbitmq', 'mariadb'].map((c) => [c, figs.add('5', `  disk, ${c}`, { unit: 'MB', baseline: `bare ${c}` })]);
+
+  let perRun = 60;
+  for (let i = 0; i < RUNS; i++) {
+    if (i > 0 && !affordable('cold', perRun)) {
+      notes.push(`cold deploy: ${i} of ${RUNS} runs (time budget)`);
+      break;
+    }
+    const last = i === RUNS - 1 || !affordable('cold', 2 * perRun);
+    const t0 = now();
+    let o;
+    let b;
+    const doOsb = async () => {
+      try {
+        o = await osbColdDeploy(i);
+        log(`1 cold deploy run ${i + 1}: osb ${o.seconds.toFixed(2)} s`);
+      } catch (err) {
+        fCold.error(errMsg(err));
+        log(`1 cold deploy run ${i + 1}: osb failed: ${errMsg(err)}`);
+      }
+    };
+    const doBare = async () => {
+      try {
+        b = await bareStartAll(i);
+        log(`1 cold deploy run ${i + 1}: bare rabbitmq ${b.rabbitmq.readyS.toFixed(2)} s, mariadb ${b.mariadb.readyS.toFixed(2)} s, memcached ${b.memcached.readyS.toFixed(3)} s`);
+      } catch (err) {
+        fCold.error(`bare: ${errMsg(err)}`);
+        log(`1 cold deploy run ${i + 1}: bare failed: ${errMsg(err)}`);
+      }
+    };
+    // Alternate who goes first, so drift in the machine's load does not favour one side.
+    if (i % 2 === 0) {
+      await doOsb();
+      await doBare();
+    } else {
+      await doBare();
+      await doOsb();
+    }
+    const bareReady = b ? [b.rabbitmq.readyS, b.mariadb.readyS, b.memcached.readyS] : [];
+    fCold.pair(o?.seconds, b ? Math.max(...bareReady) : undefined);
+    fSum.pair(o?.seconds, b ? bareReady.reduce((x, y) => x + y, 0) : undefined);
+    if (b) {
+      fR.pair(undefined, b.rabbitmq.readyS);
+      fM.pair(undefined, b.mariadb.readyS);
+      fMs.pair(undefined, b.mariadb.startS);
+      fC.pair(undefined, b.memcached.readyS);
+    }
+    fRss.pair(o ? o.rss.total / MB : undefined, b ? b.rss.total / MB : undefined);
+    for (const [c, f] of fRssC) f.pair(o ? (o.rss[c] ?? 0) / MB : undefined, b ? (b.rss[c] ?? 0) / MB : undefined);
+    fDisk.pair(o ? o.disk.total / MB : undefined, b ? b.disk.total / MB : undefined);
+    for (const [c, f] of fDiskC) f.pair(o ? o.disk[c] / MB : undefined, b ? b.disk[c] / MB : undefined);
+
+    if (last) {
+      ctx.osbDir = o?.dir;
+      ctx.bare = b;
+      break;
+    }
+    let od;
+    let bd;
+    try {
+      if (o) od = await osbDestroy(o.dir);
+    } catch (err) {
+      fDestroy.error(errMsg(err));
+    }
+    if (b) bd = await bareStopAll(b);
+    fDestroy.pair(od, bd);
+    perRun = (now() - t0) / 1000;
+  }
+  ctx.fDestroy = fDestroy;
+}
+
+// ------------------------------------------------------------------ 2: no-op redeploy, status
+
+async function sectionNoop() {
+  const fNoop = figs.add('2', 'no-op `osb deploy`', { unit: 's', baseline: '`node -e 0` (Node CLI floor)' });
+  const fStatus = figs.add('2', '`osb status`', { unit: 's', baseline: '`node -e 0` (Node CLI floor)' });
+  if (!ctx.osbDir) {
+    fNoop.skip('no osb deployment (cold deploy failed)');
+    fStatus.skip('no osb deployment (cold deploy failed)');
+    return;
+  }
+  for (let i = 0; i < FAST_RUNS; i++) {
+    if (i > 1 && !affordable('noop', 6)) {
+      notes.push(`no-op/status: ${i} of ${FAST_RUNS} runs (time budget)`);
+      break;
+    }
+    const base = await run(process.execPath, ['-e', '0']);
+    const d = await osb(ctx.osbDir, ['deploy'], 120_000);
+    if (d.code !== 0) fNoop.error(`exit ${d.code}: ${lastLines(d.stderr)}`);
+    else if (/\b(started|restarted)\b/.test(d.stdout)) fNoop.error('a "no-op" deploy (re)started something');
+    const s = await osb(ctx.osbDir, ['status'], 120_000);
+    if (s.code !== 0) fStatus.error(`exit ${s.code}: ${lastLines(s.stdout + s.stderr)}`);
+    fNoop.pair(d.code === 0 ? d.seconds : undefined, base.seconds);
+    fStatus.pair(s.code === 0 ? s.seconds : undefined, base.seconds);
+    log(`2 no-op run ${i + 1}: deploy ${d.seconds.toFixed(2)} s, status ${s.seconds.toFixed(2)} s, node -e 0 ${base.seconds.toFixed(3)} s`);
+  }
+}
+
+// ------------------------------------------------------------------ 4: throughput (single nodes)
+
+async function sectionLoad() {
+  const fSb = figs.add('4', `sysbench oltp_read_write, 1 node, ${4} threads`, { unit: 'tx/s', better: 'higher', baseline: 'bare mariadbd, default config' });
+  const fSbLat = figs.add('4', '  sysbench p95 latency, 1 node', { unit: 'ms', baseline: 'bare mariadbd, default config' });
+  const fSet = figs.add('4', 'memcslap set', { unit: 'ops/s', better: 'higher', baseline: 'bare memcached, default flags' });
+  const fGet = figs.add('4', 'memcslap get', { unit: 'ops/s', better: 'higher', baseline: 'bare memcached, default flags' });
+  const fAmqp = {};
+  for (const q of ['classic', 'quorum']) {
+    fAmqp[q] = {
+      publish: figs.add('4', `AMQP publish with confirms, ${q} queue`, { unit: 'msg/s', better: 'higher', baseline: 'bare rabbitmq node, defaults' }),
+      consume: figs.add('4', `AMQP consume with acks, ${q} queue`, { unit: 'msg/s', better: 'higher', baseline: 'bare rabbitmq node, defaults' }),
+    };
+  }
+  const all = [fSb, fSbLat, fSet, fGet, ...Object.values(fAmqp).flatMap((x) => [x.publish, x.consume])];
+  if (!ctx.osbDir || !ctx.bare) {
+    for (const f of all) f.skip(!ctx.osbDir ? 'no osb deployment' : 'no bare daemons');
+    return;
+  }
+  const eps = await osbEndpoints(ctx.osbDir);
+  const sbPassword = randomBytes(12).toString('hex');
+  const side = {
+    osb: {
+      mariadbPort: eps.mariadb.port,
+      socket: eps.mariadb.socket,
+      memcachedPort: Number(eps.memcached.servers[0].split(':').pop()),
+      amqpUrl: `amqp://${encodeURIComponent(eps.rabbitmq.username)}:${encodeURIComponent(eps.rabbitmq.password)}@${eps.rabbitmq.hosts[0]}/`,
+    },
+    bare: { mariadbPort: ctx.bare.mariadb.port, socket: ctx.bare.mariadb.socket, memcachedPort: ctx.bare.memcached.port, amqpUrl: ctx.bare.rabbitmq.url },
+  };
+  const order = (i) => (i % 2 === 0 ? ['osb', 'bare'] : ['bare', 'osb']);
+
+  // sysbench
+  let sbReady = true;
+  try {
+    for (const s of ['osb', 'bare']) {
+      await prepareSysbenchAccount(side[s].socket, OS_USER, sbPassword);
+      const secs = await sysbenchPrepare(side[s].mariadbPort, sbPassword);
+      log(`4 sysbench prepare (${s}): ${secs.toFixed(1)} s`);
+    }
+    ctx.sbPassword = sbPassword;
+  } catch (err) {
+    sbReady = false;
+    fSb.error(errMsg(err));
+  }
+  for (let i = 0; sbReady && i < RUNS; i++) {
+    if (i > 1 && !affordable('load', 2 * LOAD_S + 60)) {
+      notes.push(`sysbench 1 node: ${i} of ${RUNS} runs (time budget)`);
+      break;
+    }
+    const res = {};
+    for (const s of order(i)) {
+      try {
+        res[s] = await sysbenchRun(side[s].mariadbPort, sbPassword, LOAD_S);
+      } catch (err) {
+        fSb.error(`${s}: ${errMsg(err)}`);
+      }
+    }
+    fSb.pair(res.osb?.tps, res.bare?.tps);
+    fSbLat.pair(res.osb?.p95ms, res.bare?.p95ms);
+    log(`4 sysbench run ${i + 1}: osb ${res.osb?.tps} tx/s, bare ${res.bare?.tps} tx/s`);
+  }
+
+  // memcslap
+  for (let i = 0; i < RUNS; i++) {
+    if (i > 1 && !affordable('load', 40)) {
+      notes.push(`memcslap: ${i} of ${RUNS} runs (time budget)`);
+      break;
+    }
+    const res = {};
+    for (const s of order(i)) {
+      try {
+        res[s] = await memcslap(side[s].memcachedPort);
+      } catch (err) {
+        fSet.error(`${s}: ${errMsg(err)}`);
+      }
+    }
+    fSet.pair(res.osb?.set, res.bare?.set);
+    fGet.pair(res.osb?.get, res.bare?.get);
+    log(`4 memcslap run ${i + 1}: osb set ${Math.round(res.osb?.set)} get ${Math.round(res.osb?.get)}, bare set ${Math.round(res.bare?.set)} get ${Math.round(res.bare?.get)} ops/s`);
+  }
+
+  // AMQP
+  const pubS = Math.max(2, Math.round(LOAD_S / 3));
+  for (const q of ['classic', 'quorum']) {
+    for (let i = 0; i < RUNS; i++) {
+      if (i > 1 && !affordable('load', 4 * pubS + 20)) {
+        notes.push(`AMQP ${q}: ${i} of ${RUNS} runs (time budget)`);
+        break;
+      }
+      const res = {};
+      for (const s of order(i)) {
+        try {
+          res[s] = await amqpRun(side[s].amqpUrl, q, pubS);
+        } catch (err) {
+          fAmqp[q].publish.error(`${s}: ${errMsg(err)}`);
+        }
+      }
+      fAmqp[q].publish.pair(res.osb?.publish, res.bare?.publish);
+      fAmqp[q].consume.pair(res.osb?.consume, res.bare?.consume);
+      log(`4 AMQP ${q} run ${i + 1}: osb pub ${Math.round(res.osb?.publish)} cons ${Math.round(res.osb?.consume)}, bare pub ${Math.round(res.bare?.publish)} cons ${Math.round(res.bare?.consume)} msg/s`);
+    }
+  }
+}
+
+/** Takes down the single-node deployments; keeps the bare mariadbd for the 3-node comparison. */
+async function teardownSingles() {
+  let od;
+  let bd;
+  if (ctx.osbDir) {
+    try {
+      od = await osbDestroy(ctx.osbDir);
+    } catch (err) {
+      ctx.fDestroy?.error(errMsg(err));
+    }
+    ctx.osbDir = undefined;
+  }
+  if (ctx.bare) {
+    bd = await bareStopAll(ctx.bare, { keepMariadb: true });
+    ctx.bareMariadb = ctx.bare.mariadb;
+    ctx.bareDir = ctx.bare.dir;
+    ctx.bare = undefined;
+  }
+  ctx.fDestroy?.pair(od, bd);
+}
+
+// ------------------------------------------------------------------ 3: clusters, recovery
+
+async function galeraState(eps) {
+  const nodes = eps.mariadb.nodes ?? [{ host: eps.mariadb.host, port: eps.mariadb.port }];
+  const states = [];
+  for (const n of nodes) {
+    const c = await mysql.createConnection({ host: n.host, port: n.port, user: eps.mariadb.username, password: eps.mariadb.password, connectTimeout: 2000 });
+    try {
+      const [rows] = await c.query(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_cluster_size', 'wsrep_local_state_comment')",
+      );
+      states.push(Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value])));
+    } finally {
+      c.destroy();
+    }
+  }
+  return states;
+}
+
+/** Primary component of 3 and every node Synced (a joiner still in SST is counted but useless). */
+async function galeraReady(eps) {
+  const s = await galeraState(eps);
+  return s.length === 3 && s.every((x) => x.wsrep_cluster_status === 'Primary' && Number(x.wsrep_cluster_size) === 3 && x.wsrep_local_state_comment === 'Synced');
+}
+
+async function rabbitRunningNodes(eps) {
+  const auth = Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64');
+  const res = await fetch(`${eps.rabbitmq.managementUrl.replace(/\/$/, '')}/api/nodes`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
+  if (!res.ok) throw new Error(`management API ${res.status}`);
+  return (await res.json()).filter((n) => n.running).length;
+}
+
+function pidsUnder(path, exe) {
+  return processesOf({ x: path })
+    .filter((p) => p.cmdline.split(' ')[0].endsWith(exe))
+    .map((p) => p.pid);
+}
+
+async function sectionClusters() {
+  const fGForm = figs.add('3', 'Galera 3 nodes: cold formation (`osb deploy`, until all Synced)', { unit: 's', baseline: '(baseline of the recovery row)' });
+  const fGRec = figs.add('3', 'Galera recovery after kill -9 of all 3 (`osb deploy` → Primary, 3 Synced)', { unit: 's', baseline: 'cold formation, same run' });
+  const fRForm = figs.add('3', 'RabbitMQ 3 nodes: cold formation (`osb deploy`, until 3 running)', { unit: 's', baseline: '(baseline of the recovery row)' });
+  const fRRec = figs.add('3', 'RabbitMQ recovery after kill -9 of 1 node (`osb deploy` → 3 running)', { unit: 's', baseline: 'cold formation, same run' });
+  const fSb3 = figs.add('4', `sysbench oltp_read_write, Galera 3 nodes (writes to node 0), 4 threads`, {
+    unit: 'tx/s',
+    better: 'higher',
+    baseline: 'bare mariadbd (1 node), default config',
+  });
+  let galeraSkip;
+  let rabbitSkip;
+  const cycles = RUNS >= 3 ? 2 : 1;
+  let perCycle = 150;
+  for (let c = 0; c < cycles; c++) {
+    if (c === 0 && !affordable('cluster', 100)) {
+      galeraSkip = rabbitSkip = 'time budget used up by earlier sections';
+      break;
+    }
+    if (c > 0 && !affordable('cluster', perCycle)) {
+      notes.push(`clusters: ${c} of ${cycles} formation cycles (time budget)`);
+      break;
+    }
+    if (galeraSkip && rabbitSkip) break;
+    const t0 = now();
+    const dir = join(root, `osb-cluster-${c}`);
+    registry.osb(dir);
+    const flags = [...portFlags(ctx.blocks.cluster), '--set', 'mariadb.replicas=3', '--set', 'rabbitmq.replicas=3'];
+    try {
+      let eps;
+      let galeraForm;
+      let rabbitForm;
+      // Galera: cold formation
+      if (!galeraSkip) {
+        const r = await osb(dir, ['deploy', 'mariadb', ...flags], 600_000);
+        if (r.code !== 0) {
+          galeraSkip = `\`osb deploy --set mariadb.replicas=3\` failed: ${lastLines(r.stderr || r.stdout, 2)}`;
+        } else {
+          eps = await osbEndpoints(dir);
+          const extra = await waitFor(() => galeraReady(eps), { timeoutMs: 180_000, intervalMs: 200, what: 'Galera Primary with 3 Synced nodes' }).catch((err) => {
+            galeraSkip = `Galera did not reach 3 Synced nodes: ${errMsg(err)}`;
+          });
+          if (extra !== undefined) {
+            galeraForm = r.seconds + extra;
+            fGForm.pair(galeraForm, undefined);
+            log(`3 Galera cold formation ${c + 1}: ${galeraForm.toFixed(1)} s`);
+          }
+        }
+      }
+      // RabbitMQ: cold formation
+      if (!rabbitSkip) {
+        const r = await osb(dir, ['deploy', 'rabbitmq', ...flags], 600_000);
+        if (r.code !== 0) {
+          rabbitSkip = `\`osb deploy --set rabbitmq.replicas=3\` failed: ${lastLines(r.stderr || r.stdout, 2)}`;
+        } else {
+          eps = await osbEndpoints(dir);
+          const extra = await waitFor(async () => (await rabbitRunningNodes(eps)) === 3, { timeoutMs: 180_000, intervalMs: 250, what: '3 running RabbitMQ nodes' }).catch((err) => {
+            rabbitSkip = `RabbitMQ did not report 3 running nodes: ${errMsg(err)}`;
+          });
+          if (extra !== undefined) {
+            rabbitForm = r.seconds + extra;
+            fRForm.pair(rabbitForm, undefined);
+            log(`3 RabbitMQ cold formation ${c + 1}: ${rabbitForm.toFixed(1)} s`);
+          }
+        }
+      }
+      // 3-node sysbench against the bare single mariadbd, in the first cycle only
+      if (c === 0 && galeraForm !== undefined && ctx.bareMariadb && ctx.sbPassword) {
+        try {
+          await prepareSysbenchAccount(eps.mariadb.socket, OS_USER, ctx.sbPassword);
+          const secs = await sysbenchPrepare(eps.mariadb.port, ctx.sbPassword);
+          log(`4 sysbench prepare (Galera): ${secs.toFixed(1)} s`);
+          for (let i = 0; i < RUNS; i++) {
+            if (i > 0 && !affordable('cluster', 2 * LOAD_S + 90)) {
+              notes.push(`sysbench Galera: ${i} of ${RUNS} runs (time budget)`);
+              break;
+            }
+            const res = {};
+            for (const s of i % 2 === 0 ? ['osb', 'bare'] : ['bare', 'osb']) {
+              try {
+                res[s] = await sysbenchRun(s === 'osb' ? eps.mariadb.port : ctx.bareMariadb.port, ctx.sbPassword, LOAD_S);
+              } catch (err) {
+                fSb3.error(`${s}: ${errMsg(err)}`);
+              }
+            }
+            fSb3.pair(res.osb?.tps, res.bare?.tps);
+            log(`4 sysbench Galera run ${i + 1}: osb ${res.osb?.tps} tx/s, bare 1 node ${res.bare?.tps} tx/s`);
+          }
+        } catch (err) {
+          fSb3.error(errMsg(err));
+        }
+      }
+      // Recoveries: two per cycle, each paired with this cycle's cold formation
+      for (let k = 0; k < 2; k++) {
+        if (galeraForm !== undefined && affordable('cluster', 40)) {
+          try {
+            const pids = pidsUnder(join(dir, 'mariadb'), 'mariadbd');
+            if (pids.length !== 3) throw new Error(`expected 3 mariadbd processes, found ${pids.length}`);
+            for (const pid of pids) process.kill(pid, 'SIGKILL');
+            await waitFor(() => !pids.some(alive), { timeoutMs: 10_000, what: 'mariadbd to die' });
+            const t1 = now();
+            const r = await osb(dir, ['deploy', 'mariadb'], 600_000);
+            if (r.code !== 0) throw new Error(`osb deploy exited ${r.code}: ${lastLines(r.stderr || r.stdout, 2)}`);
+            await waitFor(() => galeraReady(eps), { timeoutMs: 180_000, intervalMs: 200, what: 'Galera Primary with 3 Synced nodes' });
+            const secs = (now() - t1) / 1000;
+            fGRec.pair(secs, galeraForm);
+            log(`3 Galera recovery ${c + 1}.${k + 1}: ${secs.toFixed(1)} s`);
+          } catch (err) {
+            fGRec.error(errMsg(err));
+            log(`3 Galera recovery failed: ${errMsg(err)}`);
+          }
+        }
+        if (rabbitForm !== undefined && affordable('cluster', 30)) {
+          try {
+            const node = 2 - k; // node 0 serves the management API we poll
+            const beams = pidsUnder(join(dir, 'rabbitmq', `rabbitmq-${node}`), 'beam.smp');
+            if (beams.length !== 1) throw new Error(`expected 1 beam.smp for rabbitmq-${node}, found ${beams.length}`);
+            process.kill(beams[0], 'SIGKILL');
+            await waitFor(async () => !alive(beams[0]) && (await rabbitRunningNodes(eps)) < 3, { timeoutMs: 30_000, intervalMs: 100, what: 'the cluster to notice' });
+            const t1 = now();
+            const r = await osb(dir, ['deploy', 'rabbitmq'], 600_000);
+            if (r.code !== 0) throw new Error(`osb deploy exited ${r.code}: ${lastLines(r.stderr || r.stdout, 2)}`);
+            await waitFor(async () => (await rabbitRunningNodes(eps)) === 3, { timeoutMs: 180_000, intervalMs: 250, what: '3 running RabbitMQ nodes' });
+            const secs = (now() - t1) / 1000;
+            fRRec.pair(secs, rabbitForm);
+            log(`3 RabbitMQ recovery ${c + 1}.${k + 1}: ${secs.toFixed(1)} s`);
+          } catch (err) {
+            fRRec.error(errMsg(err));
+            log(`3 RabbitMQ recovery failed: ${errMsg(err)}`);
+          }
+        }
+      }
+    } finally {
+      try {
+        await osbDestroy(dir);
+      } catch (err) {
+        notes.push(`cluster destroy: ${errMsg(err)}`);
+      }
+    }
+    perCycle = (now() - t0) / 1000;
+  }
+  if (galeraSkip) {
+    for (const f of [fGForm, fGRec, fSb3]) if (!f.figure.osb.length) f.skip(galeraSkip);
+  } else if (!fSb3.figure.osb.length && !fSb3.figure.errors.length) fSb3.skip('no sysbench baseline available');
+  if (rabbitSkip) for (const f of [fRForm, fRRec]) if (!f.figure.osb.length) f.skip(rabbitSkip);
+}
+
+// ------------------------------------------------------------------ 6: render
+
+async function sectionRender() {
+  const f = figs.add('6', '`osb render --target kubernetes` (all three)', { unit: 's', baseline: '`node -e 0` (Node CLI floor)' });
+  const dir = join(root, 'render');
+  const help = await osb(dir, ['render', '--help'], 60_000);
+  if (help.code !== 0) {
+    f.skip(`no \`osb render\` command yet (${lastLines(help.stderr || help.stdout, 1)})`);
+    return;
+  }
+  for (let i = 0; i < FAST_RUNS; i++) {
+    if (i > 1 && !affordable('render', 5)) break;
+    const base = await run(process.execPath, ['-e', '0']);
+    const r = await osb(dir, ['render', '--target', 'kubernetes'], 120_000);
+    if (r.code !== 0) {
+      if (i === 0) {
+        f.skip(`\`osb render --target kubernetes\` exited ${r.code}: ${lastLines(r.stderr || r.stdout, 1)}`);
+        return;
+      }
+      f.error(`exit ${r.code}: ${lastLines(r.stderr)}`);
+    }
+    f.pair(r.code === 0 ? r.seconds : undefined, base.seconds);
+    log(`6 render run ${i + 1}: ${r.seconds.toFixed(2)} s (${(r.stdout.length / 1024).toFixed(0)} KiB)`);
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+function writeResults(extra) {
+  const file = join(REPO, 'bench', 'results.json');
+  const data = {
+    startedAt: new Date(Date.now() - elapsed() * 1000).toISOString(),
+    durationSeconds: Number(elapsed().toFixed(1)),
+    settings: { runs: RUNS, fastRuns: FAST_RUNS, loadSeconds: LOAD_S, budgetSeconds: BUDGET_S, portBlocks: ctx.blocks },
+    host: ctx.host,
+    sections: ctx.sections,
+    notes,
+    figures: figs.toJSON(),
+    ...extra,
+  };
+  writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  return file;
+}
+
+let interrupted = false;
+function onSignal(sig) {
+  if (interrupted) return;
+  interrupted = true;
+  log(`${sig}: stopping every daemon the bench started`);
+  const left = cleanupAll(log);
+  if (left.length) log(`left behind: ${left.map((p) => p.pid).join(', ')}`);
+  try {
+    notes.push(`interrupted by ${sig}`);
+    writeResults({ interrupted: sig });
+  } catch {
+    /* best effort */
+  }
+  process.exit(130);
+}
+
+async function main() {
+  root = mkdtempSync('/tmp/osb-bench-');
+  registry.setRoot(root);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => onSignal(sig));
+  ctx.host = hostInfo();
+  log(`osb bench: ${RUNS} runs per figure (${FAST_RUNS} for fast ones), ${LOAD_S} s load runs, ${ctx.host.cpus} CPUs, load ${ctx.host.loadavgStart.join(' ')}, root ${root}`);
+  let leftovers = [];
+  try {
+    ctx.blocks = await pickBlocks();
+    log(`port blocks: osb ${ctx.blocks.osb}, bare ${ctx.blocks.bare}, clusters ${ctx.blocks.cluster}`);
+    const sections = [
+      ['cold', 'cold deploy', sectionCold],
+      ['noop', 'no-op redeploy / status', sectionNoop],
+      ['load', 'throughput', sectionLoad],
+      ['teardown', 'teardown of the single nodes', teardownSingles],
+      ['cluster', 'clusters', sectionClusters],
+      ['render', 'render', sectionRender],
+    ];
+    for (const [id, name, fn] of sections) {
+      if (ONLY && id !== 'teardown' && !ONLY.has(id)) continue;
+      const t0 = now();
+      try {
+        await fn();
+      } catch (err) {
+        notes.push(`${name}: ${errMsg(err)}`);
+        log(`${name} failed: ${errMsg(err)}`);
+      }
+      const secs = (now() - t0) / 1000;
+      ctx.sections.push({ section: name, seconds: Number(secs.toFixed(1)), loadavg1: Number(os.loadavg()[0].toFixed(2)) });
+      log(`${name}: done in ${secs.toFixed(1)} s (load average ${os.loadavg()[0].toFixed(2)})`);
+    }
+  } finally {
+    try {
+      if (ctx.osbDir) await osbDestroy(ctx.osbDir).catch(() => {});
+      if (ctx.bare) await bareStopAll(ctx.bare);
+      if (ctx.bareMariadb) await ctx.bareMariadb.stop();
+    } catch {
+      /* cleanupAll below is the safety net */
+    }
+    leftovers = cleanupAll(log);
+  }
+  ctx.host.loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const table = renderTable(figs);
+  process.stdout.write(`\n${table}\n\n`);
+  if (notes.length) process.stdout.write(`notes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n\n`);
+  process.stdout.write(
+    `${ctx.host.cpus} CPUs, load average ${ctx.host.loadavgStart.join('/')} at start, ${ctx.host.loadavgEnd.join('/')} at end; ` +
+      `${ctx.host.otherDaemonsAtStart} other daemons (beam/mariadbd/memcached) were running on the host at start.\n` +
+      `↓ lower is better, ↑ higher is better; ratios are osb ÷ baseline taken pair by pair in the same run.\n`,
+  );
+  const file = writeResults({ leftovers: leftovers.map((p) => p.cmdline.slice(0, 120)) });
+  process.stdout.write(`results: ${file}; took ${elapsed().toFixed(0)} s\n`);
+  if (leftovers.length) {
+    process.stderr.write(`bench: could not stop: ${leftovers.map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`).join('; ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
