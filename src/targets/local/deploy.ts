@@ -8,6 +8,7 @@ import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { ensurePackages, missingPackages } from './packages.js';
 import { ensureStateDir } from './paths.js';
+import { preflightFreshPorts } from './preflight.js';
 import { instanceHash, runningPid, startInstance, stopInstance, takenPorts } from './runner.js';
 import { readState, writeState, type LocalState } from './state.js';
 import { resolveDeployConfig, type DeploymentSources } from './context.js';
@@ -109,6 +110,7 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
   for (const c of requested ?? []) {
     if (!config[c].enabled) throw new OsbError(`${c} is disabled in the config (${c}.enabled=false)`, `enable it with --set ${c}.enabled=true`);
   }
+  if (!resolved.state) await preflightFreshPorts(config, requested);
   ensureStateDir(stateDir);
   return withStateLock(stateDir, async () => {
     const state: LocalState = readState(stateDir) ?? { version: 1, userValues: {}, instances: {} };

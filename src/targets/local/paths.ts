@@ -1,6 +1,6 @@
-import { accessSync, constants, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { OsbError } from '../../util/errors.js';
 
 export function resolveStateDir(explicit?: string): string {
@@ -13,7 +13,11 @@ export function resolveStateDir(explicit?: string): string {
 /** Creates the state dir (0700) if needed and proves it is writable, without changing anything else. */
 export function ensureStateDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Not mkdirSync({recursive}): on Node 20 it loops forever where mkdir says ENOENT under an
+    // existing parent (e.g. /proc/osb). Create each missing level ourselves.
+    const missing: string[] = [];
+    for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirSync(d, { mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     accessSync(dir, constants.W_OK);
     const probe = join(dir, `.write-test-${process.pid}`);
