@@ -46,3 +46,20 @@ export function serviceSpecs(config: Config): ServiceSpec[] {
   }
   return specs;
 }
+
+/**
+ * The configured services, checked as a whole (unknown names, duplicates, a database claimed by two
+ * services). Throws before anything is changed; `osb deploy` calls it up front.
+ */
+export function planServices(config: Config): ServiceSpec[] {
+  const specs = serviceSpecs(config);
+  const dbs = new Map<string, string>();
+  for (const s of specs) {
+    for (const db of Object.keys(s.databases)) {
+      const other = dbs.get(db);
+      if (other) throw new OsbError(`openstack.services: database "${db}" is claimed by both ${other} and ${s.name}`, 'give each service its own databases', 2);
+      dbs.set(db, s.name);
+    }
+  }
+  return specs;
+}

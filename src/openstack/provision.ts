@@ -7,7 +7,7 @@ import type { RabbitmqEndpoint } from '../components/rabbitmq/client.js';
 import { dropVhostGrant, ensureVhostGrant } from '../components/rabbitmq/provision.js';
 import { OsbError } from '../util/errors.js';
 import { servicePassword } from './credentials.js';
-import { accountName, serviceSpecs, type ServiceSpec } from './plan.js';
+import { accountName, planServices, type ServiceSpec } from './plan.js';
 
 export interface AdminAccess {
   /** Absent when MariaDB is disabled. */
@@ -36,18 +36,10 @@ async function onAnyRabbit<T>(nodes: RabbitmqEndpoint[], fn: (ep: RabbitmqEndpoi
 }
 
 function selectServices(config: Config, only?: string[]): ServiceSpec[] {
-  const specs = serviceSpecs(config);
+  const specs = planServices(config);
   for (const name of only ?? []) {
     if (!specs.some((s) => s.name === name)) {
       throw new OsbError(`service "${name}" is not in openstack.services`, `add it to openstack.services (e.g. --set 'openstack.services={${[...specs.map((s) => s.name), name].join(',')}}')`, 2);
-    }
-  }
-  const dbs = new Map<string, string>();
-  for (const s of specs) {
-    for (const db of Object.keys(s.databases)) {
-      const other = dbs.get(db);
-      if (other) throw new OsbError(`database "${db}" is claimed by both ${other} and ${s.name}`, 'give each service its own databases', 2);
-      dbs.set(db, s.name);
     }
   }
   return only?.length ? specs.filter((s) => only.includes(s.name)) : specs;

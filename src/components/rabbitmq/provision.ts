@@ -32,8 +32,11 @@ export async function ensureVhostGrant(admin: RabbitmqEndpoint, g: VhostGrant): 
   let changed = false;
   const vhost = (await exists(admin, `/vhosts/${vhostPath(g.vhost)}`)) as { default_queue_type?: string } | undefined;
   const wantType = g.quorum ? 'quorum' : 'classic';
-  if (!vhost || (vhost.default_queue_type ?? 'classic') !== wantType) {
-    await managementApi(admin, 'PUT', `/vhosts/${vhostPath(g.vhost)}`, { description: `osb: ${g.user}`, default_queue_type: wantType });
+  // RabbitMQ 3.10/3.11 report an unset type as the string "undefined" (classic).
+  const haveType = !vhost?.default_queue_type || vhost.default_queue_type === 'undefined' ? 'classic' : vhost.default_queue_type;
+  if (!vhost || haveType !== wantType) {
+    // 3.10 (Debian 12) reads only `defaultqueuetype` and silently ignores `default_queue_type`; newer ones read either.
+    await managementApi(admin, 'PUT', `/vhosts/${vhostPath(g.vhost)}`, { description: `osb: ${g.user}`, defaultqueuetype: wantType, default_queue_type: wantType });
     changed = true;
   }
   const user = (await exists(admin, `/users/${encodeURIComponent(g.user)}`)) as { password_hash: string; hashing_algorithm: string } | undefined;
