@@ -35,4 +35,12 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
       .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
   }
+  {
+    program
+      .command('render')
+      .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
+      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
+      .option('--namespace <ns>', 'Kubernetes namespace (default: kubernetes.namespace, "openstack")')
+      .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/render.js')).renderCommand(names, g(cmd))));
+  }
 }

@@ -1,0 +1,103 @@
+import { COMPONENTS, type ComponentName } from '../../config/schema.js';
+import type { Secrets } from '../../config/secrets.js';
+import type { KubeApi } from './api.js';
+import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from './objects.js';
+import { isTestHook, KIND_ORDER } from './render.js';
+
+/** Kinds osb applies and may prune, with their API versions (test Pods are created by `osb test` only). */
+export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number] }[] = [
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+  { apiVersion: 'v1', kind: 'Secret' },
+  { apiVersion: 'v1', kind: 'ConfigMap' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet' },
+  { apiVersion: 'batch/v1', kind: 'Job' },
+];
+
+export interface ApplyResult {
+  created: string[];
+  configured: string[];
+  unchanged: string[];
+  pruned: string[];
+  namespaceCreated: boolean;
+}
+
+const key = (o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`;
+const componentOf = (o: K8sObject) => o.metadata.labels?.[LABEL.name] as ComponentName | undefined;
+
+/** Secrets osb renders, and where their values live in `Secrets`. */
+const SECRET_FIELDS: Record<string, Partial<Record<string, 'rabbitmqAdminPassword' | 'erlangCookie' | 'mariadbAdminPassword'>>> = {
+  'rabbitmq-credentials': { 'admin-password': 'rabbitmqAdminPassword', 'erlang-cookie': 'erlangCookie' },
+  'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword' },
+};
+
+/**
+ * Credentials already in the cluster win over the state dir's: a Secret osb applied earlier
+ * (maybe from another machine) is reused, never rotated. Returns whether `secrets` changed.
+ */
+export async function adoptClusterSecrets(api: KubeApi, namespace: string, secrets: Secrets, configuredPasswords: ReadonlySet<string>): Promise<boolean> {
+  let changed = false;
+  const decode = (v: unknown) => Buffer.from(String(v), 'base64').toString('utf8');
+  for (const s of await api.list('v1', 'Secret', namespace, managedSelector)) {
+    const data = (s.data ?? {}) as Record<string, string>;
+    for (const [k, field] of Object.entries(SECRET_FIELDS[s.metadata.name] ?? {})) {
+      if (field && data[k] !== undefined && secrets[field] !== decode(data[k])) {
+        secrets[field] = decode(data[k]);
+        changed = true;
+      }
+    }
+    if (s.metadata.name.endsWith('-service-credentials')) {
+      for (const [k, v] of Object.entries(data)) {
+        const service = k.replace(/-password$/, '');
+        if (configuredPasswords.has(service)) continue;
+        if (secrets.services[service] !== decode(v)) {
+          secrets.services[service] = decode(v);
+          changed = true;
+        }
+      }
+    }
+  }
+  return changed;
+}
+
+/**
+ * Server-side applies `desired` (namespace first when missing), then deletes objects osb
+ * applied earlier (labels managed-by=osb, instance=osb) that are no longer desired — only
+ * of the components in `scope`.
+ */
+export async function applyAndPrune(api: KubeApi, namespace: string, desired: K8sObject[], scope: readonly ComponentName[] = COMPONENTS, report: (m: string) => void = () => {}): Promise<ApplyResult> {
+  const result: ApplyResult = { created: [], configured: [], unchanged: [], pruned: [], namespaceCreated: false };
+  if (!(await api.get('v1', 'Namespace', undefined, namespace))) {
+    await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    result.namespaceCreated = true;
+    report(`created namespace ${namespace}`);
+  }
+  const existing = new Map<string, K8sObject>();
+  for (const { apiVersion, kind } of MANAGED_KINDS) {
+    for (const o of await api.list(apiVersion, kind, namespace, managedSelector)) existing.set(key({ kind, metadata: o.metadata }), { ...o, apiVersion, kind });
+  }
+  const toApply = desired.filter((o) => !isTestHook(o));
+  for (const obj of toApply) {
+    const before = existing.get(key(obj));
+    const after = await api.apply(obj);
+    const k = key(obj);
+    if (!before) result.created.push(k);
+    else if (before.metadata.resourceVersion !== after.metadata.resourceVersion) result.configured.push(k);
+    else result.unchanged.push(k);
+  }
+  report(`applied ${toApply.length} objects: ${result.created.length} created, ${result.configured.length} configured, ${result.unchanged.length} unchanged`);
+  const wanted = new Set(toApply.map(key));
+  const stale = [...existing.values()].filter((o) => !wanted.has(key(o)) && o.metadata.labels?.[LABEL.managedBy] === MANAGED_BY && o.metadata.labels?.[LABEL.instance] === INSTANCE);
+  for (const o of stale.reverse()) {
+    const c = componentOf(o);
+    if (!c || !scope.includes(c)) continue;
+    await api.delete(o.apiVersion, o.kind, namespace, o.metadata.name);
+    result.pruned.push(key(o));
+    report(`pruned ${key(o)}`);
+  }
+  return result;
+}

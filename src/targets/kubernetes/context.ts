@@ -1,0 +1,87 @@
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadValuesTree, validateConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { ensureSecrets, writeSecrets, type Secrets } from '../../config/secrets.js';
+import { deepMerge } from '../../config/set.js';
+import { buildEndpoints, type Addressing, type Endpoints } from '../../model/endpoints.js';
+import { OsbError } from '../../util/errors.js';
+import { ensureStateDir, resolveStateDir } from '../local/paths.js';
+import { podFqdn, serviceFqdn, type RenderContext } from './objects.js';
+import { resolveNamespace, servicePasswords } from './render.js';
+
+export interface KubernetesSources {
+  values?: string[];
+  set?: string[];
+  stateDir?: string;
+  resetValues?: boolean;
+  namespace?: string;
+  context?: string;
+}
+
+export interface KubernetesDeployment {
+  stateDir: string;
+  config: Config;
+  /** Values given to earlier `--target kubernetes` deploys merged with today's. */
+  userValues: Record<string, unknown>;
+  namespace: string;
+  /** kubeconfig context: --context, else `kubernetes.context`, else the kubeconfig's current one. */
+  context?: string;
+  secrets: Secrets;
+}
+
+/** Values remembered by `osb deploy --target kubernetes`, kept apart from the local target's state. */
+export const valuesFile = (stateDir: string) => join(stateDir, 'kubernetes-values.json');
+
+function rememberedValues(stateDir: string): Record<string, unknown> {
+  const file = valuesFile(stateDir);
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new OsbError(`${file} is damaged (${(err as Error).message})`, 'move it aside and pass your values again with -f/--set');
+  }
+}
+
+export function rememberValues(stateDir: string, userValues: Record<string, unknown>): void {
+  const file = valuesFile(stateDir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(userValues, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(`${file}.tmp`, 0o600);
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * Config, namespace, context and credentials of a Kubernetes deployment. Everything is
+ * validated here, before any request is sent. Credentials live in the state dir (generated
+ * once); service passwords missing there are generated and saved.
+ */
+export function openKubernetes(src: KubernetesSources): KubernetesDeployment {
+  const stateDir = resolveStateDir(src.stateDir);
+  const given = loadValuesTree(src);
+  const userValues = src.resetValues ? given : deepMerge(rememberedValues(stateDir), given);
+  const config = validateConfig(userValues);
+  const namespace = resolveNamespace(config, src.namespace);
+  ensureStateDir(stateDir);
+  const secrets = ensureSecrets(stateDir);
+  const before = JSON.stringify(secrets.services);
+  servicePasswords(config, secrets);
+  if (JSON.stringify(secrets.services) !== before) writeSecrets(stateDir, secrets);
+  return { stateDir, config, userValues, namespace, context: src.context ?? config.kubernetes.context, secrets };
+}
+
+export function renderContext(d: { config: Config; namespace: string }): RenderContext {
+  return { config: d.config, namespace: d.namespace, clusterDomain: d.config.kubernetes.clusterDomain };
+}
+
+/** In-cluster addresses: one pod's stable name per node, the client Service for the database and management API. */
+export function kubernetesAddressing(ctx: RenderContext): Addressing {
+  return {
+    node: (c, i) => ({ host: podFqdn(ctx, c, i), port: ctx.config[c].port }),
+    management: () => ({ host: serviceFqdn(ctx, 'rabbitmq'), port: ctx.config.rabbitmq.managementPort }),
+    database: () => ({ host: serviceFqdn(ctx, 'mariadb'), port: ctx.config.mariadb.port }),
+  };
+}
+
+export function kubernetesEndpoints(ctx: RenderContext, secrets: Secrets): Endpoints {
+  return buildEndpoints(ctx.config, secrets, kubernetesAddressing(ctx));
+}
