@@ -66,7 +66,9 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
       })
       .join('\n');
   }
-  const got = 'input' in issue && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null) ? ` (got ${JSON.stringify(issue.input)})` : '';
+  // Never echo a secret back: a refused password stays out of terminals and CI logs.
+  const secret = /password|secret|cookie/i.test(where);
+  const got = !secret && 'input' in issue && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null) ? ` (got ${JSON.stringify(issue.input)})` : '';
   if (issue.code === 'invalid_type') {
     const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'number' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'object' ? 'a mapping of keys' : issue.expected === 'array' ? 'a list' : issue.expected;
     return `config key "${where}": expected ${expected}${got}`;
