@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OsbError } from '../../util/errors.js';
 import { portIsFree, sleep } from '../../util/net.js';
@@ -66,7 +66,19 @@ export function failureReport(inst: LocalInstance, what: string): OsbError {
   return new OsbError(`${inst.name} ${what}${cause ? `: likely cause: ${cause}` : ''}${body}`, `see \`osb logs ${inst.component}\``);
 }
 
-async function ensureHelper(h: LocalHelper, logFile: string): Promise<void> {
+/** Nodes of one component start in parallel and share helpers: start each helper once. */
+const helperStarts = new Map<string, Promise<void>>();
+
+function ensureHelper(h: LocalHelper, logFile: string): Promise<void> {
+  let p = helperStarts.get(h.pidFile);
+  if (!p) {
+    p = startHelper(h, logFile).finally(() => helperStarts.delete(h.pidFile));
+    helperStarts.set(h.pidFile, p);
+  }
+  return p;
+}
+
+async function startHelper(h: LocalHelper, logFile: string): Promise<void> {
   const pid = readPid(h.pidFile);
   if (isOurProcess(pid, h.cmdlineMarker)) return;
   try {
@@ -153,8 +165,24 @@ export async function stopInstance(inst: Pick<LocalInstance, 'pidFile' | 'cmdlin
   return true;
 }
 
+/** Pids whose command line is exactly this command and these args (a helper that lost its pid file). */
+function pidsRunning(command: string, args: string[]): number[] {
+  const want = [command, ...args].join('\0');
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0$/, '') === want) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 export async function stopHelper(h: LocalHelper): Promise<void> {
   const pid = readPid(h.pidFile);
   if (isOurProcess(pid, h.cmdlineMarker)) await stopProcess(pid, 5000);
+  for (const stray of pidsRunning(h.command, h.args)) await stopProcess(stray, 5000);
   rmSync(h.pidFile, { force: true });
 }
