@@ -1,11 +1,17 @@
 import lockfile from 'proper-lockfile';
 import { OsbError } from '../../util/errors.js';
 
+/** How long a command waits for another one on the same deployment (env OSB_LOCK_WAIT_SECONDS). */
+export function lockWaitMs(): number {
+  const s = Number(process.env.OSB_LOCK_WAIT_SECONDS);
+  return Number.isFinite(s) && s >= 0 ? s * 1000 : 120_000;
+}
+
 /**
- * Serialises commands that change one deployment. A second command waits up to
- * `waitMs` and then fails, naming the lock.
+ * Serialises commands that change one deployment. A second command says that it waits,
+ * waits up to `waitMs` and then fails, naming the lock.
  */
-export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, waitMs = 120_000, onWait?: () => void): Promise<T> {
+export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, waitMs = lockWaitMs(), onWait?: () => void): Promise<T> {
   const lockPath = `${stateDir}/osb.lock`;
   const deadline = Date.now() + waitMs;
   let release: (() => Promise<void>) | undefined;
@@ -15,12 +21,16 @@ export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, w
       release = await lockfile.lock(stateDir, { lockfilePath: lockPath, stale: 15_000, update: 5_000, realpath: false });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-      if (Date.now() > deadline) {
-        throw new OsbError(`another osb command is changing the deployment in ${stateDir} (lock ${lockPath})`, 'wait for it to finish and run this again');
+      if (Date.now() >= deadline) {
+        throw new OsbError(
+          `another osb command is changing the deployment in ${stateDir} (lock ${lockPath}); gave up after ${Math.round(waitMs / 1000)}s`,
+          'wait for it to finish and run this again',
+        );
       }
       if (!warned) {
         warned = true;
-        onWait?.();
+        if (onWait) onWait();
+        else process.stderr.write(`osb: waiting for another osb command to finish with ${stateDir} (lock ${lockPath})\n`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
