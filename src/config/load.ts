@@ -122,6 +122,7 @@ export function portsInUse(config: Config): { port: number; key: string }[] {
         out.push({ port: m.galeraPort + i, key: 'mariadb.galeraPort' }, { port: m.galeraPort + 10 + i, key: 'mariadb.galeraPort (IST)' }, { port: m.galeraPort + 20 + i, key: 'mariadb.galeraPort (SST)' });
       }
     }
+    if (m.replicas > 1) out.push({ port: m.proxyPort ?? m.port + 9, key: 'mariadb.proxyPort' });
   }
   const c = config.memcached;
   if (c.enabled) for (let i = 0; i < c.replicas; i++) out.push({ port: c.port + i, key: 'memcached.port' });

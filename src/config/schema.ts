@@ -65,6 +65,8 @@ export const mariadbSchema = z.strictObject({
   port: port.default(3306),
   maxConnections: z.int().min(10).max(100000).default(500),
   innodbBufferPoolMB: z.int().min(8).max(1048576).default(128),
+  /** Single-writer proxy (HAProxy) in front of Galera when replicas > 1; default: port + 9. */
+  proxyPort: port.optional(),
   /** Galera group port of node 0; IST is galeraPort+10+i, SST galeraPort+20+i on the local target. */
   galeraPort: port.default(4567),
   image: z.string().default('docker.io/library/mariadb:10.11'),

@@ -24,6 +24,11 @@ export async function statusCommand(components: ComponentName[], o: GlobalOption
   }
   print(table(rows));
   for (const c of report.components) print(`${c.component}: ${c.summary}`);
+  if (report.proxy) {
+    const p = report.proxy;
+    const view = p.backends.map((b) => `${b.name}${b.backup ? '(backup)' : ''} ${b.status}`).join(', ');
+    print(`mariadb proxy: ${p.running ? `running (pid ${p.pid}) on ${p.address}` : `DOWN (${p.address})`}` + (p.writer ? `, writer ${p.writer}` : '') + (view ? `; backends: ${view}` : '') + (p.error ? ` — ${p.error}` : ''));
+  }
   print(report.healthy ? 'all healthy' : 'NOT healthy: run `osb deploy` to start what is down, `osb logs <component>` to see why');
   return report.healthy ? 0 : 1;
 }

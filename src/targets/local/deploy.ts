@@ -15,6 +15,7 @@ import { resolveDeployConfig, type DeploymentSources } from './context.js';
 import { provisionServices, type ProvisionResult } from '../../openstack/provision.js';
 import { planServices } from '../../openstack/plan.js';
 import { localAdminAccess } from './admin.js';
+import { ensureProxy } from './proxy.js';
 
 export type NodeAction = 'unchanged' | 'started' | 'restarted' | 'recovered';
 
@@ -134,7 +135,7 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
         task: async (report: (m: string) => void): Promise<ComponentResult> => {
           const nodes =
             component === 'mariadb' && config.mariadb.replicas > 1
-              ? await deployGalera(nodePlans, report, stateDir, state, opts.galera)
+              ? await deployGalera(nodePlans, report, stateDir, state, opts.galera).then(async (nodes) => [...nodes, await ensureProxy(config, stateDir, secrets, state, report)])
               : await Promise.all(nodePlans.map((p) => applyNode(p, report, stateDir, state)));
           const changed = nodes.some((n) => n.action !== 'unchanged');
           report(changed ? nodes.map((n) => `${n.name} ${n.action}`).join(', ') : 'unchanged');

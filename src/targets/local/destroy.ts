@@ -7,6 +7,7 @@ import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { componentDir, resolveStateDir } from './paths.js';
 import { stopHelper, stopInstance } from './runner.js';
+import { stopProxy } from './proxy.js';
 import { readState, stateFile, writeState } from './state.js';
 import { validateConfig } from '../../config/load.js';
 import type { Progress } from '../../util/progress.js';
@@ -63,6 +64,7 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
               }
             }),
           );
+          if (component === 'mariadb' && (await stopProxy(config, stateDir, fakeSecrets))) stopped.push('mariadb-proxy');
           const helpers = new Map(list.flatMap((i) => i.helpers ?? []).map((h) => [h.pidFile, h]));
           for (const h of helpers.values()) await stopHelper(h);
           if (!opts.keepData) {

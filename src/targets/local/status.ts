@@ -11,6 +11,7 @@ import type { LocalInstance } from './instance.js';
 import { localInstances } from './instances.js';
 import { processRssBytes, processUptimeSeconds } from './process.js';
 import { runningPid } from './runner.js';
+import { needsProxy, proxyStatus, type ProxyStatus } from './proxy.js';
 
 export interface NodeStatus {
   name: string;
@@ -38,6 +39,8 @@ export interface StatusReport {
   stateDir: string;
   healthy: boolean;
   components: ComponentStatus[];
+  /** The single-writer proxy in front of Galera (replicas > 1). */
+  proxy?: ProxyStatus;
 }
 
 /** Bytes under a directory, without following symlinks (like `du -sb`). */
@@ -116,5 +119,7 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
       return { component, nodes, healthy: nodes.every((n) => n.healthy), summary: summarise(component, nodes) };
     }),
   );
-  return { stateDir: d.stateDir, healthy: out.every((c) => c.healthy), components: out };
+  const proxy = out.some((c) => c.component === 'mariadb') && needsProxy(d.config) ? await proxyStatus(d.config, d.stateDir, d.secrets) : undefined;
+  const proxyHealthy = !proxy || (proxy.running && !!proxy.writer);
+  return { stateDir: d.stateDir, healthy: out.every((c) => c.healthy) && proxyHealthy, components: out, ...(proxy ? { proxy } : {}) };
 }

@@ -1,0 +1,133 @@
+import { createConnection } from 'node:net';
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../../config/schema.js';
+import type { Secrets } from '../../config/secrets.js';
+import { withMariadb } from '../../components/mariadb/client.js';
+import { mariadbPaths } from '../../components/mariadb/local.js';
+import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from '../../components/mariadb/proxy.js';
+import { ADMIN_USER } from '../../model/desired.js';
+import { clientHost } from '../../model/endpoints.js';
+import type { LocalInstance } from './instance.js';
+import { nodeDir } from './paths.js';
+import { instanceHash, runningPid, startInstance, stopInstance } from './runner.js';
+import type { LocalState } from './state.js';
+import type { NodeResult } from './deploy.js';
+import { writeState } from './state.js';
+
+export const PROXY_NAME = 'mariadb-proxy';
+export const HAPROXY = '/usr/sbin/haproxy';
+
+/** The proxy listens on mariadb.proxyPort (default: mariadb.port + 9). */
+export function proxyPort(config: Config): number {
+  return config.mariadb.proxyPort ?? config.mariadb.port + 9;
+}
+
+export const needsProxy = (config: Config) => config.mariadb.enabled && config.mariadb.replicas > 1;
+
+export function proxyInstance(config: Config, stateDir: string, secrets: Secrets): LocalInstance {
+  const dir = join(stateDir, 'mariadb', 'proxy');
+  const host = clientHost(config);
+  const port = proxyPort(config);
+  const cfg = join(dir, 'haproxy.cfg');
+  const check = join(dir, 'galera-check');
+  const statsSocket = join(dir, 'haproxy.sock');
+  const backends = Array.from({ length: config.mariadb.replicas }, (_, i) => ({
+    name: `mariadb-${i}`,
+    address: { host, port: config.mariadb.port + i },
+    socket: mariadbPaths(nodeDir(stateDir, 'mariadb', `mariadb-${i}`)).socket,
+  }));
+  return {
+    component: 'mariadb',
+    ordinal: -1,
+    name: PROXY_NAME,
+    dir,
+    dirs: [],
+    files: [
+      { path: cfg, content: renderHaproxyCfg(backends, { listen: { host: config.bindAddress, port }, statsSocket, checkScript: check }), mode: 0o600 },
+      { path: check, content: renderGaleraCheck(backends, userInfo().username), mode: 0o700 },
+    ],
+    command: HAPROXY,
+    args: ['-D', '-f', cfg, '-p', join(dir, 'haproxy.pid')],
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    pidFile: join(dir, 'haproxy.pid'),
+    logFile: join(dir, 'console.log'),
+    consoleLog: join(dir, 'console.log'),
+    ports: [{ port, key: 'mariadb.proxyPort' }],
+    host,
+    port,
+    cmdlineMarker: cfg,
+    stopTimeoutMs: 5000,
+    startTimeoutMs: 30_000,
+    isInitialized: () => true,
+    async probe() {
+      // Through the proxy to a healthy writer, as a client would.
+      await withMariadb({ host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword }, (c) => c.query('SELECT 1'), 1500);
+    },
+  };
+}
+
+/** Starts (or restarts on config change) the proxy; returns what it did. */
+export async function ensureProxy(config: Config, stateDir: string, secrets: Secrets, state: LocalState, report: (m: string) => void): Promise<NodeResult> {
+  const inst = proxyInstance(config, stateDir, secrets);
+  const hash = instanceHash(inst);
+  const pid = runningPid(inst);
+  const rec = state.instances[PROXY_NAME];
+  const address = `${inst.host}:${inst.port}`;
+  if (pid && rec?.hash === hash) return { name: PROXY_NAME, address, action: 'unchanged', pid };
+  if (pid) await stopInstance(inst);
+  report(`${PROXY_NAME}: ${pid ? 'restarting' : 'starting'} haproxy on ${address}`);
+  const newPid = await startInstance(inst, { onProgress: report });
+  state.instances[PROXY_NAME] = { hash, ports: [inst.port], startedAt: new Date().toISOString() };
+  writeState(stateDir, state);
+  return {
+    name: PROXY_NAME,
+    address,
+    action: pid ? 'restarted' : rec ? 'recovered' : 'started',
+    reason: pid ? 'config changed' : rec ? 'was not running' : undefined,
+    pid: newPid,
+  };
+}
+
+export interface ProxyStatus {
+  name: string;
+  address: string;
+  running: boolean;
+  pid?: number;
+  writer?: string;
+  backends: ProxyServerState[];
+  error?: string;
+}
+
+function haproxyCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(socket);
+    let out = '';
+    s.setTimeout(1500, () => s.destroy(new Error('haproxy stats socket timed out')));
+    s.on('connect', () => s.end(`${command}\n`));
+    s.on('data', (d) => (out += d.toString()));
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
+export async function proxyStatus(config: Config, stateDir: string, secrets: Secrets): Promise<ProxyStatus> {
+  const inst = proxyInstance(config, stateDir, secrets);
+  const pid = runningPid(inst);
+  const base: ProxyStatus = { name: PROXY_NAME, address: `${inst.host}:${inst.port}`, running: !!pid, pid, backends: [] };
+  if (!pid) return { ...base, error: 'not running' };
+  const sock = join(inst.dir, 'haproxy.sock');
+  if (!existsSync(sock)) return { ...base, error: 'no stats socket' };
+  try {
+    const backends = parseShowStat(await haproxyCommand(sock, 'show stat'));
+    const writer = currentWriter(backends);
+    return { ...base, backends, writer, ...(writer ? {} : { error: 'no healthy backend' }) };
+  } catch (err) {
+    return { ...base, error: (err as Error).message };
+  }
+}
+
+export async function stopProxy(config: Config, stateDir: string, secrets: Secrets): Promise<boolean> {
+  return stopInstance(proxyInstance(config, stateDir, secrets));
+}
