@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { COMPONENTS } from '../config/schema.js';
 import { OsbError } from '../util/errors.js';
+import { createRequire } from 'node:module';
 import { collect, parseComponents, type GlobalOptions } from './options.js';
 import { registerExtraCommands } from './extra.js';
 
@@ -22,6 +23,8 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
   };
 }
 
+const OSB_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
 export function buildProgram(): Command {
   const program = new Command('osb')
     .description(
@@ -29,6 +32,7 @@ export function buildProgram(): Command {
         'test it, provision it for OpenStack services and print their connection settings.\n' +
         'Runs real daemons from the OS packages on this host (default target), or renders/applies Kubernetes objects.',
     )
+    .version(OSB_VERSION, '-V, --version')
     .option('-f, --values <file>', 'YAML values file (repeatable; later files win)', collect)
     .option('--set <key=value>', 'override one config key, Helm style: --set mariadb.port=13306 (repeatable)', collect)
     .option('--reset-values', 'forget values remembered from earlier deploys (like helm --reset-values)')
