@@ -216,7 +216,7 @@ describe('MariaDB is hardened', () => {
       expect(dbs).toEqual([]);
       // Every account that can log in has a password or socket authentication (mariadb.sys is locked).
       const [noPw] = await db.query(
-        "SELECT User, Host FROM mysql.global_priv WHERE COALESCE(JSON_VALUE(Priv, '$.account_locked'), 'false') <> 'true' AND COALESCE(JSON_VALUE(Priv, '$.authentication_string'), '') = '' AND COALESCE(JSON_VALUE(Priv, '$.plugin'), 'mysql_native_password') IN ('mysql_native_password', '')",
+        "SELECT User, Host FROM mysql.global_priv WHERE IFNULL(JSON_VALUE(Priv, '$.account_locked'), '0') NOT IN ('1', 'true') AND COALESCE(JSON_VALUE(Priv, '$.authentication_string'), '') = '' AND COALESCE(JSON_VALUE(Priv, '$.plugin'), 'mysql_native_password') IN ('mysql_native_password', '')",
       );
       expect(noPw).toEqual([]);
     } finally {
