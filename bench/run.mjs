@@ -103,9 +103,22 @@ async function osbColdDeploy(i) {
   return { dir, seconds: r.seconds, ...footprint(dir, blockPorts(ctx.blocks.osb).epmd) };
 }
 
-async function osbDestroy(dir) {
+/** `osb destroy`, timed; anything it leaves behind is noted (and killed, the bench leaves nothing). */
+async function osbDestroy(dir, block) {
   const r = await osb(dir, ['destroy'], 300_000);
   if (r.code === 0) registry.osbDone(dir);
+  await sleep(500);
+  const left = processesOf({ osb: dir }, [blockPorts(block).epmd]);
+  if (left.length) {
+    notes.push(`\`osb destroy\` left ${left.length} process(es) behind: ${[...new Set(left.map((p) => p.cmdline.slice(0, 60)))].join('; ')} (killed by the bench)`);
+    for (const p of left) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`osb destroy exited ${r.code}: ${lastLines(r.stderr)}`);
   return r.seconds;
@@ -212,7 +225,7 @@ async function sectionCold() {
     let od;
     let bd;
     try {
-      if (o) od = await osbDestroy(o.dir);
+      if (o) od = await osbDestroy(o.dir, ctx.blocks.osb);
     } catch (err) {
       fDestroy.error(errMsg(err));
     }
@@ -286,7 +299,7 @@ async function sectionLoad() {
   let sbReady = true;
   try {
     for (const s of ['osb', 'bare']) {
-      await prepareSysbenchAccount(side[s].socket, OS_USER, sbPassword);
+      await prepareSysbenchAccount({ socketPath: side[s].socket, user: OS_USER }, sbPassword);
       const secs = await sysbenchPrepare(side[s].mariadbPort, sbPassword);
       log(`4 sysbench prepare (${s}): ${secs.toFixed(1)} s`);
     }
@@ -361,7 +374,7 @@ async function teardownSingles() {
   let bd;
   if (ctx.osbDir) {
     try {
-      od = await osbDestroy(ctx.osbDir);
+      od = await osbDestroy(ctx.osbDir, ctx.blocks.osb);
     } catch (err) {
       ctx.fDestroy?.error(errMsg(err));
     }
@@ -377,6 +390,16 @@ async function teardownSingles() {
 }
 
 // ------------------------------------------------------------------ 3: clusters, recovery
+
+/** The 3-node comparison needs the bare mariadbd with sysbench tables; start one if section 4 did not. */
+async function ensureBareMariadbForSysbench() {
+  if (ctx.bareMariadb && ctx.sbPassword) return;
+  ctx.sbPassword ??= randomBytes(12).toString('hex');
+  ctx.bareDir = join(root, 'bare-sysbench');
+  ctx.bareMariadb = await startBareMariadb(join(ctx.bareDir, 'mariadb'), blockPorts(ctx.blocks.bare).mariadb);
+  await prepareSysbenchAccount({ socketPath: ctx.bareMariadb.socket, user: OS_USER }, ctx.sbPassword);
+  await sysbenchPrepare(ctx.bareMariadb.port, ctx.sbPassword);
+}
 
 async function galeraState(eps) {
   const nodes = eps.mariadb.nodes ?? [{ host: eps.mariadb.host, port: eps.mariadb.port }];
@@ -451,10 +474,12 @@ async function sectionClusters() {
         const r = await osb(dir, ['deploy', 'mariadb', ...flags], 600_000);
         if (r.code !== 0) {
           galeraSkip = `\`osb deploy --set mariadb.replicas=3\` failed: ${lastLines(r.stderr || r.stdout, 2)}`;
+          fGForm.error(galeraSkip);
         } else {
           eps = await osbEndpoints(dir);
           const extra = await waitFor(() => galeraReady(eps), { timeoutMs: 180_000, intervalMs: 200, what: 'Galera Primary with 3 Synced nodes' }).catch((err) => {
             galeraSkip = `Galera did not reach 3 Synced nodes: ${errMsg(err)}`;
+            fGForm.error(galeraSkip);
           });
           if (extra !== undefined) {
             galeraForm = r.seconds + extra;
@@ -468,10 +493,12 @@ async function sectionClusters() {
         const r = await osb(dir, ['deploy', 'rabbitmq', ...flags], 600_000);
         if (r.code !== 0) {
           rabbitSkip = `\`osb deploy --set rabbitmq.replicas=3\` failed: ${lastLines(r.stderr || r.stdout, 2)}`;
+          fRForm.error(rabbitSkip);
         } else {
           eps = await osbEndpoints(dir);
           const extra = await waitFor(async () => (await rabbitRunningNodes(eps)) === 3, { timeoutMs: 180_000, intervalMs: 250, what: '3 running RabbitMQ nodes' }).catch((err) => {
             rabbitSkip = `RabbitMQ did not report 3 running nodes: ${errMsg(err)}`;
+            fRForm.error(rabbitSkip);
           });
           if (extra !== undefined) {
             rabbitForm = r.seconds + extra;
@@ -481,9 +508,10 @@ async function sectionClusters() {
         }
       }
       // 3-node sysbench against the bare single mariadbd, in the first cycle only
-      if (c === 0 && galeraForm !== undefined && ctx.bareMariadb && ctx.sbPassword) {
+      if (c === 0 && galeraForm !== undefined) {
         try {
-          await prepareSysbenchAccount(eps.mariadb.socket, OS_USER, ctx.sbPassword);
+          await ensureBareMariadbForSysbench();
+          await prepareSysbenchAccount({ host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password }, ctx.sbPassword);
           const secs = await sysbenchPrepare(eps.mariadb.port, ctx.sbPassword);
           log(`4 sysbench prepare (Galera): ${secs.toFixed(1)} s`);
           for (let i = 0; i < RUNS; i++) {
@@ -548,7 +576,7 @@ async function sectionClusters() {
       }
     } finally {
       try {
-        await osbDestroy(dir);
+        await osbDestroy(dir, ctx.blocks.cluster);
       } catch (err) {
         notes.push(`cluster destroy: ${errMsg(err)}`);
       }
@@ -631,6 +659,8 @@ async function main() {
   try {
     ctx.blocks = await pickBlocks();
     log(`port blocks: osb ${ctx.blocks.osb}, bare ${ctx.blocks.bare}, clusters ${ctx.blocks.cluster}`);
+    // osb's private epmd daemons are ours too: the last sweep stops any that outlive a destroy.
+    for (const b of Object.values(ctx.blocks)) registry.epmd(blockPorts(b).epmd);
     const sections = [
       ['cold', 'cold deploy', sectionCold],
       ['noop', 'no-op redeploy / status', sectionNoop],
@@ -654,7 +684,7 @@ async function main() {
     }
   } finally {
     try {
-      if (ctx.osbDir) await osbDestroy(ctx.osbDir).catch(() => {});
+      if (ctx.osbDir) await osbDestroy(ctx.osbDir, ctx.blocks.osb).catch(() => {});
       if (ctx.bare) await bareStopAll(ctx.bare);
       if (ctx.bareMariadb) await ctx.bareMariadb.stop();
     } catch {

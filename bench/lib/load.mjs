@@ -8,9 +8,9 @@ import { lastLines, now, run } from './util.mjs';
 
 export const SB = { db: 'sbtest', user: 'bench_sb', tables: 4, tableSize: 10000, threads: 4 };
 
-/** Creates the sysbench database and user over the server's unix socket (root by socket auth). */
-export async function prepareSysbenchAccount(socketPath, osUser, password) {
-  const c = await mysql.createConnection({ socketPath, user: osUser, connectTimeout: 5000 });
+/** Creates the sysbench database and user; `admin` is a mysql2 connection config with full privileges. */
+export async function prepareSysbenchAccount(admin, password) {
+  const c = await mysql.createConnection({ ...admin, connectTimeout: 5000 });
   try {
     await c.query(`DROP DATABASE IF EXISTS ${SB.db}`);
     await c.query(`CREATE DATABASE ${SB.db}`);
