@@ -3,6 +3,7 @@
  * deploy, endpoints, the security defaults, and a destroy that leaves nothing behind.
  * One deployment for the whole file, on port block 0.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import amqp from 'amqplib';
@@ -172,7 +173,12 @@ describe('secrets stay secret', () => {
   it('no password or cookie in any process command line', () => {
     const args = allArgs();
     expect(args).toContain(stateDir); // the daemons are there
-    for (const v of secretValues()) expect(args.includes(v), 'a secret is visible in ps').toBe(false);
+    const ps = execFileSync('ps', ['-eo', 'args', '--width', '100000'], { encoding: 'utf8' });
+    expect(ps).toContain(stateDir);
+    for (const v of secretValues()) {
+      expect(args.includes(v), 'a secret is visible in /proc/*/cmdline').toBe(false);
+      expect(ps.includes(v), 'a secret is visible in ps').toBe(false);
+    }
   });
 
   it('no password in the output of deploy, status and test', () => {
