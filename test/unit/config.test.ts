@@ -142,12 +142,6 @@ describe('values files', () => {
     expect(e.line).toMatch(/^values file .* cannot be read \(EISDIR\)/);
   });
 
-  it.skipIf(process.getuid?.() === 0)('an unreadable file (mode 000, non-root)', () => {
-    const p = file('secret.yaml', 'a: 1\n');
-    chmodSync(p, 0);
-    expect(errorOf(() => loadConfig({ values: [p] })).line).toMatch(/not readable \(permission denied\)/);
-  });
-
   it('invalid YAML names the file and the problem on one line', () => {
     const p = file('bad.yaml', 'mariadb:\n  port: [1,\n');
     const e = errorOf(() => loadConfig({ values: [p] }));

@@ -1,4 +1,4 @@
-import { openDeployment } from '../../targets/local/context.js';
+import { deployedComponents, openDeployment } from '../../targets/local/context.js';
 import { localEndpoints } from '../../targets/local/endpoints.js';
 import { type GlobalOptions, sources } from '../options.js';
 import { print } from './format.js';
@@ -13,6 +13,9 @@ export async function endpointsCommand(o: EndpointsOptions): Promise<number> {
   if (targetOf(o) === 'kubernetes') return (await import('./kubernetes.js')).kubernetesEndpoints(o);
   const d = openDeployment(sources(o));
   const eps = localEndpoints(d.config, d.secrets, d.stateDir);
+  // Only what this deployment runs: `osb deploy memcached` alone gives no broker address.
+  const deployed = deployedComponents(d);
+  for (const c of ['rabbitmq', 'mariadb', 'memcached'] as const) if (!deployed.includes(c)) delete eps[c];
   if (o.service) return (await import('./service-endpoints.js')).serviceEndpointsCommand(d, eps, o);
   const services = d.config.openstack.provision ? (await import('./service-endpoints.js')).servicesObject(d, eps) : undefined;
   if (o.json) {
