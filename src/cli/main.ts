@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { COMPONENTS } from '../config/schema.js';
 import { OsbError } from '../util/errors.js';
-import { createRequire } from 'node:module';
+import pkg from '../../package.json' with { type: 'json' };
 import { collect, parseComponents, type GlobalOptions } from './options.js';
 import { registerExtraCommands } from './extra.js';
 
@@ -23,7 +23,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
   };
 }
 
-const OSB_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+const OSB_VERSION = pkg.version;
 
 export function buildProgram(): Command {
   const program = new Command('osb')
@@ -120,5 +120,5 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
 
 export type ActionWrapper = typeof action;
 
-const isMain = process.argv[1] && /(?:^|[\\/])(osb|main\.js)$/.test(process.argv[1]);
+const isMain = process.argv[1] && /(?:^|[\\/])(osb|main\.js|osb\.mjs)$/.test(process.argv[1]);
 if (isMain) await buildProgram().parseAsync(process.argv);

@@ -66,6 +66,11 @@ describe('real clusters: 3-node Galera, 3-node RabbitMQ, Memcached pool', () => 
     expect(text).toContain('cluster 3/3 running');
     expect(eps.mariadb.nodes).toHaveLength(3);
     expect(JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout).memcached.servers).toHaveLength(3);
+    // With replicas > 1 each service's vhost defaults to quorum queues (checked on the real broker).
+    const n0 = eps.rabbitmq.nodes[0]!;
+    const mgmt = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout).rabbitmq.managementUrl as string;
+    const res = await fetch(`${mgmt}api/vhosts/nova`, { headers: { authorization: 'Basic ' + Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64') } });
+    expect(((await res.json()) as { default_queue_type?: string }).default_queue_type, `vhost nova on ${n0.port}`).toBe('quorum');
   });
 
   it('Galera: kill -9 of one node during a write loop; survivors keep committing; the node rejoins; no acked commit missing', async () => {

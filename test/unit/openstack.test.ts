@@ -229,8 +229,7 @@ describe('oslo.config rendering', () => {
   });
 });
 
-describe('RabbitMQ vhost provisioning (management API stubbed)', () => {
-  afterEach(() => vi.unstubAllGlobals());
+describe('RabbitMQ password hash check', () => {
 
   const rabbitHash = (password: string) => {
     const salt = randomBytes(4);
@@ -242,39 +241,5 @@ describe('RabbitMQ vhost provisioning (management API stubbed)', () => {
     expect(passwordMatchesHash(PW, h, 'rabbit_password_hashing_sha256')).toBe(true);
     expect(passwordMatchesHash(PW + 'x', h, 'rabbit_password_hashing_sha256')).toBe(false);
     expect(passwordMatchesHash(PW, h, 'rabbit_password_hashing_md5')).toBe(false);
-  });
-
-  /** A fake management API holding one vhost, user and permission as RabbitMQ 3.10 reports them. */
-  function fakeApi(vhostType: string) {
-    const puts: { path: string; body: Record<string, unknown> }[] = [];
-    const objects: Record<string, unknown> = {
-      '/api/vhosts/nova': { name: 'nova', default_queue_type: vhostType },
-      '/api/users/nova': { name: 'nova', password_hash: rabbitHash(PW), hashing_algorithm: 'rabbit_password_hashing_sha256' },
-      '/api/permissions/nova/nova': { configure: '.*', write: '.*', read: '.*' },
-    };
-    vi.stubGlobal('fetch', async (url: string, init: { method: string; body?: string }) => {
-      const path = new URL(url).pathname;
-      if (init.method === 'PUT') {
-        puts.push({ path, body: JSON.parse(init.body!) });
-        return new Response('', { status: 201 });
-      }
-      const obj = objects[path];
-      return obj ? new Response(JSON.stringify(obj), { status: 200 }) : new Response('{"error":"Object Not Found"}', { status: 404 });
-    });
-    return puts;
-  }
-
-  const ep = { host: '127.0.0.1', port: 5672, managementPort: 15672, username: 'osb-admin', password: 'y'.repeat(40) } ;
-
-  it('an existing classic vhost reported as "undefined" (RabbitMQ 3.10) is unchanged', async () => {
-    const puts = fakeApi('undefined');
-    expect(await ensureVhostGrant(ep, { user: 'nova', password: PW, vhost: 'nova', quorum: false })).toBe(false);
-    expect(puts).toEqual([]);
-  });
-
-  it('a quorum default is sent in the field RabbitMQ 3.10 reads (defaultqueuetype)', async () => {
-    const puts = fakeApi('undefined');
-    expect(await ensureVhostGrant(ep, { user: 'nova', password: PW, vhost: 'nova', quorum: true })).toBe(true);
-    expect(puts).toEqual([{ path: '/api/vhosts/nova', body: expect.objectContaining({ defaultqueuetype: 'quorum' }) }]);
   });
 });
