@@ -58,7 +58,7 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
         task: async (report: (m: string) => void) => {
           await Promise.all(
             list.map(async (inst: LocalInstance) => {
-              if (await stopInstance(inst)) {
+              if (await stopInstance(inst, !opts.keepData)) {
                 stopped.push(inst.name);
                 report(`${inst.name} stopped`);
               }

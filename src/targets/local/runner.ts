@@ -158,9 +158,15 @@ export async function startInstance(inst: LocalInstance, opts: StartOptions = {}
   return pid;
 }
 
-export async function stopInstance(inst: Pick<LocalInstance, 'pidFile' | 'cmdlineMarker' | 'stopTimeoutMs'>): Promise<boolean> {
+/** Graceful stop; `discardData` (the data is about to be deleted) skips the graceful part. */
+export async function stopInstance(inst: Pick<LocalInstance, 'pidFile' | 'cmdlineMarker' | 'stopTimeoutMs'>, discardData = false): Promise<boolean> {
   const pid = runningPid(inst);
   if (!pid) return false;
+  if (discardData) {
+    process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+    return true;
+  }
   await stopProcess(pid, inst.stopTimeoutMs);
   return true;
 }
