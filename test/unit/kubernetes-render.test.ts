@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { StatefulSet } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
@@ -22,7 +22,7 @@ const HA = ['rabbitmq.replicas=3', 'mariadb.replicas=3', 'memcached.replicas=3']
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'v1/ConfigMap': ConfigMap, 'v1/Secret': Secret, 'v1/Service': Service, 'v1/ServiceAccount': ServiceAccount, 'v1/Pod': Pod,
   'v1/Namespace': Namespace, 'v1/PersistentVolumeClaim': PersistentVolumeClaim,
-  'apps/v1/StatefulSet': StatefulSet, 'batch/v1/Job': Job, 'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'apps/v1/StatefulSet': StatefulSet, 'apps/v1/Deployment': Deployment, 'batch/v1/Job': Job, 'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'rbac.authorization.k8s.io/v1/Role': Role, 'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
 };
@@ -64,16 +64,19 @@ describe('kubernetes render: schema', () => {
     for (const c of ['rabbitmq', 'mariadb', 'memcached']) {
       for (const n of [`StatefulSet/${c}`, `Service/${c}`, `Service/${c}-headless`, `PodDisruptionBudget/${c}`, `NetworkPolicy/${c}`, `Pod/${c}-test`]) expect(names).toContain(n);
     }
+    for (const n of ['Service/mariadb-writer', 'Deployment/mariadb-writer-controller', 'ServiceAccount/mariadb-writer-controller', 'Role/mariadb-writer-controller', 'RoleBinding/mariadb-writer-controller', 'ConfigMap/mariadb-writer-controller', 'NetworkPolicy/mariadb-writer-controller']) expect(names).toContain(n);
     for (const n of ['ServiceAccount/rabbitmq', 'Role/rabbitmq-peer-discovery', 'RoleBinding/rabbitmq-peer-discovery', 'Role/mariadb-galera', 'ConfigMap/mariadb-galera-state', 'Secret/rabbitmq-credentials', 'Secret/mariadb-credentials']) expect(names).toContain(n);
     expect(names.some((n) => /^Job\/mariadb-db-init-[0-9a-f]{8}$/.test(n))).toBe(true);
     expect(names.some((n) => /^Job\/rabbitmq-rabbit-init-[0-9a-f]{8}$/.test(n))).toBe(true);
   });
 
   it('NetworkPolicies open only the ports each peer needs', () => {
-    const np = Object.fromEntries(render(HA).filter((o) => o.kind === 'NetworkPolicy').map((o) => [o.metadata.name, (o.spec as { ingress: { from: { podSelector: { matchLabels?: object } }[]; ports: { port: number }[] }[] }).ingress.map((r) => [r.from[0]!.podSelector.matchLabels ? 'peers' : 'namespace', r.ports.map((p) => p.port)])]));
+    const np = Object.fromEntries(render(HA).filter((o) => o.kind === 'NetworkPolicy').map((o) => [o.metadata.name, ((o.spec as { ingress?: { from: { podSelector: { matchLabels?: object } }[]; ports: { port: number }[] }[] }).ingress ?? []).map((r) => [r.from[0]!.podSelector.matchLabels ? 'peers' : 'namespace', r.ports.map((p) => p.port)])]));
     expect(np).toEqual({
       rabbitmq: [['namespace', [5672, 15672]], ['peers', [4369, 25672]]],
       mariadb: [['namespace', [3306]], ['peers', [4567, 4568, 4444]]],
+      // The writer controller only calls the API server: no ingress at all.
+      'mariadb-writer-controller': [],
       memcached: [['namespace', [11211]]],
     });
   });

@@ -1,8 +1,9 @@
 /**
  * An in-process HTTP stand-in for the Kubernetes API server (node:http): discovery, server-side
  * apply (as a merge that bumps resourceVersion only on change), create, get, list with label
- * selectors, delete and pod logs — and a toy "controller" that gives StatefulSets pods and Jobs
- * completions in the way a test asks. It is NOT a real API server: no admission, no defaulting,
+ * selectors, JSON merge patch (with a resourceVersion precondition), delete and pod logs — and a
+ * toy "controller" that gives StatefulSets and Deployments pods and Jobs completions in the way a
+ * test asks (per pod: not Ready, being deleted). Labels others put on pods survive, as they do. It is NOT a real API server: no admission, no defaulting,
  * no field ownership. Tests using it show osb's apply/prune/wait/report logic, nothing more.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,7 +24,10 @@ const RESOURCES: Record<string, { plural: string; kind: string; namespaced: bool
     { plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
     { plural: 'events', kind: 'Event', namespaced: true },
   ],
-  'apps/v1': [{ plural: 'statefulsets', kind: 'StatefulSet', namespaced: true }],
+  'apps/v1': [
+    { plural: 'statefulsets', kind: 'StatefulSet', namespaced: true },
+    { plural: 'deployments', kind: 'Deployment', namespaced: true },
+  ],
   'batch/v1': [{ plural: 'jobs', kind: 'Job', namespaced: true }],
   'policy/v1': [{ plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true }],
   'networking.k8s.io/v1': [{ plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true }],
@@ -41,6 +45,10 @@ export class ApiStandIn {
   readonly objects = new Map<string, Obj>();
   readonly requests: string[] = [];
   behaviour: Record<string, PodBehaviour> = {};
+  /** Per pod name: the toy kubelet reports it not Ready (e.g. its readiness probe fails). */
+  notReady = new Set<string>();
+  /** Per pod name: the pod has a deletionTimestamp (terminating) but still exists. */
+  deleting = new Set<string>();
   logs: Record<string, string> = {};
   private rv = 1;
   private uid = 1;
@@ -108,10 +116,10 @@ export class ApiStandIn {
       for (let i = 0; i < want; i++) {
         const name = `${sts.metadata.name}-${i}`;
         const image = sts.spec.template.spec.containers[0].image;
-        const ok = behaviour === 'ready';
+        const ok = behaviour === 'ready' && !this.notReady.has(name);
         const main = sts.spec.template.spec.containers[0].name;
         const status: Record<string, any> = { phase: ok ? 'Running' : 'Pending', conditions: [{ type: 'Ready', status: ok ? 'True' : 'False' }] };
-        if (behaviour === 'ready') status.containerStatuses = [{ name: main, image, ready: true, restartCount: 0, state: { running: {} } }];
+        if (behaviour === 'ready') status.containerStatuses = [{ name: main, image, ready: ok, restartCount: 0, state: { running: {} } }];
         if (behaviour === 'imagePullBackOff') status.containerStatuses = [{ name: main, image, ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } } }];
         if (behaviour === 'crashLoop') {
           status.phase = 'Running';
@@ -128,7 +136,10 @@ export class ApiStandIn {
           }
         }
         if (ok) ready++;
-        const pod = this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: sts.spec.template.metadata.labels }, spec: { nodeName: 'node-1', volumes } });
+        const before = this.find('Pod', ns, name);
+        const metadata: Record<string, any> = { name, namespace: ns, labels: { ...before?.metadata.labels, ...sts.spec.template.metadata.labels } };
+        if (this.deleting.has(name)) metadata.deletionTimestamp = before?.metadata.deletionTimestamp ?? '2024-01-01T00:00:00Z';
+        const pod = this.put({ apiVersion: 'v1', kind: 'Pod', metadata, spec: { nodeName: 'node-1', volumes } });
         pod.status = status;
       }
       for (const p of this.all('Pod')) {
@@ -136,6 +147,12 @@ export class ApiStandIn {
         if (m && m[1] === sts.metadata.name && Number(m[2]) >= want) this.objects.delete(this.key('Pod', p.metadata.namespace, p.metadata.name));
       }
       sts.status = { observedGeneration: sts.metadata.generation, replicas: want, readyReplicas: ready, updatedReplicas: want, currentRevision: 'r1', updateRevision: 'r1' };
+    }
+    for (const dep of this.all('Deployment')) {
+      const name = `${dep.metadata.name}-standin`;
+      const pod = this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: dep.metadata.namespace, labels: dep.spec.template.metadata.labels }, spec: { nodeName: 'node-1' } });
+      pod.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: dep.spec.template.spec.containers[0].name, ready: true, restartCount: 0, state: { running: {} } }] };
+      dep.status = { observedGeneration: dep.metadata.generation, replicas: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1 };
     }
     for (const job of this.all('Job')) job.status = { succeeded: 1 };
     for (const pod of this.all('Pod')) {
@@ -186,6 +203,27 @@ export class ApiStandIn {
         && fsel.every(([k, v]) => k!.split('.').reduce((x: any, p) => x?.[p], o) === v));
       return send(200, { kind: `${r.kind}List`, apiVersion: gv, metadata: { resourceVersion: String(this.rv) }, items });
     }
+    if (req.method === 'PATCH' && name && String(req.headers['content-type']).startsWith('application/merge-patch+json')) {
+      const o = this.find(r.kind, ns, name);
+      if (!o) return notFound(`${r.kind} ${name}`);
+      const patch = JSON.parse(body) as Obj;
+      const want = patch.metadata?.resourceVersion;
+      if (want !== undefined && want !== o.metadata.resourceVersion) {
+        return send(409, { kind: 'Status', code: 409, reason: 'Conflict', message: `the object has been modified (resourceVersion ${o.metadata.resourceVersion}, not ${want})` });
+      }
+      const merge = (target: any, p: any): any => {
+        if (p === null || typeof p !== 'object' || Array.isArray(p)) return p;
+        const out = { ...(target && typeof target === 'object' && !Array.isArray(target) ? target : {}) };
+        for (const [k, v] of Object.entries(p)) {
+          if (v === null) delete out[k];
+          else out[k] = merge(out[k], v);
+        }
+        return out;
+      };
+      const merged = merge(o, patch) as Obj;
+      merged.metadata.resourceVersion = o.metadata.resourceVersion;
+      return send(200, this.put(merged));
+    }
     if (req.method === 'PATCH') {
       if (!String(req.headers['content-type']).startsWith('application/apply-patch') || url.searchParams.get('fieldManager') !== 'osb') {
         return send(415, { kind: 'Status', code: 415, message: `expected a server-side apply by field manager osb, got ${req.headers['content-type']}` });
@@ -201,6 +239,7 @@ export class ApiStandIn {
     if (req.method === 'DELETE' && name) {
       const k = this.key(r.kind, ns, name);
       if (!this.objects.delete(k)) return notFound(`${r.kind} ${name}`);
+      if (r.kind === 'Deployment') this.objects.delete(this.key('Pod', ns, `${name}-standin`));
       if (r.kind === 'StatefulSet') for (const p of this.all('Pod')) if (p.metadata.name.startsWith(`${name}-`) && /-\d+$/.test(p.metadata.name)) this.objects.delete(this.key('Pod', ns, p.metadata.name));
       return send(200, { kind: 'Status', status: 'Success' });
     }

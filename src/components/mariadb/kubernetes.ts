@@ -1,19 +1,29 @@
 import type { Secrets } from '../../config/secrets.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { accountName, serviceSpecs } from '../../openstack/plan.js';
-import { GALERA_AGENT, GALERA_RECOVER, galeraDecisionModuleSource } from '../../targets/kubernetes/galera.js';
+import { GALERA_AGENT, GALERA_RECOVER, galeraDecisionModuleSource, WRITER_CONTROLLER, writerDecisionModuleSource } from '../../targets/kubernetes/galera.js';
 import {
-  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, labels, meta, networkPolicy,
+  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, LABEL, labels, meta, networkPolicy,
   podDisruptionBudget, podFqdn, podSecurity, pvcTemplate, type RenderContext, resources, roleAndBinding, secret, secretEnv, selector,
   serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash, WAIT_FOR_TCP,
 } from '../../targets/kubernetes/objects.js';
 import { renderTuningCnf } from './config.js';
+import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
 
 /** uid of the `mysql` user in the official image. */
 const MARIADB_UID = 999;
 /** Default image of the Galera coordinator init container (plain Node.js; runs galera-agent.mjs). */
 export const GALERA_AGENT_IMAGE = 'docker.io/library/node:20-alpine';
 export const GALERA_STATE_CONFIGMAP = 'mariadb-galera-state';
+/** The Service clients use with Galera: it selects the one pod the writer controller labels. */
+export const MARIADB_WRITER_SERVICE = 'mariadb-writer';
+export const WRITER_CONTROLLER_NAME = 'mariadb-writer-controller';
+/** uid of the `node` user in the node image. */
+const NODE_UID = 1000;
+
+/** The database Service clients connect to: the single-writer Service with Galera, else `mariadb`. */
+export const mariadbClientService = (config: RenderContext['config']) => (config.mariadb.replicas > 1 ? MARIADB_WRITER_SERVICE : 'mariadb');
+
 /** Galera IST is the group port + 1 and SST 4444: each pod has its own IP, so the standard ports. */
 export const galeraPorts = (groupPort: number) => ({ group: groupPort, ist: groupPort + 1, sst: 4444 });
 
@@ -90,7 +100,7 @@ const sqlIdent = (s: string) => '\\`' + s + '\\`';
 /** db-init: databases (utf8mb4), a user per service and grants on exactly its databases; idempotent. */
 export function dbInitScript(ctx: RenderContext): string {
   const m = ctx.config.mariadb;
-  const host = serviceFqdn(ctx, 'mariadb');
+  const host = serviceFqdn(ctx, mariadbClientService(ctx.config));
   const sql: string[] = [];
   for (const s of serviceSpecs(ctx.config)) {
     const dbs = Object.keys(s.databases);
@@ -120,7 +130,7 @@ export function dbInitScript(ctx: RenderContext): string {
 /** The test pod: connect, create a table, write, read back, drop; for Galera also the cluster size. */
 export function mariadbTestScript(ctx: RenderContext): string {
   const m = ctx.config.mariadb;
-  const host = serviceFqdn(ctx, 'mariadb');
+  const host = serviceFqdn(ctx, mariadbClientService(ctx.config));
   return [
     'set -eu',
     WAIT_FOR_TCP,
@@ -129,7 +139,12 @@ export function mariadbTestScript(ctx: RenderContext): string {
     `db() { mariadb -h ${host} -P ${m.port} -u ${ADMIN_USER.mariadb} -N -B "$@"; }`,
     'echo "ok: connected, server $(db -e "SELECT VERSION()")"',
     ...(m.replicas > 1
-      ? [`size=$(db -e "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'" | cut -f2)`, `[ "$size" = ${m.replicas} ] || { echo "FAIL: wsrep_cluster_size is $size, expected ${m.replicas}"; exit 1; }`, 'echo "ok: Galera cluster size $size"']
+      ? [
+          `size=$(db -e "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'" | cut -f2)`,
+          `[ "$size" = ${m.replicas} ] || { echo "FAIL: wsrep_cluster_size is $size, expected ${m.replicas}"; exit 1; }`,
+          'echo "ok: Galera cluster size $size"',
+          `echo "ok: ${MARIADB_WRITER_SERVICE} leads to the writer $(db -e "SELECT @@hostname")"`,
+        ]
       : []),
     't="osb_test.t$RANDOM$RANDOM"; v="v$RANDOM$RANDOM"',
     'db -e "CREATE DATABASE IF NOT EXISTS osb_test; CREATE TABLE $t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64) NOT NULL) ENGINE=InnoDB"',
@@ -235,7 +250,10 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
               volumeMounts: [...mounts, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }, { name: 'initdb', mountPath: '/docker-entrypoint-initdb.d', readOnly: true }],
               // SST of a big data set may take long: the startup probe allows 30 minutes.
               startupProbe: { ...bash('mariadb-admin --protocol=socket ping'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 180 },
-              readinessProbe: { ...bash(mariadbReadinessScript(ctx)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
+              // With Galera, readiness picks the writer (see writerControllerObjects): notice a lost Primary/Synced state within ~10 s.
+              readinessProbe: galera
+                ? { ...bash(mariadbReadinessScript(ctx)), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 }
+                : { ...bash(mariadbReadinessScript(ctx)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
               livenessProbe: { ...bash('mariadb-admin --protocol=socket ping'), periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 6 },
               resources: resources(m.resources),
               // The entrypoint writes only to volumes, but a read-only root is not verified on a cluster yet.
@@ -269,6 +287,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
       ...(galera ? [{ port: g.group, from: 'peers' as const }, { port: g.ist, from: 'peers' as const }, { port: g.sst, from: 'peers' as const }] : []),
     ]),
     sts,
+    ...(galera ? writerControllerObjects(ctx) : []),
   ];
   const adminClientEnv = secretEnv('OSB_ADMIN_PASSWORD', 'mariadb-credentials', 'admin-password');
   const withDbs = serviceSpecs(ctx.config).filter((s) => Object.keys(s.databases).length);
@@ -310,4 +329,90 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
     },
   });
   return out;
+}
+
+/**
+ * Galera's single writer on Kubernetes (the local target's HAProxy with one active backend):
+ * Service `mariadb-writer` selects the server pod carrying the writer label, and Deployment
+ * `mariadb-writer-controller` (one replica, Recreate: never two controllers) moves that label
+ * with `chooseGaleraWriter`. Its ServiceAccount may list pods and get/patch only the
+ * StatefulSet's own pods; its NetworkPolicy admits no ingress (it only calls the API server).
+ */
+export function writerControllerObjects(ctx: RenderContext): K8sObject[] {
+  const m = ctx.config.mariadb;
+  const name = WRITER_CONTROLLER_NAME;
+  const role = 'writer-controller' as const;
+  const scripts = { 'writer-controller.mjs': WRITER_CONTROLLER, 'writer-decision.mjs': writerDecisionModuleSource() };
+  const podLabels = labels('mariadb', role);
+  const podSelector = { [LABEL.name]: 'mariadb', [LABEL.instance]: podLabels[LABEL.instance]!, [LABEL.component]: role };
+  const pods = Array.from({ length: m.replicas }, (_, i) => `mariadb-${i}`);
+  const deployment: K8sObject = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(ctx, name, 'mariadb', role),
+    spec: {
+      replicas: 1,
+      // RollingUpdate would run the old and the new controller side by side.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: podSelector },
+      template: {
+        metadata: { labels: podLabels, annotations: { 'osb.openstack.org/config-hash': shortHash(scripts) } },
+        spec: {
+          serviceAccountName: name,
+          automountServiceAccountToken: true,
+          securityContext: podSecurity(NODE_UID),
+          terminationGracePeriodSeconds: 5,
+          // Replaced ~10 s (not the default 300 s) after its node is lost: moving the writer must not wait for eviction.
+          tolerations: [
+            { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 10 },
+            { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 10 },
+          ],
+          containers: [
+            {
+              name: 'controller',
+              image: GALERA_AGENT_IMAGE,
+              command: ['node', '/osb/scripts/writer-controller.mjs'],
+              env: [
+                fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+                { name: 'OSB_STATEFULSET', value: 'mariadb' },
+                { name: 'OSB_POD_SELECTOR', value: Object.entries(selector('mariadb')).map(([k, v]) => `${k}=${v}`).join(',') },
+                { name: 'OSB_POLL_MS', value: '1000' },
+                { name: 'OSB_HEARTBEAT', value: '/tmp/heartbeat' },
+              ],
+              volumeMounts: [{ name: 'scripts', mountPath: '/osb/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+              // A loop stuck for a minute (the API calls time out after 10 s) is restarted.
+              livenessProbe: { exec: { command: ['sh', '-c', '[ $(( $(date +%s) - $(stat -c %Y /tmp/heartbeat) )) -lt 60 ]'] }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+              securityContext: containerSecurity(true),
+              resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+            },
+          ],
+          volumes: [
+            { name: 'scripts', configMap: { name, defaultMode: 0o444 } },
+            { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+          ],
+        },
+      },
+    },
+  };
+  return [
+    serviceAccount(ctx, 'mariadb', name, role),
+    ...roleAndBinding(ctx, 'mariadb', name, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+    ], name, role),
+    configMap(ctx, name, 'mariadb', role, scripts),
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(ctx, MARIADB_WRITER_SERVICE, 'mariadb', 'server'),
+      spec: { type: 'ClusterIP', selector: { ...selector('mariadb'), [WRITER_LABEL]: WRITER_LABEL_VALUE }, ports: [{ name: 'mysql', port: m.port, targetPort: m.port, protocol: 'TCP' }] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(ctx, name, 'mariadb', role),
+      spec: { podSelector: { matchLabels: podSelector }, policyTypes: ['Ingress'] },
+    },
+    deployment,
+  ];
 }

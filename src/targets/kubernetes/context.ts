@@ -7,6 +7,7 @@ import { deepMerge } from '../../config/set.js';
 import { buildEndpoints, type Addressing, type Endpoints } from '../../model/endpoints.js';
 import { OsbError } from '../../util/errors.js';
 import { ensureStateDir, resolveStateDir } from '../local/paths.js';
+import { mariadbClientService } from '../../components/mariadb/kubernetes.js';
 import { podFqdn, serviceFqdn, type RenderContext } from './objects.js';
 import { resolveNamespace, servicePasswords } from './render.js';
 
@@ -73,12 +74,15 @@ export function renderContext(d: { config: Config; namespace: string }): RenderC
   return { config: d.config, namespace: d.namespace, clusterDomain: d.config.kubernetes.clusterDomain };
 }
 
-/** In-cluster addresses: one pod's stable name per node, the client Service for the database and management API. */
+/**
+ * In-cluster addresses: one pod's stable name per node, the management API's Service, and for
+ * the database the Service clients use — with Galera `mariadb-writer` (one writer at a time).
+ */
 export function kubernetesAddressing(ctx: RenderContext): Addressing {
   return {
     node: (c, i) => ({ host: podFqdn(ctx, c, i), port: ctx.config[c].port }),
     management: () => ({ host: serviceFqdn(ctx, 'rabbitmq'), port: ctx.config.rabbitmq.managementPort }),
-    database: () => ({ host: serviceFqdn(ctx, 'mariadb'), port: ctx.config.mariadb.port }),
+    database: () => ({ host: serviceFqdn(ctx, mariadbClientService(ctx.config)), port: ctx.config.mariadb.port }),
   };
 }
 

@@ -32,7 +32,7 @@ export const LABEL = {
 export const HOOK_ANNOTATION = 'osb.openstack.org/hook';
 
 /** What a component's objects play: its servers, its provisioning job, its test pod, ... */
-export type Role = 'server' | 'config' | 'credentials' | 'discovery' | 'db-init' | 'rabbit-init' | 'test' | 'galera-state';
+export type Role = 'server' | 'config' | 'credentials' | 'discovery' | 'db-init' | 'rabbit-init' | 'test' | 'galera-state' | 'writer-controller';
 
 export function labels(component: ComponentName, role: Role): Record<string, string> {
   return {
@@ -177,19 +177,20 @@ export function services(ctx: RenderContext, c: ComponentName, clientPorts: Serv
   ];
 }
 
-export function serviceAccount(ctx: RenderContext, c: ComponentName): K8sObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, c, c, 'discovery'), automountServiceAccountToken: true };
+/** A ServiceAccount named after the component (its server pods'), or `name` with role `role`. */
+export function serviceAccount(ctx: RenderContext, c: ComponentName, name: string = c, role: Role = 'discovery'): K8sObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, c, role), automountServiceAccountToken: true };
 }
 
-export function roleAndBinding(ctx: RenderContext, c: ComponentName, name: string, rules: unknown[]): K8sObject[] {
+export function roleAndBinding(ctx: RenderContext, c: ComponentName, name: string, rules: unknown[], account: string = c, role: Role = 'discovery'): K8sObject[] {
   return [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, c, 'discovery'), rules },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, c, role), rules },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      metadata: meta(ctx, name, c, 'discovery'),
+      metadata: meta(ctx, name, c, role),
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ kind: 'ServiceAccount', name: c, namespace: ctx.namespace }],
+      subjects: [{ kind: 'ServiceAccount', name: account, namespace: ctx.namespace }],
     },
   ];
 }

@@ -1,5 +1,6 @@
 import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import { writeSecrets } from '../../config/secrets.js';
+import { WRITER_LABEL, WRITER_LABEL_VALUE } from '../../components/mariadb/writer.js';
 import { enabledComponents } from '../../model/desired.js';
 import { serviceSpecs } from '../../openstack/plan.js';
 import { OsbError } from '../../util/errors.js';
@@ -57,6 +58,10 @@ export interface ComponentStatus {
   members: string[];
   pods: PodStatus[];
   jobs: { name: string; state: string }[];
+  /** Galera: the pod holding the writer label (behind the `mariadb-writer` Service), if any. */
+  writer?: string;
+  /** Galera: the writer controller's pod is running and Ready. */
+  writerController?: boolean;
   healthy: boolean;
   summary: string;
 }
@@ -78,9 +83,19 @@ export async function statusKubernetes(api: KubeApi, d: KubernetesDeployment, co
     });
     const replicas = d.config[c].replicas;
     const members = ps.filter((p) => p.ready).map((p) => p.name);
-    const healthy = members.length === replicas && js.every((j) => j.state === 'complete');
     const what = c === 'memcached' ? 'servers answering' : c === 'mariadb' && replicas > 1 ? 'Galera members Synced in the Primary component' : c === 'rabbitmq' && replicas > 1 ? 'cluster nodes running' : 'server answering';
-    out.push({ component: c, replicas, ready: members.length, members, pods: ps, jobs: js, healthy, summary: `${members.length}/${replicas} ${what}${js.length ? `; ${js.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, '')} ${j.state}`).join(', ')}` : ''}` });
+    let summary = `${members.length}/${replicas} ${what}`;
+    let writerOk = true;
+    const galera: Pick<ComponentStatus, 'writer' | 'writerController'> = {};
+    if (c === 'mariadb' && replicas > 1) {
+      galera.writer = mine.find((p) => p.metadata.labels?.[WRITER_LABEL] === WRITER_LABEL_VALUE)?.metadata.name;
+      galera.writerController = pods.some((p) => p.metadata.labels?.[LABEL.name] === c && p.metadata.labels?.[LABEL.component] === 'writer-controller' && podReady(p as never));
+      writerOk = !!galera.writer && members.includes(galera.writer) && galera.writerController;
+      summary += `; writer ${galera.writer ?? 'none'}${galera.writer && !members.includes(galera.writer) ? ' (not Ready)' : ''}${galera.writerController ? '' : ', writer controller not running'}`;
+    }
+    const healthy = members.length === replicas && writerOk && js.every((j) => j.state === 'complete');
+    if (js.length) summary += `; ${js.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, '')} ${j.state}`).join(', ')}`;
+    out.push({ component: c, replicas, ready: members.length, members, pods: ps, jobs: js, ...galera, healthy, summary });
   }
   return { namespace: d.namespace, context: api.context, healthy: out.length > 0 && out.every((c) => c.healthy), components: out };
 }

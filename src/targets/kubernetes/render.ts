@@ -11,7 +11,7 @@ import { OsbError } from '../../util/errors.js';
 import { HOOK_ANNOTATION, type K8sObject, LABEL, type RenderContext } from './objects.js';
 
 /** Apply order: identities and data before the workloads that use them. */
-export const KIND_ORDER = ['ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'StatefulSet', 'Job', 'Pod'] as const;
+export const KIND_ORDER = ['ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'StatefulSet', 'Deployment', 'Job', 'Pod'] as const;
 
 export interface RenderOptions {
   namespace?: string;

@@ -99,6 +99,16 @@ async function statefulSetProgress(api: KubeApi, namespace: string, o: K8sObject
   return { done: !!live && ready >= want && current, line: `${o.metadata.name}: ${ready}/${want} ready${current ? '' : ' (rolling out)'}` };
 }
 
+async function deploymentProgress(api: KubeApi, namespace: string, o: K8sObject): Promise<Progress> {
+  const want = (o.spec as { replicas: number }).replicas;
+  const live = await api.get(o.apiVersion, o.kind, namespace, o.metadata.name);
+  const st = (live?.status ?? {}) as { availableReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
+  const gen = (live?.metadata as { generation?: number } | undefined)?.generation ?? 0;
+  const available = st.availableReplicas ?? 0;
+  const current = (st.observedGeneration ?? 0) >= gen && (st.updatedReplicas ?? 0) >= want;
+  return { done: !!live && available >= want && current, line: `${o.metadata.name}: ${available}/${want} available${current ? '' : ' (rolling out)'}` };
+}
+
 async function jobProgress(api: KubeApi, namespace: string, o: K8sObject): Promise<Progress> {
   const live = await api.get(o.apiVersion, o.kind, namespace, o.metadata.name);
   const st = (live?.status ?? {}) as { succeeded?: number; failed?: number; active?: number; conditions?: { type: string; status: string; message?: string }[] };
@@ -122,7 +132,7 @@ export async function diagnoseAll(api: KubeApi, namespace: string): Promise<stri
 }
 
 /**
- * Polls until every StatefulSet is fully Ready and every Job complete. Prints a line whenever
+ * Polls until every StatefulSet is fully Ready, every Deployment available and every Job complete. Prints a line whenever
  * progress changes (with the first reason a pod gives); on a failed Job or at the timeout,
  * throws an OsbError saying what was not ready and why.
  */
@@ -130,11 +140,13 @@ export async function waitUntilReady(api: KubeApi, namespace: string, desired: K
   const report = opts.report ?? (() => {});
   const pollMs = opts.pollMs ?? 2000;
   const deadline = Date.now() + opts.timeoutSeconds * 1000;
-  const watched = desired.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Job');
+  const watched = desired.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment' || o.kind === 'Job');
   let last = '';
   for (;;) {
     const progress: Progress[] = [];
-    for (const o of watched) progress.push(o.kind === 'StatefulSet' ? await statefulSetProgress(api, namespace, o) : await jobProgress(api, namespace, o));
+    for (const o of watched) {
+      progress.push(o.kind === 'StatefulSet' ? await statefulSetProgress(api, namespace, o) : o.kind === 'Deployment' ? await deploymentProgress(api, namespace, o) : await jobProgress(api, namespace, o));
+    }
     const failed = progress.find((p) => p.failed);
     if (failed) {
       const why = await diagnoseAll(api, namespace);
