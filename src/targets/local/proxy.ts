@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -8,7 +9,7 @@ import { withMariadb } from '../../components/mariadb/client.js';
 import { mariadbPaths } from '../../components/mariadb/local.js';
 import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from '../../components/mariadb/proxy.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import { clientHost } from '../../model/endpoints.js';
+import { clientHost, type HostPort } from '../../model/endpoints.js';
 import type { LocalInstance } from './instance.js';
 import { nodeDir } from './paths.js';
 import { instanceHash, runningPid, startInstance, stopInstance } from './runner.js';
@@ -26,6 +27,15 @@ export function proxyPort(config: Config): number {
 
 export const needsProxy = (config: Config) => config.mariadb.enabled && config.mariadb.replicas > 1;
 
+function proxyBackends(config: Config, stateDir: string) {
+  const host = clientHost(config);
+  return Array.from({ length: config.mariadb.replicas }, (_, i) => ({
+    name: `mariadb-${i}`,
+    address: { host, port: config.mariadb.port + i },
+    socket: mariadbPaths(nodeDir(stateDir, 'mariadb', `mariadb-${i}`)).socket,
+  }));
+}
+
 export function proxyInstance(config: Config, stateDir: string, secrets: Secrets): LocalInstance {
   const dir = join(stateDir, 'mariadb', 'proxy');
   const host = clientHost(config);
@@ -33,11 +43,7 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
   const cfg = join(dir, 'haproxy.cfg');
   const check = join(dir, 'galera-check');
   const statsSocket = join(dir, 'haproxy.sock');
-  const backends = Array.from({ length: config.mariadb.replicas }, (_, i) => ({
-    name: `mariadb-${i}`,
-    address: { host, port: config.mariadb.port + i },
-    socket: mariadbPaths(nodeDir(stateDir, 'mariadb', `mariadb-${i}`)).socket,
-  }));
+  const backends = proxyBackends(config, stateDir);
   return {
     component: 'mariadb',
     ordinal: -1,
@@ -75,12 +81,16 @@ export async function ensureProxy(config: Config, stateDir: string, secrets: Sec
   const pid = runningPid(inst);
   const rec = state.instances[PROXY_NAME];
   const address = `${inst.host}:${inst.port}`;
-  if (pid && rec?.hash === hash) return { name: PROXY_NAME, address, action: 'unchanged', pid };
+  if (pid && rec?.hash === hash) {
+    await waitProxySettled(config, stateDir, report);
+    return { name: PROXY_NAME, address, action: 'unchanged', pid };
+  }
   if (pid) await stopInstance(inst);
   report(`${PROXY_NAME}: ${pid ? 'restarting' : 'starting'} haproxy on ${address}`);
   const newPid = await startInstance(inst, { onProgress: report });
   state.instances[PROXY_NAME] = { hash, ports: [inst.port], startedAt: new Date().toISOString() };
   writeState(stateDir, state);
+  await waitProxySettled(config, stateDir, report);
   return {
     name: PROXY_NAME,
     address,
@@ -88,6 +98,45 @@ export async function ensureProxy(config: Config, stateDir: string, secrets: Sec
     reason: pid ? 'config changed' : rec ? 'was not running' : undefined,
     pid: newPid,
   };
+}
+
+/** Runs the proxy's own health check for one backend, with the arguments HAProxy gives it. */
+function checkPasses(script: string, b: { address: HostPort }): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(script, ['', '', b.address.host, String(b.address.port)], { timeout: 3000, env: { PATH: '/usr/bin:/bin' } }, (err) => resolve(!err));
+  });
+}
+
+/**
+ * Waits (bounded; never fails the deploy) until HAProxy agrees with its health check on every
+ * backend — UP where galera-check passes, DOWN where it fails, none half-way (`UP 1/2`,
+ * `DOWN 1/2`). Right after a node rejoined, or a donor resynced, the proxy is still counting
+ * checks and will soon move the writer back, closing every session on the backup
+ * (`on-marked-up shutdown-backup-sessions`) — including the connection `osb deploy` provisions
+ * the OpenStack services with, which then failed with "Connection lost".
+ */
+export async function waitProxySettled(config: Config, stateDir: string, report: (m: string) => void, timeoutMs = 15_000): Promise<boolean> {
+  const dir = join(stateDir, 'mariadb', 'proxy');
+  const backends = proxyBackends(config, stateDir);
+  const deadline = Date.now() + timeoutMs;
+  let said = false;
+  for (;;) {
+    try {
+      const view = parseShowStat(await haproxyCommand(join(dir, 'haproxy.sock'), 'show stat'));
+      const passes = await Promise.all(backends.map((b) => checkPasses(join(dir, 'galera-check'), b)));
+      const settled = backends.every((b, i) => view.find((v) => v.name === b.name)?.status === (passes[i] ? 'UP' : 'DOWN'));
+      if (settled && currentWriter(view)) return true;
+    } catch {
+      /* not answering yet: try again */
+    }
+    if (Date.now() > deadline) {
+      report(`${PROXY_NAME}: backends still changing state after ${Math.round(timeoutMs / 1000)}s; continuing`);
+      return false;
+    }
+    if (!said) report(`${PROXY_NAME}: waiting for the proxy to settle on its writer`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export interface ProxyStatus {
