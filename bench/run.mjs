@@ -2,7 +2,7 @@
 // `npm run bench`: what osb users wait for and what osb deploys, each figure side by side with
 // a baseline measured in the same run (pair by pair), printed as a table and written to
 // bench/results.json. It reports; it never fails on a number. Everything it starts lives under
-// one private /tmp dir and ports 33000-33999, and is taken down in a finally block (and on
+// one private /tmp dir and ports 23000-23999, and is taken down in a finally block (and on
 // SIGINT/SIGTERM).
 //
 // Knobs (env): BENCH_RUNS (3) runs per figure, BENCH_FAST_RUNS (5) for sub-second figures,
@@ -52,7 +52,7 @@ const ctx = { blocks: {}, sections: [], osbDir: undefined, bare: undefined, bare
 async function pickBlocks() {
   const free = [];
   for (let b = 30; b <= 39 && free.length < 3; b++) if (await allFree(blockPortList(b))) free.push(b);
-  if (free.length < 3) throw new Error(`need 3 free port blocks in 33000-33999, found ${free.length}`);
+  if (free.length < 3) throw new Error(`need 3 free port blocks in 23000-23999, found ${free.length}`);
   return { osb: free[0], bare: free[1], cluster: free[2] };
 }
 

@@ -6,9 +6,9 @@ import { run } from './util.mjs';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const OSB = join(REPO, 'bin', 'osb');
 
-/** The ports of test/helpers/osb.ts `portBlock(n)`: block n uses 30000 + n*100 + offsets. */
+/** The ports of test/helpers/osb.ts `portBlock(n)`: block n uses 20000 + n*100 + offsets. */
 export function blockPorts(block) {
-  const base = 30000 + block * 100;
+  const base = 20000 + block * 100;
   return {
     base,
     rabbitmq: base,

@@ -36,10 +36,10 @@ export function tempStateDir(prefix: string): string {
 
 /**
  * `--set` flags that move every port of a deployment into its own block, so that test
- * files (and developers' deployments) never collide. Block b uses ports b*100 + 30000..
+ * files (and developers' deployments) never collide. Block b uses ports 20000 + b*100 .. (below the ephemeral range 32768-60999, so no client socket holds one)
  */
 export function portBlock(block: number): string[] {
-  const base = 30000 + block * 100;
+  const base = 20000 + block * 100;
   return [
     `rabbitmq.port=${base}`,
     `rabbitmq.managementPort=${base + 10}`,

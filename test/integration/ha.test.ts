@@ -273,14 +273,7 @@ function memcachedItems(n: HostPort): Promise<number> {
 // ---------- the deployment ----------
 
 beforeAll(async () => {
-  // Ports in the block are inside Linux's ephemeral range (32768-60999): a client socket of any
-  // process may hold one for a moment. A refused fresh deploy changes nothing, so try again.
-  let r = await osb(['deploy', ...HA], { stateDir, timeoutMs: 400_000 });
-  for (let attempt = 1; attempt < 4 && r.code !== 0 && /already in use by another process/.test(r.stderr) && !/recovered|started/.test(r.stdout); attempt++) {
-    console.log(`fresh deploy refused (${r.stderr.split('\n')[0]}); retrying`);
-    await sleep(3000);
-    r = await osb(['deploy', ...HA], { stateDir, timeoutMs: 400_000 });
-  }
+  const r = await osb(['deploy', ...HA], { stateDir, timeoutMs: 400_000 });
   if (r.code !== 0) throw new Error(`osb deploy failed (${r.code}):${why(r)}`);
   eps = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout);
   const oslo = await osb(['endpoints', '--service', 'nova', '--format', 'oslo'], { stateDir });

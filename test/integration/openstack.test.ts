@@ -15,7 +15,7 @@ import { cleanup, osb, portBlock, tempStateDir, type OsbRun } from '../helpers/o
 const PY = '/usr/bin/python3';
 const HELPERS = resolve(__dirname, '../openstack');
 const BLOCK = 10;
-const BASE = 30000 + BLOCK * 100;
+const BASE = 20000 + BLOCK * 100;
 const PORTS = { amqp: BASE, management: BASE + 10, mariadb: BASE + 40, memcached: BASE + 80 };
 const SERVICES = ['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder'];
 const DATABASES: Record<string, string[]> = {

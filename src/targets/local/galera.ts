@@ -91,10 +91,12 @@ export async function galeraViews(insts: LocalInstance[]): Promise<GaleraNodeVie
       };
     }),
   );
-  if (views.every((v) => !v.running)) {
+  // Stopped nodes after a crash say seqno -1: recover their real position, both to choose the
+  // bootstrap node and so that a rejoining node catches up by IST instead of a full SST.
+  {
     await Promise.all(
       views.map(async (v, i) => {
-        if (v.hasData && (v.seqno === undefined || v.seqno < 0)) {
+        if (!v.running && v.hasData && (v.seqno === undefined || v.seqno < 0)) {
           const pos = await recoverPosition(insts[i]!);
           if (pos) Object.assign(v, { uuid: v.uuid ?? pos.uuid, seqno: pos.seqno });
         }
@@ -125,6 +127,12 @@ export async function deployGalera(plans: NodePlan[], report: (m: string) => voi
     return pid;
   };
 
+  /** A known position lets the node ask its donor for IST (the missing writesets) instead of SST. */
+  const startPosition = (name: string): string[] => {
+    const v = views.find((x) => x.name === name)!;
+    return v.uuid && v.seqno !== undefined && v.seqno >= 0 ? [`--wsrep-start-position=${v.uuid}:${v.seqno}`] : [];
+  };
+
   switch (decision.kind) {
     case 'refuse':
       throw new OsbError(`Galera: refusing to start: ${decision.reason}`, undefined, 4);
@@ -142,15 +150,13 @@ export async function deployGalera(plans: NodePlan[], report: (m: string) => voi
       done(first, await start(first, ['--wsrep-new-cluster']), 'recovered', `bootstrapped the cluster at seqno ${decision.seqno}`);
       for (const n of decision.then) {
         const p = byName.get(n)!;
-        const v = views.find((x) => x.name === n)!;
-        const pos = v.uuid && v.seqno !== undefined && v.seqno >= 0 ? [`--wsrep-start-position=${v.uuid}:${v.seqno}`] : [];
-        done(p, await start(p, pos), 'recovered', 'rejoined');
+        done(p, await start(p, startPosition(n)), 'recovered', 'rejoined');
       }
       break;
     }
     case 'join': {
       report(`${decision.reason}; starting ${decision.start.join(', ')}`);
-      await Promise.all(decision.start.map(async (n) => done(byName.get(n)!, await start(byName.get(n)!))));
+      await Promise.all(decision.start.map(async (n) => done(byName.get(n)!, await start(byName.get(n)!, startPosition(n)))));
       break;
     }
     case 'healthy':
