@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { osb, type OsbRun } from './osb.js';
 
 /** First port of a port block (see portBlock in ./osb.ts); a block spans base..base+99. */
-export const blockBase = (block: number) => 30000 + block * 100;
+export const blockBase = (block: number) => 20000 + block * 100;
 
 export const blockPorts = (block: number) => {
   const b = blockBase(block);
