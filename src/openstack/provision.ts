@@ -45,6 +45,22 @@ function selectServices(config: Config, only?: string[]): ServiceSpec[] {
   return only?.length ? specs.filter((s) => only.includes(s.name)) : specs;
 }
 
+/**
+ * Provisioning is idempotent, so a dropped connection (a Galera writer handed over by the proxy,
+ * a broker node restarting) is simply retried a few times.
+ */
+async function retryTransient<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const msg = `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
+      if (i >= attempts || !/PROTOCOL_CONNECTION_LOST|ECONNRESET|ECONNREFUSED|ETIMEDOUT|Connection lost|WSREP has not yet prepared|Deadlock found/i.test(msg)) throw err;
+      await new Promise((r) => setTimeout(r, 500 * i));
+    }
+  }
+}
+
 /** The db-init and rabbit-init jobs of openstack-helm, for every configured service. Idempotent. */
 export async function provisionServices(config: Config, admin: AdminAccess, secrets: Secrets, stateDir: string, only?: string[]): Promise<ProvisionResult[]> {
   const specs = selectServices(config, only);
@@ -54,7 +70,10 @@ export async function provisionServices(config: Config, admin: AdminAccess, secr
     const password = servicePassword(stateDir, secrets, spec);
     let changed = false;
     const dbs = Object.keys(spec.databases);
-    if (admin.mariadb && dbs.length) changed = (await ensureDatabaseGrant(admin.mariadb, { user, password, databases: dbs })) || changed;
+    if (admin.mariadb && dbs.length) {
+      const mariadb = admin.mariadb;
+      changed = (await retryTransient(() => ensureDatabaseGrant(mariadb, { user, password, databases: dbs }))) || changed;
+    }
     let vhost: string | undefined;
     if (admin.rabbitmq?.length && spec.messaging) {
       vhost = user;
