@@ -1,5 +1,6 @@
 import type { Config } from '../../config/schema.js';
 import type { NodeModel } from '../../model/desired.js';
+import { clientHost } from '../../model/endpoints.js';
 
 /**
  * A dead peer blocks commits until it is evicted; Galera's defaults (suspect 5 s, inactive 15 s)
@@ -8,11 +9,11 @@ import type { NodeModel } from '../../model/desired.js';
 const FAST_FAILURE_DETECTION = 'evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S;evs.install_timeout=PT3S';
 
 /** Galera settings of one local node (empty for a single node). Ports: base+i, base+10+i, base+20+i. */
-export function galeraInstanceLines(config: Config, node: NodeModel, _dir: string, osUser: string, allNodeDirs: string[]): string[] {
+export function galeraInstanceLines(config: Config, node: NodeModel, dir: string, osUser: string): string[] {
   const m = config.mariadb;
   if (m.replicas <= 1) return [];
-  const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
-  const peers = allNodeDirs.map((_, i) => `${host}:${m.galeraPort + i}`).join(',');
+  const host = clientHost(config);
+  const peers = Array.from({ length: m.replicas }, (_, i) => `${host}:${m.galeraPort + i}`).join(',');
   const i = node.ordinal;
   return [
     `wsrep_cluster_address = gcomm://${peers}`,
@@ -24,7 +25,7 @@ export function galeraInstanceLines(config: Config, node: NodeModel, _dir: strin
     `wsrep_sst_auth = ${osUser}:`,
     '',
     '[sst]',
-    `sst-log-archive-dir = ${_dir}/log/sst`,
+    `sst-log-archive-dir = ${dir}/log/sst`,
     '',
     '[mysqld]',
   ];

@@ -5,11 +5,12 @@ import type { NodeModel } from '../../model/desired.js';
 import type { LocalInstance } from '../../targets/local/instance.js';
 import { memcachedVersion } from './client.js';
 import { memcachedTuningArgs } from './config.js';
+import { clientHost } from '../../model/endpoints.js';
 
 export const MEMCACHED_BINARIES = { server: '/usr/bin/memcached' };
 
 export function memcachedLocalInstance(config: Config, node: NodeModel, dir: string): LocalInstance {
-  const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  const host = clientHost(config);
   const pidFile = join(dir, 'memcached.pid');
   const logFile = join(dir, 'memcached.log');
   return {

@@ -8,6 +8,7 @@ import type { LocalHelper, LocalInstance } from '../../targets/local/instance.js
 import { connectTcp } from '../../util/net.js';
 import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
+import { clientHost } from '../../model/endpoints.js';
 
 export const RABBITMQ_BINARIES = { server: '/usr/lib/rabbitmq/bin/rabbitmq-server', ctl: '/usr/lib/rabbitmq/bin/rabbitmqctl', epmd: '/usr/bin/epmd' };
 
@@ -63,7 +64,7 @@ export function renderLocalAdvancedConfig(config: Config, ordinal: number, defin
 }
 
 export function rabbitmqEndpoint(config: Config, ordinal: number, secrets: Secrets): RabbitmqEndpoint {
-  const host = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  const host = clientHost(config);
   const ports = rabbitmqPorts(config, ordinal);
   return { host, port: ports.amqp, managementPort: ports.management, username: ADMIN_USER.rabbitmq, password: secrets.rabbitmqAdminPassword };
 }

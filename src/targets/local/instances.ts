@@ -12,14 +12,13 @@ export function localInstances(config: Config, stateDir: string, secrets: Secret
   const desired = desiredState(config, components);
   const out = new Map<ComponentName, LocalInstance[]>();
   for (const [component, nodes] of Object.entries(desired.components) as [ComponentName, NonNullable<(typeof desired.components)[ComponentName]>][]) {
-    const dirs = nodes.map((n) => nodeDir(stateDir, component, n.name));
     out.set(
       component,
-      nodes.map((node, i) => {
-        const dir = dirs[i]!;
+      nodes.map((node) => {
+        const dir = nodeDir(stateDir, component, node.name);
         switch (component) {
           case 'mariadb':
-            return mariadbLocalInstance(config, node, dir, secrets, dirs);
+            return mariadbLocalInstance(config, node, dir, secrets);
           case 'rabbitmq':
             return rabbitmqLocalInstance(config, node, dir, secrets);
           case 'memcached':
