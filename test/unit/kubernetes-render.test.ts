@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
@@ -128,7 +128,13 @@ describe('kubernetes render: golden files', () => {
 });
 
 describe('kubernetes bad input fails clearly before anything is sent', () => {
-  const open = (set: string[], namespace?: string) => () => openKubernetes({ stateDir: mkdtempSync(join(tmpdir(), 'osb-bad-')), set, namespace, resetValues: true });
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const open = (set: string[], namespace?: string) => () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'osb-bad-'));
+    dirs.push(stateDir);
+    return openKubernetes({ stateDir, set, namespace, resetValues: true });
+  };
   const line = (f: () => unknown) => {
     try {
       f();
