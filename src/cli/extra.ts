@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ActionWrapper } from './main.js';
+import type { ActionWrapper } from './action.js';
 import type { GlobalOptions } from './options.js';
 
 /** Commands beyond the core lifecycle (provisioning, clusters, Kubernetes rendering). */

@@ -1,27 +1,9 @@
 import { Command, Option } from 'commander';
 import { COMPONENTS } from '../config/schema.js';
-import { OsbError } from '../util/errors.js';
 import pkg from '../../package.json' with { type: 'json' };
 import { collect, parseComponents, type GlobalOptions } from './options.js';
 import { registerExtraCommands } from './extra.js';
-
-/** Wraps an action: OsbErrors become one clear line and their exit code. */
-function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>) {
-  return async (...args: A) => {
-    try {
-      const code = await fn(...args);
-      process.exitCode = code ?? 0;
-    } catch (err) {
-      if (err instanceof OsbError) {
-        process.stderr.write(`osb: error: ${err.line}\n`);
-        process.exitCode = err.exitCode;
-      } else {
-        process.stderr.write(`osb: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-        process.exitCode = 1;
-      }
-    }
-  };
-}
+import { action } from './action.js';
 
 const OSB_VERSION = pkg.version;
 
@@ -117,8 +99,6 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
   registerExtraCommands(program, action, g);
   return program;
 }
-
-export type ActionWrapper = typeof action;
 
 const isMain = process.argv[1] && /(?:^|[\\/])(osb|main\.js|osb\.mjs)$/.test(process.argv[1]);
 if (isMain) await buildProgram().parseAsync(process.argv);

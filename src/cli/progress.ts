@@ -19,9 +19,14 @@ export function cliProgress(verbosity: Verbosity): Progress {
           },
           rendererOptions: { persistentOutput: true },
         })),
-        { concurrent: opts?.concurrent ?? false, exitOnError: false, renderer: 'default', rendererOptions: { collapseErrors: false, formatOutput: 'wrap' }, registerSignalListeners: false },
+        // Same contract as plainProgress: a sequential list stops at its first failure.
+        { concurrent: opts?.concurrent ?? false, exitOnError: !opts?.concurrent, renderer: 'default', rendererOptions: { collapseErrors: false, formatOutput: 'wrap' }, registerSignalListeners: false },
       );
-      await list.run();
+      try {
+        await list.run();
+      } catch (err) {
+        throw list.errors[0]?.error ?? err;
+      }
       if (list.errors.length) throw list.errors[0]!.error;
       return results as never;
     },

@@ -122,4 +122,3 @@ export type Config = z.infer<typeof configSchema>;
 export type RabbitmqConfig = z.infer<typeof rabbitmqSchema>;
 export type MariadbConfig = z.infer<typeof mariadbSchema>;
 export type MemcachedConfig = z.infer<typeof memcachedSchema>;
-export type ServiceEntry = z.infer<typeof serviceEntry>;

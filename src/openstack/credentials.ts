@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { generatePassword, writeSecrets, type Secrets } from '../config/secrets.js';
-import { serviceSpecs, type ServiceSpec } from './plan.js';
+import { serviceSpecs, type ServiceSpec } from '../model/services.js';
 
 /** Password of a service: the configured one, else the stored one, else a new one (saved, 0600). */
 export function servicePassword(stateDir: string, secrets: Secrets, spec: ServiceSpec, persist = true): string {

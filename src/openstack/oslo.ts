@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Endpoints, HostPort } from '../model/endpoints.js';
-import { accountName, type ServiceSpec } from './plan.js';
+import { accountName, type ServiceSpec } from '../model/services.js';
 
 /** The connection settings of one service, in oslo.config's own forms. */
 export interface ServiceSettings {

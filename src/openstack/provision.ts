@@ -7,7 +7,7 @@ import type { RabbitmqEndpoint } from '../components/rabbitmq/client.js';
 import { dropVhostGrant, ensureVhostGrant } from '../components/rabbitmq/provision.js';
 import { OsbError } from '../util/errors.js';
 import { servicePassword } from './credentials.js';
-import { accountName, planServices, type ServiceSpec } from './plan.js';
+import { accountName, planServices, type ServiceSpec } from '../model/services.js';
 
 export interface AdminAccess {
   /** Absent when MariaDB is disabled. */

@@ -9,7 +9,10 @@ export interface ProgressTask<T> {
  * plain lines otherwise; library users may pass their own or `plainProgress()`.
  */
 export interface Progress {
-  /** Runs tasks (concurrently when asked) and resolves with their results; rejects with the first error after all settle. */
+  /**
+   * Runs tasks and resolves with their results. Sequential: the first failure stops the list and
+   * rejects. Concurrent: every task runs to its end, then the first failure rejects.
+   */
   run<T>(tasks: ProgressTask<T>[], opts?: { concurrent?: boolean }): Promise<T[]>;
   info(message: string): void;
 }
@@ -37,6 +40,3 @@ export function plainProgress(write: (line: string) => void = (l) => process.std
   };
 }
 
-export function silentProgress(): Progress {
-  return plainProgress(() => {});
-}

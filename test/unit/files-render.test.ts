@@ -10,7 +10,7 @@ import { renderTuningCnf } from '../../src/components/mariadb/config.js';
 import { memcachedTuningArgs } from '../../src/components/memcached/config.js';
 import { rabbitPasswordHash, renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from '../../src/components/rabbitmq/config.js';
 import { passwordMatchesHash } from '../../src/components/rabbitmq/provision.js';
-import type { LocalInstance } from '../../src/targets/local/instance.js';
+import type { LocalInstance } from '../../src/model/local.js';
 import { localInstances } from '../../src/targets/local/instances.js';
 import { instanceHash, writeInstanceFiles } from '../../src/targets/local/runner.js';
 

@@ -12,7 +12,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { loadConfig } from '../../src/config/load.js';
 import { openKubernetes } from '../../src/targets/kubernetes/context.js';
-import { LABEL, type K8sObject } from '../../src/targets/kubernetes/objects.js';
+import { LABEL, type K8sObject } from '../../src/k8s/objects.js';
 import { renderObjects, toYamlStream } from '../../src/targets/kubernetes/render.js';
 import { OsbError } from '../../src/util/errors.js';
 import { FIXED_SECRETS } from './kubernetes-fixtures.js';

@@ -9,9 +9,13 @@ import type { Config } from '../../src/config/schema.js';
 import { generatePassword, type Secrets } from '../../src/config/secrets.js';
 import { ensureVhostGrant, passwordMatchesHash } from '../../src/components/rabbitmq/provision.js';
 import { buildEndpoints, type Addressing } from '../../src/model/endpoints.js';
-import { CATALOGUE, DEFAULT_SERVICES } from '../../src/openstack/catalogue.js';
+import { CATALOGUE } from '../../src/model/catalogue.js';
+import { openstackSchema } from '../../src/config/schema.js';
+
+/** The schema's default service list (the one place it is written). */
+const DEFAULT_SERVICES = openstackSchema.parse({}).services as string[];
 import { renderEnv, renderOslo, serviceSettings, settingsJson, type ServiceSettings } from '../../src/openstack/oslo.js';
-import { accountName, planServices, serviceSpecs } from '../../src/openstack/plan.js';
+import { accountName, planServices, serviceSpecs } from '../../src/model/services.js';
 import { provisionServices } from '../../src/openstack/provision.js';
 import { OsbError } from '../../src/util/errors.js';
 

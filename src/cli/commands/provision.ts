@@ -1,9 +1,9 @@
 import { localAdminAccess } from '../../targets/local/admin.js';
 import { openDeployment } from '../../targets/local/context.js';
 import { withStateLock } from '../../targets/local/lock.js';
-import { CATALOGUE } from '../../openstack/catalogue.js';
+import { CATALOGUE } from '../../model/catalogue.js';
 import { deprovisionService, provisionServices } from '../../openstack/provision.js';
-import { serviceSpecs } from '../../openstack/plan.js';
+import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import { type GlobalOptions, sources } from '../options.js';
 import { print, table } from './format.js';

@@ -1,7 +1,7 @@
 import type { Endpoints } from '../../model/endpoints.js';
 import { findService, servicePassword } from '../../openstack/credentials.js';
 import { renderEnv, renderOslo, serviceSettings, settingsJson } from '../../openstack/oslo.js';
-import { serviceSpecs } from '../../openstack/plan.js';
+import { serviceSpecs } from '../../model/services.js';
 import type { Deployment } from '../../targets/local/context.js';
 import { OsbError, didYouMean } from '../../util/errors.js';
 import { print } from './format.js';

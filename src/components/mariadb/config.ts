@@ -35,7 +35,8 @@ export function renderTuningCnf(cfg: MariadbConfig): string {
       'wsrep_cluster_name = osb',
       'wsrep_sst_method = mariabackup',
       'wsrep_slave_threads = 2',
-      // OpenStack services run SELECT ... FOR UPDATE; a causal read keeps a failover honest.
+      // No causal-read wait: every client writes and reads through one writer (the proxy, or the
+      // mariadb-writer Service), which sees its own commits; 1 would add a cluster round trip to every read.
       'wsrep_sync_wait = 0',
     );
   }

@@ -1,12 +1,12 @@
 import type { Secrets } from '../../config/secrets.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import { accountName, serviceSpecs } from '../../openstack/plan.js';
-import { GALERA_AGENT, GALERA_RECOVER, galeraDecisionModuleSource, WRITER_CONTROLLER, writerDecisionModuleSource } from '../../targets/kubernetes/galera.js';
+import { accountName, serviceSpecs } from '../../model/services.js';
+import { GALERA_AGENT, GALERA_RECOVER, galeraDecisionModuleSource, WRITER_CONTROLLER, writerDecisionModuleSource } from './pod-programs.js';
 import {
   antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, LABEL, labels, meta, networkPolicy,
   podDisruptionBudget, podFqdn, podSecurity, pvcTemplate, type RenderContext, resources, roleAndBinding, secret, secretEnv, selector,
   serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash, WAIT_FOR_TCP,
-} from '../../targets/kubernetes/objects.js';
+} from '../../k8s/objects.js';
 import { renderTuningCnf } from './config.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
 

@@ -5,7 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { NodeModel } from '../../model/desired.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import type { LocalInstance } from '../../targets/local/instance.js';
+import type { LocalInstance } from '../../model/local.js';
 import { runQuiet } from '../../util/exec.js';
 import { withMariadb } from './client.js';
 import { renderTuningCnf } from './config.js';

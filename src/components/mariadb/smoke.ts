@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SmokeStep } from '../smoke.js';
+import type { SmokeStep } from '../../model/smoke.js';
 import { withMariadb, type MariadbEndpoint } from './client.js';
 
 /** `helm test` for MariaDB: create a table, write, read back, drop — over TCP as a client would. */

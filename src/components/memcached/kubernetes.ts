@@ -2,7 +2,7 @@ import { memcachedTuningArgs } from './config.js';
 import {
   antiAffinity, containerSecurity, headlessName, type K8sObject, labels, meta, networkPolicy, podDisruptionBudget, podFqdn,
   podSecurity, type RenderContext, resources, selector, services, HOOK_ANNOTATION, WAIT_FOR_TCP,
-} from '../../targets/kubernetes/objects.js';
+} from '../../k8s/objects.js';
 
 /** uid of the `memcache` user in the official image. */
 const MEMCACHED_UID = 11211;

@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { NodeModel } from '../../model/desired.js';
-import type { LocalInstance } from '../../targets/local/instance.js';
+import type { LocalInstance } from '../../model/local.js';
 import { memcachedVersion } from './client.js';
 import { memcachedTuningArgs } from './config.js';
 import { clientHost } from '../../model/endpoints.js';

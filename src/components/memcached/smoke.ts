@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SmokeStep } from '../smoke.js';
+import type { SmokeStep } from '../../model/smoke.js';
 import { memcachedStats, withMemcached, type MemcachedEndpoint } from './client.js';
 
 /** `helm test` for Memcached: set, get, delete and stats on one server. */

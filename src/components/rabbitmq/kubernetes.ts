@@ -1,12 +1,12 @@
 import { ADMIN_USER } from '../../model/desired.js';
-import { accountName, serviceSpecs } from '../../openstack/plan.js';
+import { accountName, serviceSpecs } from '../../model/services.js';
 import type { Secrets } from '../../config/secrets.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
 import {
   antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, labels, meta, networkPolicy,
   podDisruptionBudget, podSecurity, pvcTemplate, type RenderContext, resources, roleAndBinding, secret, secretEnv, selector,
   serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash,
-} from '../../targets/kubernetes/objects.js';
+} from '../../k8s/objects.js';
 
 /** uid of the `rabbitmq` user in the official image. */
 const RABBITMQ_UID = 999;

@@ -4,13 +4,13 @@ import type { Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { NodeModel } from '../../model/desired.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import type { LocalHelper, LocalInstance } from '../../targets/local/instance.js';
+import type { LocalHelper, LocalInstance } from '../../model/local.js';
 import { connectTcp } from '../../util/net.js';
 import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
 import { clientHost } from '../../model/endpoints.js';
 
-export const RABBITMQ_BINARIES = { server: '/usr/lib/rabbitmq/bin/rabbitmq-server', ctl: '/usr/lib/rabbitmq/bin/rabbitmqctl', epmd: '/usr/bin/epmd' };
+export const RABBITMQ_BINARIES = { server: '/usr/lib/rabbitmq/bin/rabbitmq-server', epmd: '/usr/bin/epmd' };
 
 export function rabbitmqPorts(config: Config, ordinal: number) {
   const r = config.rabbitmq;

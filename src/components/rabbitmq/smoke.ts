@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SmokeStep } from '../smoke.js';
+import type { SmokeStep } from '../../model/smoke.js';
 import { connectAmqp, type RabbitmqEndpoint } from './client.js';
 import type amqp from 'amqplib';
 

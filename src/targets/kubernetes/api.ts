@@ -1,5 +1,5 @@
 import { OsbError } from '../../util/errors.js';
-import { FIELD_MANAGER, type K8sObject } from './objects.js';
+import { FIELD_MANAGER, type K8sObject } from '../../k8s/objects.js';
 
 /** The few API calls osb makes; implemented over @kubernetes/client-node (loaded only here, on demand). */
 export interface KubeApi {

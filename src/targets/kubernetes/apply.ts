@@ -1,7 +1,7 @@
 import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { KubeApi } from './api.js';
-import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from './objects.js';
+import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from '../../k8s/objects.js';
 import { isTestHook, KIND_ORDER } from './render.js';
 
 /** Kinds osb applies and may prune, with their API versions (test Pods are created by `osb test` only). */

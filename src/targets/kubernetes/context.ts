@@ -6,9 +6,9 @@ import { ensureSecrets, writeSecrets, type Secrets } from '../../config/secrets.
 import { deepMerge } from '../../config/set.js';
 import { buildEndpoints, type Addressing, type Endpoints } from '../../model/endpoints.js';
 import { OsbError } from '../../util/errors.js';
-import { ensureStateDir, resolveStateDir } from '../local/paths.js';
+import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
 import { mariadbClientService } from '../../components/mariadb/kubernetes.js';
-import { podFqdn, serviceFqdn, type RenderContext } from './objects.js';
+import { podFqdn, serviceFqdn, type RenderContext } from '../../k8s/objects.js';
 import { resolveNamespace, servicePasswords } from './render.js';
 
 export interface KubernetesSources {

@@ -2,12 +2,12 @@ import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import { writeSecrets } from '../../config/secrets.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from '../../components/mariadb/writer.js';
 import { enabledComponents } from '../../model/desired.js';
-import { serviceSpecs } from '../../openstack/plan.js';
+import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import type { KubeApi } from './api.js';
 import { adoptClusterSecrets, applyAndPrune, type ApplyResult, MANAGED_KINDS } from './apply.js';
 import { type KubernetesDeployment, rememberValues } from './context.js';
-import { type K8sObject, LABEL, managedSelector } from './objects.js';
+import { type K8sObject, LABEL, managedSelector } from '../../k8s/objects.js';
 import { isTestHook, renderObjects } from './render.js';
 import { diagnosePod, podReady, restarts, waitUntilReady } from './wait.js';
 

@@ -6,9 +6,9 @@ import { mariadbKubernetesObjects } from '../../components/mariadb/kubernetes.js
 import { memcachedKubernetesObjects } from '../../components/memcached/kubernetes.js';
 import { rabbitmqKubernetesObjects } from '../../components/rabbitmq/kubernetes.js';
 import { enabledComponents } from '../../model/desired.js';
-import { serviceSpecs } from '../../openstack/plan.js';
+import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
-import { HOOK_ANNOTATION, type K8sObject, LABEL, type RenderContext } from './objects.js';
+import { HOOK_ANNOTATION, type K8sObject, LABEL, type RenderContext } from '../../k8s/objects.js';
 
 /** Apply order: identities and data before the workloads that use them. */
 export const KIND_ORDER = ['ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'StatefulSet', 'Deployment', 'Job', 'Pod'] as const;

@@ -1,6 +1,6 @@
 import { OsbError } from '../../util/errors.js';
 import type { KubeApi } from './api.js';
-import { type K8sObject, LABEL, managedSelector } from './objects.js';
+import { type K8sObject, LABEL, managedSelector } from '../../k8s/objects.js';
 
 /* Minimal shapes of the status fields osb reads. */
 interface ContainerStatus {

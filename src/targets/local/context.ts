@@ -5,7 +5,7 @@ import { readSecrets, type Secrets } from '../../config/secrets.js';
 import { OsbError } from '../../util/errors.js';
 import { loadValuesTree } from '../../config/load.js';
 import { deepMerge } from '../../config/set.js';
-import { resolveStateDir } from './paths.js';
+import { resolveStateDir } from '../../config/state-dir.js';
 import { readState, type LocalState } from './state.js';
 
 export interface DeploymentSources extends ConfigSources {

@@ -3,7 +3,7 @@ import type { Secrets } from '../../config/secrets.js';
 import { mariadbPaths } from '../../components/mariadb/local.js';
 import { rabbitmqPorts } from '../../components/rabbitmq/local.js';
 import { buildEndpoints, clientHost, type Addressing, type Endpoints } from '../../model/endpoints.js';
-import { nodeDir } from './paths.js';
+import { nodeDir } from '../../config/state-dir.js';
 import { needsProxy, proxyPort } from './proxy.js';
 
 export function localAddressing(config: Config, stateDir: string): Addressing {

@@ -10,7 +10,7 @@ import { runQuiet } from '../../util/exec.js';
 import { sleep } from '../../util/net.js';
 import type { NodePlan, NodeResult } from './deploy.js';
 import { recordNode } from './deploy.js';
-import type { LocalInstance } from './instance.js';
+import type { LocalInstance } from '../../model/local.js';
 import { runningPid, startInstance, stopInstance } from './runner.js';
 import type { LocalState } from './state.js';
 

@@ -4,8 +4,8 @@ import { mariadbLocalInstance } from '../../components/mariadb/local.js';
 import { memcachedLocalInstance } from '../../components/memcached/local.js';
 import { rabbitmqLocalInstance } from '../../components/rabbitmq/local.js';
 import { desiredState } from '../../model/desired.js';
-import type { LocalInstance } from './instance.js';
-import { nodeDir } from './paths.js';
+import type { LocalInstance } from '../../model/local.js';
+import { nodeDir } from '../../config/state-dir.js';
 
 /** The local instances of the given components, in ordinal order. */
 export function localInstances(config: Config, stateDir: string, secrets: Secrets, components?: readonly ComponentName[]): Map<ComponentName, LocalInstance[]> {

@@ -7,7 +7,7 @@ import type { Progress } from '../../util/progress.js';
 import { deployedComponents, openDeployment, type Deployment, type DeploymentSources } from './context.js';
 import { deployLocal } from './deploy.js';
 import { waitSynced } from './galera.js';
-import type { LocalInstance } from './instance.js';
+import type { LocalInstance } from '../../model/local.js';
 import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { startInstance, stopInstance } from './runner.js';

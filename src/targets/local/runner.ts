@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { dirname } from 'node:path';
 import { OsbError } from '../../util/errors.js';
 import { portIsFree, sleep } from '../../util/net.js';
-import type { LocalHelper, LocalInstance } from './instance.js';
+import type { LocalHelper, LocalInstance } from '../../model/local.js';
 import { isAlive, isOurProcess, readPid, startDetached, stopProcess } from './process.js';
 
 /** Fingerprint of what defines the running process; a change means restart. */

@@ -3,7 +3,7 @@ import { mariadbSmokeSteps } from '../../components/mariadb/smoke.js';
 import { memcachedSmokeSteps } from '../../components/memcached/smoke.js';
 import { rabbitmqEndpoint } from '../../components/rabbitmq/local.js';
 import { rabbitmqSmokeSteps } from '../../components/rabbitmq/smoke.js';
-import type { SmokeStep } from '../../components/smoke.js';
+import type { SmokeStep } from '../../model/smoke.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { deployedComponents, type Deployment } from './context.js';
 import { localInstances } from './instances.js';

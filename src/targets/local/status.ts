@@ -7,7 +7,7 @@ import { inspectRabbitmq, type RabbitmqNodeInfo } from '../../components/rabbitm
 import { rabbitmqEndpoint } from '../../components/rabbitmq/local.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { deployedComponents, type Deployment } from './context.js';
-import type { LocalInstance } from './instance.js';
+import type { LocalInstance } from '../../model/local.js';
 import { localInstances } from './instances.js';
 import { processRssBytes, processUptimeSeconds } from './process.js';
 import { runningPid } from './runner.js';

@@ -25,5 +25,3 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
   aodh: { databases: { aodh: 'database' }, messaging: true, cache: true },
   magnum: { databases: { magnum: 'database' }, messaging: true, cache: true },
 };
-
-export const DEFAULT_SERVICES = ['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder'];

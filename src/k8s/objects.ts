@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ComponentName, Config } from '../../config/schema.js';
+import type { ComponentName, Config } from '../config/schema.js';
 
 /** A Kubernetes object as osb renders it: plain data, no client library types (rendering stays fast). */
 export interface K8sObject {

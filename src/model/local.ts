@@ -1,4 +1,4 @@
-import type { ComponentName } from '../../config/schema.js';
+import type { ComponentName } from '../config/schema.js';
 
 export interface RenderedFile {
   path: string;

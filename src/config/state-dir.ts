@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { OsbError } from '../../util/errors.js';
+import { OsbError } from '../util/errors.js';
 
 export function resolveStateDir(explicit?: string): string {
   if (explicit) return resolve(explicit);
