@@ -33,3 +33,8 @@ export function cliProgress(verbosity: Verbosity): Progress {
     info: (m) => process.stderr.write(m + '\n'),
   };
 }
+
+/** Progress lines outside task lists (the Kubernetes target's waits), on stderr unless quiet. */
+export function cliLog(verbosity: Verbosity): (line: string) => void {
+  return verbosity === 'quiet' ? () => {} : (line) => process.stderr.write(`  ${line}\n`);
+}

@@ -80,14 +80,13 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
   return `config key "${where}": ${issue.message}${got}`;
 }
 
-/** Validates an already-merged config tree; throws one OsbError naming every problem. */
+/** Validates an already-merged config tree against the schema; throws one OsbError naming every problem. (Derived ports are checked by the component registry: resolveConfig.) */
 export function validateConfig(tree: unknown): Config {
   const result = configSchema.safeParse(tree, { reportInput: true });
   if (!result.success) {
     const lines = result.error.issues.map(formatIssue);
     throw new OsbError(lines.join('\n'), undefined, 2);
   }
-  checkPortsDistinct(result.data);
   return result.data;
 }
 
@@ -99,45 +98,3 @@ export function loadValuesTree(sources: ConfigSources = {}): Tree {
   return tree;
 }
 
-export function loadConfig(sources: ConfigSources = {}): Config {
-  return validateConfig(loadValuesTree(sources));
-}
-
-/** Every port every enabled local instance binds, with the config key that sets it. */
-export function portsInUse(config: Config): { port: number; key: string }[] {
-  const out: { port: number; key: string }[] = [];
-  const r = config.rabbitmq;
-  if (r.enabled) {
-    const dist = r.distPort ?? r.port + 20000;
-    for (let i = 0; i < r.replicas; i++) {
-      out.push({ port: r.port + i, key: 'rabbitmq.port' }, { port: r.managementPort + i, key: 'rabbitmq.managementPort' }, { port: dist + i, key: 'rabbitmq.distPort' });
-    }
-    out.push({ port: r.epmdPort ?? r.port - 1000, key: 'rabbitmq.epmdPort' });
-  }
-  const m = config.mariadb;
-  if (m.enabled) {
-    for (let i = 0; i < m.replicas; i++) {
-      out.push({ port: m.port + i, key: 'mariadb.port' });
-      if (m.replicas > 1) {
-        out.push({ port: m.galeraPort + i, key: 'mariadb.galeraPort' }, { port: m.galeraPort + 10 + i, key: 'mariadb.galeraPort (IST)' }, { port: m.galeraPort + 20 + i, key: 'mariadb.galeraPort (SST)' });
-      }
-    }
-    if (m.replicas > 1) out.push({ port: m.proxyPort ?? m.port + 9, key: 'mariadb.proxyPort' });
-  }
-  const c = config.memcached;
-  if (c.enabled) for (let i = 0; i < c.replicas; i++) out.push({ port: c.port + i, key: 'memcached.port' });
-  return out;
-}
-
-function checkPortsDistinct(config: Config): void {
-  const seen = new Map<number, string>();
-  for (const { port, key } of portsInUse(config)) {
-    if (port < 1 || port > 65535) throw new OsbError(`config key "${key}": derived port ${port} is out of range 1-65535`, `set ${key} so that every node's port fits`, 2);
-    if (port >= 35672 && port <= 35682 && key.startsWith('rabbitmq')) {
-      throw new OsbError(`config key "${key}": port ${port} is in 35672-35682, which RabbitMQ's CLI tools use for themselves`, `choose another ${key}`, 2);
-    }
-    const other = seen.get(port);
-    if (other && other !== key) throw new OsbError(`port ${port} is used twice: by ${other} and by ${key}`, 'give each a different port', 2);
-    seen.set(port, key);
-  }
-}

@@ -63,3 +63,6 @@ export function ensureSecrets(stateDir: string): Secrets {
   writeSecrets(stateDir, fresh);
   return fresh;
 }
+
+/** Stand-in secrets for commands that only stop processes of a deployment whose secrets file is gone. */
+export const placeholderSecrets = (): Secrets => ({ mariadbAdminPassword: 'x', rabbitmqAdminPassword: 'x', erlangCookie: 'x', services: {} });

@@ -30,3 +30,6 @@ export function desiredState(config: Config, requested?: readonly ComponentName[
   }
   return { config, components };
 }
+
+/** More than one node: a Galera cluster, a RabbitMQ cluster, a memcached pool. */
+export const clustered = (c: { replicas: number }) => c.replicas > 1;

@@ -58,3 +58,44 @@ export interface LocalHelper {
   /** Resolves when the helper serves. */
   probe(): Promise<void>;
 }
+
+export type NodeAction = 'unchanged' | 'started' | 'restarted' | 'recovered';
+
+/** What happened to one node (or proxy/helper process) during a deploy. */
+export interface NodeResult {
+  name: string;
+  address: string;
+  action: NodeAction;
+  reason?: string;
+  pid: number;
+}
+
+/** What must happen to one node, decided before anything changes. */
+export interface NodePlan {
+  inst: LocalInstance;
+  hash: string;
+  pid: number | undefined;
+  action: NodeAction;
+  reason?: string;
+}
+
+/**
+ * What the local target lends a component's own orchestration (Galera formation, the proxy):
+ * the shared per-node steps. Implemented in src/targets/local; components only call it.
+ */
+export interface LocalRuntime {
+  readonly stateDir: string;
+  /** Plans a process: compares its fingerprint and pid with the recorded state. */
+  plan(inst: LocalInstance): NodePlan;
+  /** The default reconcile of one planned node: stop if changed, start, wait until ready, record. */
+  apply(plan: NodePlan, report: (m: string) => void): Promise<NodeResult>;
+  /** Writes files, initialises, starts helpers and the daemon, waits until its probe answers; returns its pid. */
+  start(inst: LocalInstance, opts?: { extraArgs?: string[]; onProgress?: (m: string) => void }): Promise<number>;
+  stop(inst: LocalInstance): Promise<boolean>;
+  runningPid(inst: Pick<LocalInstance, 'pidFile' | 'cmdlineMarker'>): number | undefined;
+  /** Records a started process in the state file (its fingerprint and ports). */
+  record(plan: NodePlan): void;
+  /** True when this process was started before (it has a record in the state file). */
+  known(name: string): boolean;
+}
+

@@ -9,11 +9,24 @@ import { OsbError } from '../util/errors.js';
 import { servicePassword } from './credentials.js';
 import { accountName, planServices, type ServiceSpec } from '../model/services.js';
 
+import type { Endpoints } from '../model/endpoints.js';
+
 export interface AdminAccess {
   /** Absent when MariaDB is disabled. */
   mariadb?: MariadbEndpoint;
   /** Management-API capable admin endpoints, tried in order (any running node will do). */
   rabbitmq?: RabbitmqEndpoint[];
+}
+
+/** Admin access for provisioning, from a target's endpoints: the database clients use, and every broker node's management API. */
+export function adminAccess(eps: Endpoints): AdminAccess {
+  const out: AdminAccess = {};
+  if (eps.mariadb) out.mariadb = { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password };
+  if (eps.rabbitmq) {
+    const r = eps.rabbitmq;
+    out.rabbitmq = r.nodes.map((n, i) => ({ host: n.host, port: n.port, managementPort: (r.management[i] ?? r.management[0]!).port, username: r.username, password: r.password }));
+  }
+  return out;
 }
 
 export interface ProvisionResult {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Secrets } from '../../src/config/secrets.js';
 import { renderTuningCnf } from '../../src/components/mariadb/config.js';

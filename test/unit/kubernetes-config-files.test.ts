@@ -7,7 +7,7 @@ import { MARIADB_TUNING_KEY } from '../../src/components/mariadb/kubernetes.js';
 import { memcachedTuningArgs } from '../../src/components/memcached/config.js';
 import { RABBITMQ_CONFIGMAP_FILES } from '../../src/components/rabbitmq/kubernetes.js';
 import { renderEnabledPlugins, renderRabbitmqConf } from '../../src/components/rabbitmq/config.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import { localInstances } from '../../src/targets/local/instances.js';
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
 import { FIXED_SECRETS } from './kubernetes-fixtures.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decideGaleraStart, type GaleraNodeView } from '../../src/components/mariadb/bootstrap.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
 import { FIXED_SECRETS } from './kubernetes-fixtures.js';
 

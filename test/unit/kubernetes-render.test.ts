@@ -10,7 +10,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import { openKubernetes } from '../../src/targets/kubernetes/context.js';
 import { LABEL, type K8sObject } from '../../src/k8s/objects.js';
 import { renderObjects, toYamlStream } from '../../src/targets/kubernetes/render.js';

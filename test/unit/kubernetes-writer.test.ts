@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chooseGaleraWriter, WRITER_LABEL, type WriterCandidate } from '../../src/components/mariadb/writer.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import { connectKubernetes, type KubeApi } from '../../src/targets/kubernetes/api.js';
 import { kubernetesEndpoints, openKubernetes, renderContext } from '../../src/targets/kubernetes/context.js';
 import { deployKubernetes, statusKubernetes } from '../../src/targets/kubernetes/ops.js';
@@ -231,15 +231,9 @@ describe('kubernetes single-writer controller against an in-process API stand-in
 
   it('osb endpoints --target kubernetes puts the writer Service in [database] connection when replicas > 1', async () => {
     const state = stateDir();
-    const { kubernetesEndpoints: endpointsCommand } = await import('../../src/cli/commands/kubernetes.js');
-    const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-    try {
-      await endpointsCommand({ stateDir: state, set: ['mariadb.replicas=3'], resetValues: true, service: 'nova', format: 'oslo', quiet: true, context: 'standin' });
-    } finally {
-      spy.mockRestore();
-    }
-    const text = out.join('');
+    const { kubernetesTarget } = await import('../../src/targets/kubernetes/index.js');
+    const target = kubernetesTarget({ stateDir: state, set: ['mariadb.replicas=3'], resetValues: true, context: 'standin' });
+    const { text } = await target.endpoints({ service: 'nova', format: 'oslo', quiet: true });
     expect(text).toMatch(/\[database\]\nconnection = mysql\+pymysql:\/\/nova:[^@]+@mariadb-writer\.openstack\.svc\.cluster\.local:3306\/nova/);
     expect(text).not.toMatch(/@mariadb\.openstack/);
     const d = openKubernetes({ stateDir: state, set: ['mariadb.replicas=3'], resetValues: true });

@@ -8,7 +8,8 @@ import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { generatePassword, type Secrets } from '../../src/config/secrets.js';
 import { ensureVhostGrant, passwordMatchesHash } from '../../src/components/rabbitmq/provision.js';
-import { buildEndpoints, type Addressing } from '../../src/model/endpoints.js';
+import { buildEndpoints } from '../../src/components/index.js';
+import type { Placement } from '../../src/model/component.js';
 import { CATALOGUE } from '../../src/model/catalogue.js';
 import { openstackSchema } from '../../src/config/schema.js';
 
@@ -24,10 +25,10 @@ const PW = 'Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789AbCd';
 const secrets = (): Secrets => ({ mariadbAdminPassword: 'x'.repeat(40), rabbitmqAdminPassword: 'y'.repeat(40), erlangCookie: 'Z'.repeat(48), services: {} });
 
 /** Node i of a component at its configured port + i on 127.0.0.1, like the local target. */
-const addressing = (config: Config): Addressing => ({
-  node: (c, i) => ({ host: '127.0.0.1', port: config[c].port + i }),
-  management: (i) => ({ host: '127.0.0.1', port: config.rabbitmq.managementPort + i }),
-  database: () => ({ host: '127.0.0.1', port: config.mariadb.port }),
+const addressing = (_config: Config): Placement => ({
+  kind: 'local',
+  node: (_c, i, base) => ({ host: '127.0.0.1', port: base + i }),
+  service: (_name, port) => ({ host: '127.0.0.1', port }),
 });
 
 function settingsFor(tree: Record<string, unknown>, service: string, password = PW): ServiceSettings {

@@ -1,10 +1,12 @@
+import { definition } from '../../components/index.js';
+import { COMPONENTS } from '../../config/schema.js';
 import type { ComponentName } from '../../config/schema.js';
 import { deployLocal } from '../../targets/local/deploy.js';
 import { restartLocal } from '../../targets/local/restart.js';
 import { OsbError } from '../../util/errors.js';
 import { cliProgress } from '../progress.js';
 import { type GlobalOptions, sources, verbosity } from '../options.js';
-import { print } from './format.js';
+import { print } from './target.js';
 
 export async function restartCommand(components: ComponentName[], o: GlobalOptions & { rolling?: boolean }): Promise<number> {
   const t0 = Date.now();
@@ -17,7 +19,7 @@ export async function recoverCommand(o: GlobalOptions & { forceBootstrap?: strin
   if (!o.forceBootstrap) {
     throw new OsbError('osb recover needs --force-bootstrap NODE', 'automatic recovery is what `osb deploy` does; use --force-bootstrap only when it refused and you know which node holds the data to keep', 2);
   }
-  const r = await deployLocal({ ...sources(o), components: ['mariadb'], progress: cliProgress(verbosity(o)), galera: { forceBootstrap: o.forceBootstrap } });
+  const r = await deployLocal({ ...sources(o), components: COMPONENTS.filter((c) => definition(c).local.forceBootstrap), progress: cliProgress(verbosity(o)), forceBootstrap: o.forceBootstrap });
   for (const n of r.components[0]?.nodes ?? []) print(`${n.name}: ${n.action}${n.reason ? ` (${n.reason})` : ''}`);
   return 0;
 }

@@ -1,4 +1,5 @@
-import { localAdminAccess } from '../../targets/local/admin.js';
+import { localEndpoints } from '../../targets/local/endpoints.js';
+import { adminAccess } from '../../openstack/provision.js';
 import { openDeployment } from '../../targets/local/context.js';
 import { withStateLock } from '../../targets/local/lock.js';
 import { CATALOGUE } from '../../model/catalogue.js';
@@ -6,11 +7,12 @@ import { deprovisionService, provisionServices } from '../../openstack/provision
 import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import { type GlobalOptions, sources } from '../options.js';
-import { print, table } from './format.js';
+import { table } from '../../util/format.js';
+import { print } from './target.js';
 
 export async function provisionCommand(services: string[], o: GlobalOptions): Promise<number> {
   const d = openDeployment(sources(o));
-  const results = await withStateLock(d.stateDir, () => provisionServices(d.config, localAdminAccess(d.config, d.secrets, d.stateDir), d.secrets, d.stateDir, services));
+  const results = await withStateLock(d.stateDir, () => provisionServices(d.config, adminAccess(localEndpoints(d.config, d.secrets, d.stateDir)), d.secrets, d.stateDir, services));
   if (o.json) print(JSON.stringify(results, null, 2));
   else {
     print(table([['SERVICE', 'DATABASES', 'VHOST', 'RESULT'], ...results.map((r) => [r.service, r.databases.join(',') || '-', r.vhost ?? '-', r.changed ? 'provisioned' : 'unchanged'])]));
@@ -26,7 +28,7 @@ export async function deprovisionCommand(service: string, o: GlobalOptions & { y
   if (!o.yes) {
     throw new OsbError(`deprovision drops databases ${databases.join(', ')}, user and vhost of "${service}" — their data is lost`, `add --yes to confirm`, 2);
   }
-  await withStateLock(d.stateDir, () => deprovisionService(localAdminAccess(d.config, d.secrets, d.stateDir), d.secrets, d.stateDir, service, databases));
+  await withStateLock(d.stateDir, () => deprovisionService(adminAccess(localEndpoints(d.config, d.secrets, d.stateDir)), d.secrets, d.stateDir, service, databases));
   print(`deprovisioned ${service}: dropped ${databases.join(', ')}, its user and vhost`);
   if (spec) print(`note: ${service} is still in openstack.services; the next \`osb deploy\` provisions it again`);
   return 0;

@@ -1,8 +1,26 @@
-import type { GlobalOptions } from '../options.js';
+import type { Outcome, Target } from '../../model/target.js';
 import { resolveDeployConfig } from '../../targets/local/context.js';
+import type { GlobalOptions } from '../options.js';
+import { sources } from '../options.js';
 
 /** --target, else the config's `target` key (values files, --set, or remembered values). */
 export function targetOf(o: GlobalOptions): 'local' | 'kubernetes' {
   if (o.target) return o.target;
-  return resolveDeployConfig({ values: o.values, set: o.set, stateDir: o.stateDir, resetValues: o.resetValues }).config.target;
+  return resolveDeployConfig(sources(o)).config.target;
+}
+
+/** The target a command runs against; only the chosen one is loaded. */
+export async function openTarget(o: GlobalOptions): Promise<Target> {
+  const src = { ...sources(o), namespace: o.namespace, context: o.context };
+  if (targetOf(o) === 'kubernetes') return (await import('../../targets/kubernetes/index.js')).kubernetesTarget(src);
+  return (await import('../../targets/local/index.js')).localTarget(src);
+}
+
+export const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+
+/** Prints an outcome as JSON (--json) or text; returns its exit code. */
+export function emit(out: Outcome, o: { json?: boolean }): number {
+  if (o.json && out.json !== undefined) print(JSON.stringify(out.json, null, 2));
+  else if (out.text) print(out.text);
+  return out.exitCode;
 }

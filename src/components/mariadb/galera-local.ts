@@ -1,6 +1,8 @@
 import type { Config } from '../../config/schema.js';
 import type { NodeModel } from '../../model/desired.js';
 import { clientHost } from '../../model/endpoints.js';
+import { clustered } from '../../model/desired.js';
+import { localGaleraPorts } from './ports.js';
 
 /**
  * A dead peer blocks commits until it is evicted; Galera's defaults (suspect 5 s, inactive 15 s)
@@ -11,16 +13,16 @@ const FAST_FAILURE_DETECTION = 'evs.keepalive_period=PT0.5S;evs.inactive_check_p
 /** Galera settings of one local node (empty for a single node). Ports: base+i, base+10+i, base+20+i. */
 export function galeraInstanceLines(config: Config, node: NodeModel, dir: string, osUser: string): string[] {
   const m = config.mariadb;
-  if (m.replicas <= 1) return [];
+  if (!clustered(m)) return [];
   const host = clientHost(config);
-  const peers = Array.from({ length: m.replicas }, (_, i) => `${host}:${m.galeraPort + i}`).join(',');
-  const i = node.ordinal;
+  const peers = Array.from({ length: m.replicas }, (_, i) => `${host}:${localGaleraPorts(config, i).group}`).join(',');
+  const g = localGaleraPorts(config, node.ordinal);
   return [
     `wsrep_cluster_address = gcomm://${peers}`,
     `wsrep_node_name = ${node.name}`,
-    `wsrep_node_address = ${host}:${m.galeraPort + i}`,
-    `wsrep_provider_options = "gmcast.listen_addr=tcp://${host}:${m.galeraPort + i};ist.recv_addr=${host}:${m.galeraPort + 10 + i};gcache.size=64M;${FAST_FAILURE_DETECTION}"`,
-    `wsrep_sst_receive_address = ${host}:${m.galeraPort + 20 + i}`,
+    `wsrep_node_address = ${host}:${g.group}`,
+    `wsrep_provider_options = "gmcast.listen_addr=tcp://${host}:${g.group};ist.recv_addr=${host}:${g.ist};gcache.size=64M;${FAST_FAILURE_DETECTION}"`,
+    `wsrep_sst_receive_address = ${host}:${g.sst}`,
     // mariabackup connects over the socket with socket authentication: no password in any file.
     `wsrep_sst_auth = ${osUser}:`,
     '',

@@ -8,6 +8,7 @@ import {
   serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash, WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
 import { renderTuningCnf } from './config.js';
+import { kubernetesGaleraPorts } from './ports.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
 
 /** uid of the `mysql` user in the official image. */
@@ -24,8 +25,6 @@ const NODE_UID = 1000;
 /** The database Service clients connect to: the single-writer Service with Galera, else `mariadb`. */
 export const mariadbClientService = (config: RenderContext['config']) => (config.mariadb.replicas > 1 ? MARIADB_WRITER_SERVICE : 'mariadb');
 
-/** Galera IST is the group port + 1 and SST 4444: each pod has its own IP, so the standard ports. */
-export const galeraPorts = (groupPort: number) => ({ group: groupPort, ist: groupPort + 1, sst: 4444 });
 
 /** Key of the shared tuning file in the `mariadb-etc` ConfigMap (the local target's tuning.cnf). */
 export const MARIADB_TUNING_KEY = 'tuning.cnf';
@@ -44,7 +43,7 @@ export function mariadbStartScript(ctx: RenderContext): string {
     'bind-address = *',
   ];
   if (m.replicas > 1) {
-    const g = galeraPorts(m.galeraPort);
+    const g = kubernetesGaleraPorts(m.galeraPort);
     lines.push(
       `wsrep_cluster_address = gcomm://${peers}`,
       'wsrep_node_name = ${POD_NAME}',
@@ -162,7 +161,7 @@ export function mariadbTestScript(ctx: RenderContext): string {
 export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, servicePasswords: Record<string, string>): K8sObject[] {
   const m = ctx.config.mariadb;
   const galera = m.replicas > 1;
-  const g = galeraPorts(m.galeraPort);
+  const g = kubernetesGaleraPorts(m.galeraPort);
   const etc = { [MARIADB_TUNING_KEY]: renderTuningCnf(m) };
   const scripts: Record<string, string> = {
     'start.sh': mariadbStartScript(ctx),

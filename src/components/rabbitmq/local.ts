@@ -9,18 +9,9 @@ import { connectTcp } from '../../util/net.js';
 import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
 import { clientHost } from '../../model/endpoints.js';
+import { rabbitmqNodePorts } from './ports.js';
 
 export const RABBITMQ_BINARIES = { server: '/usr/lib/rabbitmq/bin/rabbitmq-server', epmd: '/usr/bin/epmd' };
-
-export function rabbitmqPorts(config: Config, ordinal: number) {
-  const r = config.rabbitmq;
-  return {
-    amqp: r.port + ordinal,
-    management: r.managementPort + ordinal,
-    dist: (r.distPort ?? r.port + 20000) + ordinal,
-    epmd: r.epmdPort ?? r.port - 1000,
-  };
-}
 
 /** Node names are unique per host because AMQP ports are. */
 export function rabbitNodeName(config: Config, ordinal: number): string {
@@ -47,7 +38,7 @@ function erlString(s: string): string {
 }
 
 export function renderLocalAdvancedConfig(config: Config, ordinal: number, definitionsPath: string): string {
-  const ports = rabbitmqPorts(config, ordinal);
+  const ports = rabbitmqNodePorts(config, ordinal);
   const rabbit = [`{load_definitions, ${erlString(definitionsPath)}}`];
   if (config.rabbitmq.replicas > 1) {
     const nodes = Array.from({ length: config.rabbitmq.replicas }, (_, i) => `'${rabbitNodeName(config, i)}'`).join(', ');
@@ -65,14 +56,14 @@ export function renderLocalAdvancedConfig(config: Config, ordinal: number, defin
 
 export function rabbitmqEndpoint(config: Config, ordinal: number, secrets: Secrets): RabbitmqEndpoint {
   const host = clientHost(config);
-  const ports = rabbitmqPorts(config, ordinal);
+  const ports = rabbitmqNodePorts(config, ordinal);
   return { host, port: ports.amqp, managementPort: ports.management, username: ADMIN_USER.rabbitmq, password: secrets.rabbitmqAdminPassword };
 }
 
 /** Environment for the server and for rabbitmqctl against this node (same HOME, same epmd). */
 export function rabbitmqEnv(config: Config, ordinal: number, dir: string): Record<string, string> {
   const p = rabbitmqPaths(dir);
-  const ports = rabbitmqPorts(config, ordinal);
+  const ports = rabbitmqNodePorts(config, ordinal);
   return {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: p.home,
@@ -97,7 +88,7 @@ export function rabbitmqEnv(config: Config, ordinal: number, dir: string): Recor
 
 export function rabbitmqLocalInstance(config: Config, node: NodeModel, dir: string, secrets: Secrets): LocalInstance {
   const p = rabbitmqPaths(dir);
-  const ports = rabbitmqPorts(config, node.ordinal);
+  const ports = rabbitmqNodePorts(config, node.ordinal);
   const ep = rabbitmqEndpoint(config, node.ordinal, secrets);
   const epmd: LocalHelper = {
     name: `epmd-${ports.epmd}`,

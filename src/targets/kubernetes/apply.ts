@@ -1,3 +1,5 @@
+import { REGISTRY } from '../../components/index.js';
+import type { ComponentDefinition } from '../../model/component.js';
 import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { KubeApi } from './api.js';
@@ -31,10 +33,7 @@ const key = (o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.
 const componentOf = (o: K8sObject) => o.metadata.labels?.[LABEL.name] as ComponentName | undefined;
 
 /** Secrets osb renders, and where their values live in `Secrets`. */
-const SECRET_FIELDS: Record<string, Partial<Record<string, 'rabbitmqAdminPassword' | 'erlangCookie' | 'mariadbAdminPassword'>>> = {
-  'rabbitmq-credentials': { 'admin-password': 'rabbitmqAdminPassword', 'erlang-cookie': 'erlangCookie' },
-  'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword' },
-};
+const SECRET_FIELDS = Object.assign({}, ...Object.values(REGISTRY).map((d) => d.kubernetes.credentialSecrets ?? {})) as NonNullable<ComponentDefinition['kubernetes']['credentialSecrets']>;
 
 /**
  * Credentials already in the cluster win over the state dir's: a Secret osb applied earlier

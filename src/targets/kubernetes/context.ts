@@ -1,13 +1,14 @@
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadValuesTree, validateConfig } from '../../config/load.js';
+import { loadValuesTree } from '../../config/load.js';
+import { buildEndpoints, resolveConfig } from '../../components/index.js';
 import type { Config } from '../../config/schema.js';
 import { ensureSecrets, writeSecrets, type Secrets } from '../../config/secrets.js';
 import { deepMerge } from '../../config/set.js';
-import { buildEndpoints, type Addressing, type Endpoints } from '../../model/endpoints.js';
+import type { Placement } from '../../model/component.js';
+import type { Endpoints } from '../../model/endpoints.js';
 import { OsbError } from '../../util/errors.js';
 import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
-import { mariadbClientService } from '../../components/mariadb/kubernetes.js';
 import { podFqdn, serviceFqdn, type RenderContext } from '../../k8s/objects.js';
 import { resolveNamespace, servicePasswords } from './render.js';
 
@@ -60,7 +61,7 @@ export function openKubernetes(src: KubernetesSources): KubernetesDeployment {
   const stateDir = resolveStateDir(src.stateDir);
   const given = loadValuesTree(src);
   const userValues = src.resetValues ? given : deepMerge(rememberedValues(stateDir), given);
-  const config = validateConfig(userValues);
+  const config = resolveConfig(userValues);
   const namespace = resolveNamespace(config, src.namespace);
   ensureStateDir(stateDir);
   const secrets = ensureSecrets(stateDir);
@@ -74,18 +75,15 @@ export function renderContext(d: { config: Config; namespace: string }): RenderC
   return { config: d.config, namespace: d.namespace, clusterDomain: d.config.kubernetes.clusterDomain };
 }
 
-/**
- * In-cluster addresses: one pod's stable name per node, the management API's Service, and for
- * the database the Service clients use — with Galera `mariadb-writer` (one writer at a time).
- */
-export function kubernetesAddressing(ctx: RenderContext): Addressing {
+/** In-cluster addresses: one pod's stable DNS name per node (each pod has its own IP, so the base port), and Services by name. */
+export function kubernetesPlacement(ctx: RenderContext): Placement {
   return {
-    node: (c, i) => ({ host: podFqdn(ctx, c, i), port: ctx.config[c].port }),
-    management: () => ({ host: serviceFqdn(ctx, 'rabbitmq'), port: ctx.config.rabbitmq.managementPort }),
-    database: () => ({ host: serviceFqdn(ctx, mariadbClientService(ctx.config)), port: ctx.config.mariadb.port }),
+    kind: 'kubernetes',
+    node: (c, i, base) => ({ host: podFqdn(ctx, c, i), port: base }),
+    service: (name, port) => ({ host: serviceFqdn(ctx, name), port }),
   };
 }
 
 export function kubernetesEndpoints(ctx: RenderContext, secrets: Secrets): Endpoints {
-  return buildEndpoints(ctx.config, secrets, kubernetesAddressing(ctx));
+  return buildEndpoints(ctx.config, secrets, kubernetesPlacement(ctx));
 }

@@ -1,7 +1,6 @@
 import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import { writeSecrets } from '../../config/secrets.js';
-import { WRITER_LABEL, WRITER_LABEL_VALUE } from '../../components/mariadb/writer.js';
-import { enabledComponents } from '../../model/desired.js';
+import { definitions } from '../../components/index.js';
 import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import type { KubeApi } from './api.js';
@@ -58,10 +57,8 @@ export interface ComponentStatus {
   members: string[];
   pods: PodStatus[];
   jobs: { name: string; state: string }[];
-  /** Galera: the pod holding the writer label (behind the `mariadb-writer` Service), if any. */
-  writer?: string;
-  /** Galera: the writer controller's pod is running and Ready. */
-  writerController?: boolean;
+  /** Component-specific fields (Galera: `writer`, the pod behind the `mariadb-writer` Service, and `writerController`). */
+  [field: string]: unknown;
   healthy: boolean;
   summary: string;
 }
@@ -70,7 +67,9 @@ export async function statusKubernetes(api: KubeApi, d: KubernetesDeployment, co
   const pods = await api.list('v1', 'Pod', d.namespace, managedSelector);
   const jobs = await api.list('batch/v1', 'Job', d.namespace, managedSelector);
   const out: ComponentStatus[] = [];
-  for (const c of enabledComponents(d.config, components?.length ? components : undefined)) {
+  const view = (p: K8sObject) => ({ name: p.metadata.name, ready: podReady(p as never), labels: p.metadata.labels ?? {} });
+  for (const def of definitions(d.config, components?.length ? components : undefined)) {
+    const c = def.name;
     const mine = pods.filter((p) => p.metadata.labels?.[LABEL.name] === c && p.metadata.labels?.[LABEL.component] === 'server').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     const ps: PodStatus[] = [];
     for (const p of mine) {
@@ -83,19 +82,11 @@ export async function statusKubernetes(api: KubeApi, d: KubernetesDeployment, co
     });
     const replicas = d.config[c].replicas;
     const members = ps.filter((p) => p.ready).map((p) => p.name);
-    const what = c === 'memcached' ? 'servers answering' : c === 'mariadb' && replicas > 1 ? 'Galera members Synced in the Primary component' : c === 'rabbitmq' && replicas > 1 ? 'cluster nodes running' : 'server answering';
-    let summary = `${members.length}/${replicas} ${what}`;
-    let writerOk = true;
-    const galera: Pick<ComponentStatus, 'writer' | 'writerController'> = {};
-    if (c === 'mariadb' && replicas > 1) {
-      galera.writer = mine.find((p) => p.metadata.labels?.[WRITER_LABEL] === WRITER_LABEL_VALUE)?.metadata.name;
-      galera.writerController = pods.some((p) => p.metadata.labels?.[LABEL.name] === c && p.metadata.labels?.[LABEL.component] === 'writer-controller' && podReady(p as never));
-      writerOk = !!galera.writer && members.includes(galera.writer) && galera.writerController;
-      summary += `; writer ${galera.writer ?? 'none'}${galera.writer && !members.includes(galera.writer) ? ' (not Ready)' : ''}${galera.writerController ? '' : ', writer controller not running'}`;
-    }
-    const healthy = members.length === replicas && writerOk && js.every((j) => j.state === 'complete');
+    const extra = def.kubernetes.status?.(d.config, mine.map(view), pods.filter((p) => p.metadata.labels?.[LABEL.name] === c).map(view)) ?? { healthy: true, summary: '', fields: {} };
+    let summary = `${members.length}/${replicas} ${def.kubernetes.readyMeaning(d.config)}${extra.summary}`;
+    const healthy = members.length === replicas && extra.healthy && js.every((j) => j.state === 'complete');
     if (js.length) summary += `; ${js.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, '')} ${j.state}`).join(', ')}`;
-    out.push({ component: c, replicas, ready: members.length, members, pods: ps, jobs: js, ...galera, healthy, summary });
+    out.push({ component: c, replicas, ready: members.length, members, pods: ps, jobs: js, ...extra.fields, healthy, summary });
   }
   return { namespace: d.namespace, context: api.context, healthy: out.length > 0 && out.every((c) => c.healthy), components: out };
 }

@@ -2,10 +2,7 @@ import { stringify } from 'yaml';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import { generatePassword } from '../../config/secrets.js';
-import { mariadbKubernetesObjects } from '../../components/mariadb/kubernetes.js';
-import { memcachedKubernetesObjects } from '../../components/memcached/kubernetes.js';
-import { rabbitmqKubernetesObjects } from '../../components/rabbitmq/kubernetes.js';
-import { enabledComponents } from '../../model/desired.js';
+import { definitions } from '../../components/index.js';
 import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import { HOOK_ANNOTATION, type K8sObject, LABEL, type RenderContext } from '../../k8s/objects.js';
@@ -56,11 +53,7 @@ export function renderObjects(config: Config, secrets: Secrets, opts: RenderOpti
   const ctx: RenderContext = { config, namespace: resolveNamespace(config, opts.namespace), clusterDomain: config.kubernetes.clusterDomain };
   const passwords = servicePasswords(config, secrets);
   const out: K8sObject[] = [];
-  for (const c of enabledComponents(config, opts.components?.length ? opts.components : undefined)) {
-    if (c === 'rabbitmq') out.push(...rabbitmqKubernetesObjects(ctx, secrets, passwords));
-    if (c === 'mariadb') out.push(...mariadbKubernetesObjects(ctx, secrets, passwords));
-    if (c === 'memcached') out.push(...memcachedKubernetesObjects(ctx));
-  }
+  for (const def of definitions(config, opts.components?.length ? opts.components : undefined)) out.push(...def.kubernetes.objects(ctx, secrets, passwords));
   return out.sort(order);
 }
 

@@ -1,5 +1,5 @@
 import type { ConfigSources } from '../../config/load.js';
-import { validateConfig } from '../../config/load.js';
+import { resolveConfig } from '../../components/index.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { readSecrets, type Secrets } from '../../config/secrets.js';
 import { OsbError } from '../../util/errors.js';
@@ -23,7 +23,7 @@ export function resolveDeployConfig(src: DeploymentSources): { stateDir: string;
   const state = readState(stateDir);
   const given = loadValuesTree(src);
   const userValues = src.resetValues ? given : deepMerge(state?.userValues ?? {}, given);
-  return { stateDir, config: validateConfig(userValues), userValues, state };
+  return { stateDir, config: resolveConfig(userValues), userValues, state };
 }
 
 export interface Deployment {

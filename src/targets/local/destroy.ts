@@ -1,13 +1,12 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import type { ComponentName, Config } from '../../config/schema.js';
 import { COMPONENTS } from '../../config/schema.js';
-import { readSecrets } from '../../config/secrets.js';
+import { placeholderSecrets, readSecrets } from '../../config/secrets.js';
 import type { LocalInstance } from '../../model/local.js';
-import { localInstances } from './instances.js';
+import { localExtras, localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { componentDir, resolveStateDir } from '../../config/state-dir.js';
 import { stopHelper, stopInstance } from './runner.js';
-import { stopProxy } from './proxy.js';
 import { readState, stateFile, writeState } from './state.js';
 import { validateConfig } from '../../config/load.js';
 import type { Progress } from '../../util/progress.js';
@@ -48,7 +47,7 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
   return withStateLock(stateDir, async () => {
     const config = configCoveringDisk(validateConfig(state?.userValues ?? {}), stateDir);
     const targets = opts.components?.length ? opts.components : [...COMPONENTS];
-    const fakeSecrets = secrets ?? { mariadbAdminPassword: 'x', rabbitmqAdminPassword: 'x', erlangCookie: 'x', services: {} };
+    const fakeSecrets = secrets ?? placeholderSecrets();
     const instances = localInstances(config, stateDir, fakeSecrets, targets);
     const stopped: string[] = [];
     const removed: string[] = [];
@@ -64,7 +63,7 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
               }
             }),
           );
-          if (component === 'mariadb' && (await stopProxy(config, stateDir, fakeSecrets))) stopped.push('mariadb-proxy');
+          for (const extra of localExtras(config, stateDir, fakeSecrets, component)) if (await stopInstance(extra)) stopped.push(extra.name);
           const helpers = new Map(list.flatMap((i) => i.helpers ?? []).map((h) => [h.pidFile, h]));
           for (const h of helpers.values()) await stopHelper(h);
           if (!opts.keepData) {

@@ -1,22 +1,15 @@
-import type { Config } from '../../config/schema.js';
+import { buildEndpoints } from '../../components/index.js';
+import type { ComponentName, Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
-import { mariadbPaths } from '../../components/mariadb/local.js';
-import { rabbitmqPorts } from '../../components/rabbitmq/local.js';
-import { buildEndpoints, clientHost, type Addressing, type Endpoints } from '../../model/endpoints.js';
-import { nodeDir } from '../../config/state-dir.js';
-import { needsProxy, proxyPort } from './proxy.js';
+import type { Placement } from '../../model/component.js';
+import { clientHost, type Endpoints } from '../../model/endpoints.js';
 
-export function localAddressing(config: Config, stateDir: string): Addressing {
+/** On this host: node i of a component listens on its base port + i, everything on the client host. */
+export function localPlacement(config: Config, stateDir: string): Placement {
   const host = clientHost(config);
-  return {
-    node: (c, i) => ({ host, port: config[c].port + i }),
-    management: (i) => ({ host, port: rabbitmqPorts(config, i).management }),
-    // With Galera, clients use the single-writer proxy, never a node directly.
-    database: () => ({ host, port: needsProxy(config) ? proxyPort(config) : config.mariadb.port }),
-    socket: config.mariadb.replicas === 1 ? mariadbPaths(nodeDir(stateDir, 'mariadb', 'mariadb-0')).socket : undefined,
-  };
+  return { kind: 'local', node: (_c, i, base) => ({ host, port: base + i }), service: (_name, port) => ({ host, port }), stateDir };
 }
 
-export function localEndpoints(config: Config, secrets: Secrets, stateDir: string): Endpoints {
-  return buildEndpoints(config, secrets, localAddressing(config, stateDir));
+export function localEndpoints(config: Config, secrets: Secrets, stateDir: string, only?: readonly ComponentName[]): Endpoints {
+  return buildEndpoints(config, secrets, localPlacement(config, stateDir), only);
 }

@@ -1,24 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import type { ComponentName } from '../../config/schema.js';
 import { OsbError } from '../../util/errors.js';
-
-/** Binaries each component needs, and the Debian/Ubuntu packages that ship them. */
-export const REQUIRED: Record<ComponentName, { binaries: string[]; packages: string[] }> = {
-  rabbitmq: { binaries: ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/bin/epmd'], packages: ['rabbitmq-server'] },
-  mariadb: { binaries: ['/usr/sbin/mariadbd', '/usr/bin/mariadb-install-db'], packages: ['mariadb-server'] },
-  memcached: { binaries: ['/usr/bin/memcached'], packages: ['memcached'] },
-};
-// mariabackup SST streams through socat.
-const GALERA = { binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat'], packages: ['galera-4', 'mariadb-backup', 'socat'] };
-
-export function missingPackages(components: ComponentName[], galera: boolean): string[] {
-  const need = new Set<string>();
-  const reqs = components.map((c) => REQUIRED[c]);
-  if (galera && components.includes('mariadb')) reqs.push(GALERA);
-  for (const r of reqs) if (r.binaries.some((b) => !existsSync(b))) r.packages.forEach((p) => need.add(p));
-  return [...need];
-}
 
 /**
  * Installs missing packages with apt-get when running as root (output streamed to

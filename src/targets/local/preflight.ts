@@ -1,4 +1,4 @@
-import { portsInUse } from '../../config/load.js';
+import { portsInUse } from '../../components/index.js';
 import type { ComponentName, Config } from '../../config/schema.js';
 import { OsbError } from '../../util/errors.js';
 import { portIsFree } from '../../util/net.js';

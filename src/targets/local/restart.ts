@@ -1,16 +1,13 @@
+import { definition } from '../../components/index.js';
 import type { ComponentName } from '../../config/schema.js';
-import { quorumQueuesLackingMembers, runningClusterNodes } from '../../components/rabbitmq/health.js';
-import { rabbitmqEndpoint, rabbitNodeName } from '../../components/rabbitmq/local.js';
+import type { LocalInstance } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
-import { sleep } from '../../util/net.js';
 import type { Progress } from '../../util/progress.js';
 import { deployedComponents, openDeployment, type Deployment, type DeploymentSources } from './context.js';
 import { deployLocal } from './deploy.js';
-import { waitSynced } from './galera.js';
-import type { LocalInstance } from '../../model/local.js';
 import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
-import { startInstance, stopInstance } from './runner.js';
+import { runningPid, startInstance, stopInstance } from './runner.js';
 
 export interface RestartOptions extends DeploymentSources {
   components?: ComponentName[];
@@ -18,33 +15,11 @@ export interface RestartOptions extends DeploymentSources {
   progress: Progress;
 }
 
-/** RabbitMQ node back: running in the cluster and every quorum queue has all its members online. */
-async function waitRabbitHealthy(d: Deployment, inst: LocalInstance, report: (m: string) => void, timeoutMs = 180_000): Promise<void> {
-  const ep = rabbitmqEndpoint(d.config, inst.ordinal, d.secrets);
-  const me = rabbitNodeName(d.config, inst.ordinal);
-  const t0 = Date.now();
-  let why = '';
-  while (Date.now() - t0 < timeoutMs) {
-    try {
-      const running = await runningClusterNodes(ep);
-      const lacking = running.includes(me) ? await quorumQueuesLackingMembers(ep) : ['(node not running in cluster yet)'];
-      if (lacking.length === 0) return;
-      why = lacking.slice(0, 3).join(', ');
-    } catch (err) {
-      why = (err as Error).message;
-    }
-    await sleep(250);
-  }
-  report(`${inst.name}: still waiting: ${why}`);
-  throw new OsbError(`${inst.name} did not become healthy after restart within ${timeoutMs / 1000}s: ${why}`, `see \`osb logs rabbitmq --node ${inst.ordinal}\``);
-}
-
 async function restartNode(d: Deployment, inst: LocalInstance, report: (m: string) => void): Promise<void> {
   report(`${inst.name}: stopping`);
   await stopInstance(inst);
   await startInstance(inst, { onProgress: report });
-  if (inst.component === 'mariadb' && d.config.mariadb.replicas > 1) await waitSynced(inst, report);
-  if (inst.component === 'rabbitmq' && d.config.rabbitmq.replicas > 1) await waitRabbitHealthy(d, inst, report);
+  await definition(inst.component).local.afterRestart?.(d.config, d.secrets, inst, { runningPid }, report);
   report(`${inst.name}: back and healthy`);
 }
 

@@ -4,7 +4,9 @@ import { dirname } from 'node:path';
 import { OsbError } from '../../util/errors.js';
 import { portIsFree, sleep } from '../../util/net.js';
 import type { LocalHelper, LocalInstance } from '../../model/local.js';
-import { isAlive, isOurProcess, readPid, startDetached, stopProcess } from './process.js';
+import { isAlive, isOurProcess, readPid, runningPid, startDetached, stopProcess } from '../../util/process.js';
+
+export { runningPid };
 
 /** Fingerprint of what defines the running process; a change means restart. */
 export function instanceHash(inst: LocalInstance): string {
@@ -14,10 +16,6 @@ export function instanceHash(inst: LocalInstance): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export function runningPid(inst: Pick<LocalInstance, 'pidFile' | 'cmdlineMarker'>): number | undefined {
-  const pid = readPid(inst.pidFile);
-  return isOurProcess(pid, inst.cmdlineMarker) ? pid : undefined;
-}
 
 export function writeInstanceFiles(inst: LocalInstance): void {
   for (const d of [inst.dir, ...inst.dirs]) mkdirSync(d, { recursive: true, mode: 0o700 });

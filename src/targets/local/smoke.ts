@@ -1,10 +1,6 @@
+import { definition } from '../../components/index.js';
 import type { ComponentName } from '../../config/schema.js';
-import { mariadbSmokeSteps } from '../../components/mariadb/smoke.js';
-import { memcachedSmokeSteps } from '../../components/memcached/smoke.js';
-import { rabbitmqEndpoint } from '../../components/rabbitmq/local.js';
-import { rabbitmqSmokeSteps } from '../../components/rabbitmq/smoke.js';
 import type { SmokeStep } from '../../model/smoke.js';
-import { ADMIN_USER } from '../../model/desired.js';
 import { deployedComponents, type Deployment } from './context.js';
 import { localInstances } from './instances.js';
 
@@ -27,15 +23,7 @@ export interface SmokeResult {
 export function localSmokeSuites(d: Deployment, components?: ComponentName[]): SmokeSuite[] {
   const suites: SmokeSuite[] = [];
   for (const [component, list] of localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d, components))) {
-    for (const inst of list) {
-      const steps =
-        component === 'mariadb'
-          ? mariadbSmokeSteps({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: d.secrets.mariadbAdminPassword })
-          : component === 'rabbitmq'
-            ? rabbitmqSmokeSteps(rabbitmqEndpoint(d.config, inst.ordinal, d.secrets))
-            : memcachedSmokeSteps({ host: inst.host, port: inst.port });
-      suites.push({ component, node: inst.name, steps });
-    }
+    for (const inst of list) suites.push({ component, node: inst.name, steps: definition(component).local.smoke(d.config, d.secrets, inst) });
   }
   return suites;
 }

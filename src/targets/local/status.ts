@@ -1,17 +1,12 @@
 import { readdirSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import { definition, definitions } from '../../components/index.js';
 import type { ComponentName } from '../../config/schema.js';
-import { inspectMariadb, type MariadbNodeInfo } from '../../components/mariadb/inspect.js';
-import { inspectMemcached, type MemcachedNodeInfo } from '../../components/memcached/inspect.js';
-import { inspectRabbitmq, type RabbitmqNodeInfo } from '../../components/rabbitmq/inspect.js';
-import { rabbitmqEndpoint } from '../../components/rabbitmq/local.js';
-import { ADMIN_USER } from '../../model/desired.js';
-import { deployedComponents, type Deployment } from './context.js';
 import type { LocalInstance } from '../../model/local.js';
+import { processRssBytes, processUptimeSeconds } from '../../util/process.js';
+import { deployedComponents, type Deployment } from './context.js';
 import { localInstances } from './instances.js';
-import { processRssBytes, processUptimeSeconds } from './process.js';
 import { runningPid } from './runner.js';
-import { needsProxy, proxyStatus, type ProxyStatus } from './proxy.js';
 
 export interface NodeStatus {
   name: string;
@@ -24,8 +19,10 @@ export interface NodeStatus {
   healthy: boolean;
   version?: string;
   error?: string;
+  /** A short state instead of "running" (e.g. Galera's Synced/Primary). */
+  state?: string;
   /** Component-specific live view (Galera state, RabbitMQ cluster, memcached stats). */
-  details?: MariadbNodeInfo | RabbitmqNodeInfo | MemcachedNodeInfo;
+  details?: unknown;
 }
 
 export interface ComponentStatus {
@@ -39,9 +36,10 @@ export interface StatusReport {
   stateDir: string;
   healthy: boolean;
   components: ComponentStatus[];
-  /** The single-writer proxy in front of Galera (replicas > 1). */
-  proxy?: ProxyStatus;
+  /** Processes components run beside their nodes, by key (e.g. `proxy`: the single-writer proxy in front of Galera). */
+  [extra: string]: unknown;
 }
+
 
 /** Bytes under a directory, without following symlinks (like `du -sb`). */
 export function dirBytes(dir: string): number {
@@ -64,23 +62,6 @@ export function dirBytes(dir: string): number {
   return total;
 }
 
-async function inspectNode(d: Deployment, inst: LocalInstance): Promise<Pick<NodeStatus, 'version' | 'details'>> {
-  switch (inst.component) {
-    case 'mariadb': {
-      const info = await inspectMariadb({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: d.secrets.mariadbAdminPassword });
-      return { version: info.version, details: info };
-    }
-    case 'rabbitmq': {
-      const info = await inspectRabbitmq(rabbitmqEndpoint(d.config, inst.ordinal, d.secrets));
-      return { version: info.version, details: info };
-    }
-    case 'memcached': {
-      const info = await inspectMemcached({ host: inst.host, port: inst.port });
-      return { version: info.version, details: info };
-    }
-  }
-}
-
 async function nodeStatus(d: Deployment, inst: LocalInstance): Promise<NodeStatus> {
   const pid = runningPid(inst);
   const base: NodeStatus = { name: inst.name, address: `${inst.host}:${inst.port}`, running: !!pid, dataBytes: dirBytes(inst.dir), healthy: false };
@@ -89,37 +70,27 @@ async function nodeStatus(d: Deployment, inst: LocalInstance): Promise<NodeStatu
   base.uptimeSeconds = processUptimeSeconds(pid);
   base.rssBytes = processRssBytes(pid);
   try {
-    const live = await inspectNode(d, inst);
-    const healthy = !(live.details && 'galera' in live.details && live.details.galera && !(live.details.galera.state === 'Synced' && live.details.galera.clusterStatus === 'Primary'));
-    return { ...base, ...live, healthy, ...(healthy ? {} : { error: 'not Synced/Primary' }) };
+    const live = await definition(inst.component).local.inspect(d.config, d.secrets, inst);
+    return { ...base, version: live.version, ...(live.state ? { state: live.state } : {}), details: live.details, healthy: !live.problem, ...(live.problem ? { error: live.problem } : {}) };
   } catch (err) {
     return { ...base, error: `protocol check failed: ${(err as Error).message}` };
   }
 }
 
-function summarise(component: ComponentName, nodes: NodeStatus[]): string {
-  const up = nodes.filter((n) => n.healthy).length;
-  let s = `${up}/${nodes.length} healthy`;
-  if (component === 'mariadb') {
-    const g = nodes.map((n) => (n.details as MariadbNodeInfo | undefined)?.galera).find(Boolean);
-    if (g) s += `, Galera cluster size ${g.clusterSize} (${g.clusterStatus})`;
-  }
-  if (component === 'rabbitmq') {
-    const c = nodes.map((n) => (n.details as RabbitmqNodeInfo | undefined)?.cluster).find(Boolean);
-    if (c && nodes.length > 1) s += `, cluster ${c.running.length}/${c.members.length} running` + (c.partitions.length ? `, PARTITIONS: ${c.partitions.join(', ')}` : '') + (c.alarms.length ? `, ALARMS: ${c.alarms.join(', ')}` : '');
-  }
-  return s;
-}
-
-export async function localStatus(d: Deployment, components?: ComponentName[]): Promise<StatusReport> {
-  const instances = localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d, components));
+/** The status report, and one line per extra process (e.g. the Galera proxy) for the terminal. */
+export async function localStatus(d: Deployment, components?: ComponentName[]): Promise<{ report: StatusReport; extraLines: string[] }> {
+  const deployed = deployedComponents(d, components);
+  const instances = localInstances(d.config, d.stateDir, d.secrets, deployed);
   const out = await Promise.all(
     [...instances].map(async ([component, list]): Promise<ComponentStatus> => {
       const nodes = await Promise.all(list.map((i) => nodeStatus(d, i)));
-      return { component, nodes, healthy: nodes.every((n) => n.healthy), summary: summarise(component, nodes) };
+      const up = nodes.filter((n) => n.healthy).length;
+      const summary = `${up}/${nodes.length} healthy${definition(component).local.summary?.(d.config, nodes) ?? ''}`;
+      return { component, nodes, healthy: nodes.every((n) => n.healthy), summary };
     }),
   );
-  const proxy = out.some((c) => c.component === 'mariadb') && needsProxy(d.config) ? await proxyStatus(d.config, d.stateDir, d.secrets) : undefined;
-  const proxyHealthy = !proxy || (proxy.running && !!proxy.writer);
-  return { stateDir: d.stateDir, healthy: out.every((c) => c.healthy) && proxyHealthy, components: out, ...(proxy ? { proxy } : {}) };
+  const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter((e) => e !== undefined);
+  const report: StatusReport = { stateDir: d.stateDir, healthy: out.every((c) => c.healthy) && extras.every((e) => e.healthy), components: out };
+  for (const e of extras) report[e.key] = e.json;
+  return { report, extraLines: extras.map((e) => e.line) };
 }

@@ -24,4 +24,3 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-export const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');

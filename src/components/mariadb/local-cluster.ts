@@ -1,18 +1,15 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { decideGaleraStart, type GaleraNodeView } from '../../components/mariadb/bootstrap.js';
-import { withMariadb } from '../../components/mariadb/client.js';
-import { markBootstrap, parseRecoveredPosition, readGrastate } from '../../components/mariadb/grastate.js';
-import { MARIADB_BINARIES, mariadbPaths } from '../../components/mariadb/local.js';
+import type { LocalDeployContext } from '../../model/component.js';
+import type { LocalInstance, LocalRuntime, NodePlan, NodeResult } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
 import { runQuiet } from '../../util/exec.js';
 import { sleep } from '../../util/net.js';
-import type { NodePlan, NodeResult } from './deploy.js';
-import { recordNode } from './deploy.js';
-import type { LocalInstance } from '../../model/local.js';
-import { runningPid, startInstance, stopInstance } from './runner.js';
-import type { LocalState } from './state.js';
+import { decideGaleraStart, type GaleraNodeView } from './bootstrap.js';
+import { withMariadb } from './client.js';
+import { markBootstrap, parseRecoveredPosition, readGrastate } from './grastate.js';
+import { MARIADB_BINARIES, mariadbPaths } from './local.js';
 
 interface Wsrep {
   state: string;
@@ -40,14 +37,14 @@ export async function wsrepOf(inst: LocalInstance): Promise<Wsrep | undefined> {
 }
 
 /** Waits until the node is Synced in a Primary component. */
-export async function waitSynced(inst: LocalInstance, report: (m: string) => void, timeoutMs = 300_000): Promise<void> {
+export async function waitSynced(inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void, timeoutMs = 300_000): Promise<void> {
   const t0 = Date.now();
   let last: Wsrep | undefined;
   let lastNote = 0;
   while (Date.now() - t0 < timeoutMs) {
     last = await wsrepOf(inst);
     if (last?.state === 'Synced' && last.clusterStatus === 'Primary') return;
-    if (!runningPid(inst)) throw new OsbError(`${inst.name} stopped while joining the Galera cluster`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
+    if (!runtime.runningPid(inst)) throw new OsbError(`${inst.name} stopped while joining the Galera cluster`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
     if (Date.now() - t0 - lastNote > 3000) {
       lastNote = Date.now() - t0;
       report(`${inst.name}: ${last ? `${last.state}/${last.clusterStatus}` : 'joining (state transfer)'} ${Math.round(lastNote / 1000)}s`);
@@ -74,10 +71,10 @@ export async function recoverPosition(inst: LocalInstance): Promise<{ uuid: stri
 }
 
 /** What is known of every node before anything starts; runs --wsrep-recover where it is needed. */
-export async function galeraViews(insts: LocalInstance[]): Promise<GaleraNodeView[]> {
+export async function galeraViews(insts: LocalInstance[], runtime: Pick<LocalRuntime, 'runningPid'>): Promise<GaleraNodeView[]> {
   const views = await Promise.all(
     insts.map(async (inst): Promise<GaleraNodeView> => {
-      const running = !!runningPid(inst);
+      const running = !!runtime.runningPid(inst);
       const ws = running ? await wsrepOf(inst) : undefined;
       const gra = readGrastate(join(mariadbPaths(inst.dir).dataDir, 'grastate.dat'));
       return {
@@ -106,27 +103,23 @@ export async function galeraViews(insts: LocalInstance[]): Promise<GaleraNodeVie
   return views;
 }
 
-export interface GaleraOptions {
-  forceBootstrap?: string;
-}
-
 /** Forms, heals or recovers the Galera cluster, then restarts changed nodes one at a time. */
-export async function deployGalera(plans: NodePlan[], report: (m: string) => void, stateDir: string, state: LocalState, opts: GaleraOptions = {}): Promise<NodeResult[]> {
+export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): Promise<NodeResult[]> {
+  const { runtime, report } = ctx;
   const insts = plans.map((p) => p.inst);
-  const views = await galeraViews(insts);
-  const decision = decideGaleraStart(views, opts);
+  const views = await galeraViews(insts, runtime);
+  const decision = decideGaleraStart(views, { forceBootstrap: ctx.forceBootstrap });
   const byName = new Map(plans.map((p) => [p.inst.name, p]));
   const results = new Map<string, NodeResult>();
   const done = (p: NodePlan, pid: number, action = p.action, reason = p.reason) => {
-    recordNode(state, p, stateDir);
+    runtime.record(p);
     results.set(p.inst.name, { name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action, reason, pid });
   };
   const start = async (p: NodePlan, extraArgs: string[] = []) => {
-    const pid = await startInstance(p.inst, { onProgress: report, extraArgs });
-    await waitSynced(p.inst, report);
+    const pid = await runtime.start(p.inst, { onProgress: report, extraArgs });
+    await waitSynced(p.inst, runtime, report);
     return pid;
   };
-
   /** A known position lets the node ask its donor for IST (the missing writesets) instead of SST. */
   const startPosition = (name: string): string[] => {
     const v = views.find((x) => x.name === name)!;
@@ -168,10 +161,10 @@ export async function deployGalera(plans: NodePlan[], report: (m: string) => voi
     if (results.has(p.inst.name)) continue;
     if (p.action === 'restarted' && p.pid) {
       report(`${p.inst.name}: rolling restart (config changed)`);
-      await stopInstance(p.inst);
+      await runtime.stop(p.inst);
       done(p, await start(p));
     } else {
-      results.set(p.inst.name, { name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action: 'unchanged', pid: runningPid(p.inst) ?? 0 });
+      results.set(p.inst.name, { name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action: 'unchanged', pid: runtime.runningPid(p.inst) ?? 0 });
     }
   }
   return plans.map((p) => results.get(p.inst.name)!);

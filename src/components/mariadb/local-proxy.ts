@@ -5,27 +5,17 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
-import { withMariadb } from '../../components/mariadb/client.js';
-import { mariadbPaths } from '../../components/mariadb/local.js';
-import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from '../../components/mariadb/proxy.js';
+import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { clientHost, type HostPort } from '../../model/endpoints.js';
-import type { LocalInstance } from '../../model/local.js';
-import { nodeDir } from '../../config/state-dir.js';
-import { instanceHash, runningPid, startInstance, stopInstance } from './runner.js';
-import type { LocalState } from './state.js';
-import type { NodeResult } from './deploy.js';
-import { writeState } from './state.js';
+import type { LocalInstance, LocalRuntime, NodeResult } from '../../model/local.js';
+import { withMariadb } from './client.js';
+import { mariadbPaths } from './local.js';
+import { proxyPort } from './ports.js';
+import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from './proxy.js';
 
 export const PROXY_NAME = 'mariadb-proxy';
 export const HAPROXY = '/usr/sbin/haproxy';
-
-/** The proxy listens on mariadb.proxyPort (default: mariadb.port + 9). */
-export function proxyPort(config: Config): number {
-  return config.mariadb.proxyPort ?? config.mariadb.port + 9;
-}
-
-export const needsProxy = (config: Config) => config.mariadb.enabled && config.mariadb.replicas > 1;
 
 function proxyBackends(config: Config, stateDir: string) {
   const host = clientHost(config);
@@ -75,29 +65,20 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
 }
 
 /** Starts (or restarts on config change) the proxy; returns what it did. */
-export async function ensureProxy(config: Config, stateDir: string, secrets: Secrets, state: LocalState, report: (m: string) => void): Promise<NodeResult> {
-  const inst = proxyInstance(config, stateDir, secrets);
-  const hash = instanceHash(inst);
-  const pid = runningPid(inst);
-  const rec = state.instances[PROXY_NAME];
+export async function ensureProxy(config: Config, secrets: Secrets, runtime: LocalRuntime, report: (m: string) => void): Promise<NodeResult> {
+  const inst = proxyInstance(config, runtime.stateDir, secrets);
+  const plan = runtime.plan(inst);
   const address = `${inst.host}:${inst.port}`;
-  if (pid && rec?.hash === hash) {
-    await waitProxySettled(config, stateDir, report);
-    return { name: PROXY_NAME, address, action: 'unchanged', pid };
+  if (plan.action === 'unchanged') {
+    await waitProxySettled(config, runtime.stateDir, report);
+    return { name: PROXY_NAME, address, action: 'unchanged', pid: plan.pid! };
   }
-  if (pid) await stopInstance(inst);
-  report(`${PROXY_NAME}: ${pid ? 'restarting' : 'starting'} haproxy on ${address}`);
-  const newPid = await startInstance(inst, { onProgress: report });
-  state.instances[PROXY_NAME] = { hash, ports: [inst.port], startedAt: new Date().toISOString() };
-  writeState(stateDir, state);
-  await waitProxySettled(config, stateDir, report);
-  return {
-    name: PROXY_NAME,
-    address,
-    action: pid ? 'restarted' : rec ? 'recovered' : 'started',
-    reason: pid ? 'config changed' : rec ? 'was not running' : undefined,
-    pid: newPid,
-  };
+  if (plan.pid) await runtime.stop(inst);
+  report(`${PROXY_NAME}: ${plan.pid ? 'restarting' : 'starting'} haproxy on ${address}`);
+  const newPid = await runtime.start(inst, { onProgress: report });
+  runtime.record(plan);
+  await waitProxySettled(config, runtime.stateDir, report);
+  return { name: PROXY_NAME, address, action: plan.action, reason: plan.reason, pid: newPid };
 }
 
 /** Runs the proxy's own health check for one backend, with the arguments HAProxy gives it. */
@@ -161,7 +142,7 @@ function haproxyCommand(socket: string, command: string): Promise<string> {
   });
 }
 
-export async function proxyStatus(config: Config, stateDir: string, secrets: Secrets): Promise<ProxyStatus> {
+export async function proxyStatus(config: Config, stateDir: string, secrets: Secrets, runningPid: (p: { pidFile: string; cmdlineMarker: string }) => number | undefined): Promise<ProxyStatus> {
   const inst = proxyInstance(config, stateDir, secrets);
   const pid = runningPid(inst);
   const base: ProxyStatus = { name: PROXY_NAME, address: `${inst.host}:${inst.port}`, running: !!pid, pid, backends: [] };
@@ -175,8 +156,4 @@ export async function proxyStatus(config: Config, stateDir: string, secrets: Sec
   } catch (err) {
     return { ...base, error: (err as Error).message };
   }
-}
-
-export async function stopProxy(config: Config, stateDir: string, secrets: Secrets): Promise<boolean> {
-  return stopInstance(proxyInstance(config, stateDir, secrets));
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { sleep } from '../../util/net.js';
+import { sleep } from './net.js';
 
 export function readPid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
@@ -104,4 +104,10 @@ export async function stopProcess(pid: number, timeoutMs: number): Promise<'stop
   }
   while (isAlive(pid)) await sleep(20);
   return 'killed';
+}
+
+/** The pid in a daemon's pid file, if that process is alive and is the one we started (its command line holds the marker). */
+export function runningPid(p: { pidFile: string; cmdlineMarker: string }): number | undefined {
+  const pid = readPid(p.pidFile);
+  return isOurProcess(pid, p.cmdlineMarker) ? pid : undefined;
 }

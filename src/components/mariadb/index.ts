@@ -1,0 +1,94 @@
+import { LABEL } from '../../k8s/objects.js';
+import { runningPid } from '../../util/process.js';
+import type { ComponentDefinition } from '../../model/component.js';
+import { nodeDir } from '../../config/state-dir.js';
+import { ADMIN_USER, clustered } from '../../model/desired.js';
+import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
+import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
+import { deployGalera, waitSynced } from './local-cluster.js';
+import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths } from './local.js';
+import { ensureProxy, HAPROXY, PROXY_NAME, proxyInstance, proxyStatus } from './local-proxy.js';
+import { mariadbPorts, needsProxy, proxyPort } from './ports.js';
+import { mariadbSmokeSteps } from './smoke.js';
+import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
+
+export const mariadb: ComponentDefinition = {
+  name: 'mariadb',
+  packages: (config) => [
+    { binaries: [MARIADB_BINARIES.server, MARIADB_BINARIES.installDb], packages: ['mariadb-server'] },
+    // Galera: the provider, mariabackup SST (streamed through socat) and the single-writer proxy.
+    ...(clustered(config.mariadb)
+      ? [{ binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat', HAPROXY], packages: ['galera-4', 'mariadb-backup', 'socat', 'haproxy'] }]
+      : []),
+  ],
+  ports: mariadbPorts,
+  endpoints(config, secrets, at) {
+    const m = config.mariadb;
+    const nodes = Array.from({ length: m.replicas }, (_, i) => at.node('mariadb', i, m.port));
+    // With Galera, clients use the single writer (the proxy, or the mariadb-writer Service), never a node directly.
+    const db =
+      at.kind === 'kubernetes' ? at.service(mariadbClientService(config), m.port) : needsProxy(config) ? at.service(PROXY_NAME, proxyPort(config)) : nodes[0]!;
+    const socket = at.stateDir && !clustered(m) ? mariadbPaths(nodeDir(at.stateDir, 'mariadb', 'mariadb-0')).socket : undefined;
+    return { mariadb: { host: db.host, port: db.port, username: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...(socket ? { socket } : {}), nodes } };
+  },
+  describeEndpoints: (eps) => eps.mariadb && `mariadb:   ${eps.mariadb.username}:<password>@${eps.mariadb.host}:${eps.mariadb.port}${eps.mariadb.socket ? `   socket ${eps.mariadb.socket}` : ''}`,
+  local: {
+    instance: mariadbLocalInstance,
+    forceBootstrap: true,
+    extras: (config, stateDir, secrets) => (needsProxy(config) ? [proxyInstance(config, stateDir, secrets)] : []),
+    async reconcile(plans, ctx) {
+      if (!clustered(ctx.config.mariadb)) return Promise.all(plans.map((p) => ctx.runtime.apply(p, ctx.report)));
+      const nodes = await deployGalera(plans, ctx);
+      return [...nodes, await ensureProxy(ctx.config, ctx.secrets, ctx.runtime, ctx.report)];
+    },
+    async inspect(_config, secrets, inst) {
+      const info = await inspectMariadb({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword });
+      const g = info.galera;
+      return {
+        version: info.version,
+        details: info,
+        ...(g ? { state: `${g.state}/${g.clusterStatus}` } : {}),
+        ...(g && !(g.state === 'Synced' && g.clusterStatus === 'Primary') ? { problem: 'not Synced/Primary' } : {}),
+      };
+    },
+    summary(_config, nodes) {
+      const g = nodes.map((n) => (n.details as MariadbNodeInfo | undefined)?.galera).find(Boolean);
+      return g ? `, Galera cluster size ${g.clusterSize} (${g.clusterStatus})` : '';
+    },
+    async extraStatus(config, stateDir, secrets) {
+      if (!needsProxy(config)) return undefined;
+      const p = await proxyStatus(config, stateDir, secrets, runningPid);
+      const view = p.backends.map((b) => `${b.name}${b.backup ? '(backup)' : ''} ${b.status}`).join(', ');
+      return {
+        key: 'proxy',
+        healthy: p.running && !!p.writer,
+        json: p,
+        line:
+          `mariadb proxy: ${p.running ? `running (pid ${p.pid}) on ${p.address}` : `DOWN (${p.address})`}` +
+          (p.writer ? `, writer ${p.writer}` : '') +
+          (view ? `; backends: ${view}` : '') +
+          (p.error ? ` — ${p.error}` : ''),
+      };
+    },
+    async afterRestart(config, _secrets, inst, runtime, report) {
+      if (clustered(config.mariadb)) await waitSynced(inst, runtime, report);
+    },
+    smoke: (_config, secrets, inst) => mariadbSmokeSteps({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword }),
+  },
+  kubernetes: {
+    objects: mariadbKubernetesObjects,
+    credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword' } },
+    readyMeaning: (config) => (clustered(config.mariadb) ? 'Galera members Synced in the Primary component' : 'server answering'),
+    status(config, servers, allPods) {
+      if (!clustered(config.mariadb)) return { healthy: true, summary: '', fields: {} };
+      const members = servers.filter((p) => p.ready).map((p) => p.name);
+      const writer = servers.find((p) => p.labels[WRITER_LABEL] === WRITER_LABEL_VALUE)?.name;
+      const writerController = allPods.some((p) => p.labels[LABEL.component] === 'writer-controller' && p.ready);
+      return {
+        healthy: !!writer && members.includes(writer) && writerController,
+        summary: `; writer ${writer ?? 'none'}${writer && !members.includes(writer) ? ' (not Ready)' : ''}${writerController ? '' : ', writer controller not running'}`,
+        fields: { writer, writerController },
+      };
+    },
+  },
+};

@@ -1,0 +1,38 @@
+import type { Config } from '../../config/schema.js';
+import type { PortUse } from '../../model/component.js';
+import { OsbError } from '../../util/errors.js';
+
+/** Erlang distribution port: RabbitMQ's own rule, AMQP port + 20000. */
+export const defaultDistPort = (amqpPort: number) => amqpPort + 20000;
+/** epmd's standard port (Kubernetes: one per pod). */
+export const STANDARD_EPMD_PORT = 4369;
+
+/**
+ * RabbitMQ's port scheme on the local target, the one place it is written: node i listens on
+ * port+i (AMQP), managementPort+i, distPort+i (default port+20000+i); the deployment's private
+ * epmd on epmdPort (default port-1000).
+ */
+export function rabbitmqNodePorts(config: Config, ordinal: number) {
+  const r = config.rabbitmq;
+  return {
+    amqp: r.port + ordinal,
+    management: r.managementPort + ordinal,
+    dist: (r.distPort ?? defaultDistPort(r.port)) + ordinal,
+    epmd: r.epmdPort ?? r.port - 1000,
+  };
+}
+
+export function rabbitmqPorts(config: Config): PortUse[] {
+  const out: PortUse[] = [];
+  for (let i = 0; i < config.rabbitmq.replicas; i++) {
+    const p = rabbitmqNodePorts(config, i);
+    out.push({ port: p.amqp, key: 'rabbitmq.port' }, { port: p.management, key: 'rabbitmq.managementPort' }, { port: p.dist, key: 'rabbitmq.distPort' });
+  }
+  out.push({ port: rabbitmqNodePorts(config, 0).epmd, key: 'rabbitmq.epmdPort' });
+  for (const { port, key } of out) {
+    if (port >= 35672 && port <= 35682) {
+      throw new OsbError(`config key "${key}": port ${port} is in 35672-35682, which RabbitMQ's CLI tools use for themselves`, `choose another ${key}`, 2);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+import type { ComponentName, Config } from '../config/schema.js';
+import type { Secrets } from '../config/secrets.js';
+import type { K8sObject, RenderContext } from '../k8s/objects.js';
+import type { NodeModel } from './desired.js';
+import type { Endpoints, HostPort } from './endpoints.js';
+import type { LocalInstance, LocalRuntime, NodePlan, NodeResult } from './local.js';
+import type { SmokeStep } from './smoke.js';
+
+/** A port a component binds on the local target, with the config key that sets it. */
+export interface PortUse {
+  port: number;
+  key: string;
+}
+
+/** Binaries a component runs on the local target and the Debian/Ubuntu packages that ship them. */
+export interface PackageNeed {
+  binaries: string[];
+  packages: string[];
+}
+
+/** How a target places nodes: the address clients dial for node `ordinal` and for a named Service. */
+export interface Placement {
+  kind: 'local' | 'kubernetes';
+  /** Client address of node `ordinal` (its own host and port). */
+  node(component: ComponentName, ordinal: number, basePort: number): HostPort;
+  /** Address of a load-balanced name (a Kubernetes Service; on the local target the client host). */
+  service(name: string, port: number): HostPort;
+  /** Local target only: the state dir (unix sockets live there). */
+  stateDir?: string;
+}
+
+/** A live look at one local node, for `osb status`. */
+export interface NodeInspection {
+  version: string;
+  /** Component-specific view (Galera state, RabbitMQ cluster, memcached stats); printed in JSON. */
+  details: unknown;
+  /** False with a reason when the node answers but is not fit to serve (e.g. Galera not Synced). */
+  problem?: string;
+  /** A short state shown in the STATE column instead of "running" (e.g. Galera's Synced/Primary). */
+  state?: string;
+}
+
+/** Something a component runs beside its nodes (the Galera proxy), as `osb status` reports it. */
+export interface ExtraStatus {
+  /** Key in `osb status --json`. */
+  key: string;
+  healthy: boolean;
+  /** One line for the human-readable status. */
+  line: string;
+  json: unknown;
+}
+
+export interface LocalDeployContext {
+  config: Config;
+  secrets: Secrets;
+  runtime: LocalRuntime;
+  report: (m: string) => void;
+  /** Operator's Galera override (`osb recover --force-bootstrap NODE`). */
+  forceBootstrap?: string;
+}
+
+/** Everything one backend brings to the local target. */
+export interface LocalHooks {
+  /** One node: its files, argv, env, ports, probe. */
+  instance(config: Config, node: NodeModel, dir: string, secrets: Secrets): LocalInstance;
+  /** Processes beside the nodes (started after them, stopped with them), e.g. a proxy. */
+  extras?(config: Config, stateDir: string, secrets: Secrets): LocalInstance[];
+  /**
+   * Brings the planned nodes (and extras) to the desired state. Default: every node through the
+   * runtime's own reconcile, in parallel. Clusters that need an order (Galera) bring their own.
+   */
+  reconcile?(plans: NodePlan[], ctx: LocalDeployContext): Promise<NodeResult[]>;
+  /** Live protocol check of one node. */
+  inspect(config: Config, secrets: Secrets, inst: LocalInstance): Promise<NodeInspection>;
+  /** The component's line in `osb status` (cluster view). */
+  summary?(config: Config, nodes: { healthy: boolean; details?: unknown }[]): string;
+  /** Status of the extras (e.g. the proxy), when deployed. */
+  extraStatus?(config: Config, stateDir: string, secrets: Secrets): Promise<ExtraStatus | undefined>;
+  /** After a node was restarted alone (`osb restart --rolling`): wait until it is a healthy member again. */
+  afterRestart?(config: Config, secrets: Secrets, inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void): Promise<void>;
+  /** `osb recover --force-bootstrap NODE` applies to this component (a cluster that may refuse to choose a bootstrap node). */
+  forceBootstrap?: boolean;
+  /** `osb test` steps against one node. */
+  smoke(config: Config, secrets: Secrets, inst: LocalInstance): SmokeStep[];
+}
+
+export interface KubernetesPodView {
+  name: string;
+  ready: boolean;
+  labels: Record<string, string>;
+}
+
+/** Everything one backend brings to the Kubernetes target. */
+export interface KubernetesHooks {
+  objects(ctx: RenderContext, secrets: Secrets, servicePasswords: Record<string, string>): K8sObject[];
+  /** Secrets whose values osb generated (Secret name → key → field of `Secrets`): adopted from the cluster when they exist there. */
+  credentialSecrets?: Record<string, Record<string, 'mariadbAdminPassword' | 'rabbitmqAdminPassword' | 'erlangCookie'>>;
+  /** What a Ready server pod means, for the status summary ("cluster nodes running"). */
+  readyMeaning(config: Config): string;
+  /** Extra health and summary beyond Ready pods (the Galera writer). */
+  status?(config: Config, servers: KubernetesPodView[], allPods: KubernetesPodView[]): { healthy: boolean; summary: string; fields: Record<string, unknown> };
+}
+
+/** One backend, whole: the registry (src/components/index.ts) lists one per component folder. */
+export interface ComponentDefinition {
+  name: ComponentName;
+  /** Binaries and packages the local target needs for this config. */
+  packages(config: Config): PackageNeed[];
+  /** Every port the local target binds for this config: the one place derived ports are computed. */
+  ports(config: Config): PortUse[];
+  /** One line of `osb endpoints` (no passwords), when this component is in the endpoints. */
+  describeEndpoints(eps: Endpoints): string | undefined;
+  /** What clients need (addresses, admin credentials) wherever the target placed the nodes. */
+  endpoints(config: Config, secrets: Secrets, at: Placement): Partial<Endpoints>;
+  local: LocalHooks;
+  kubernetes: KubernetesHooks;
+}

@@ -1,0 +1,96 @@
+import { describeEndpoints } from '../../components/index.js';
+import type { Outcome, Target, TargetSources } from '../../model/target.js';
+import { formatBytes, formatDuration, table } from '../../util/format.js';
+import { serviceEndpointsText, servicesObject } from '../../openstack/service-endpoints.js';
+import { deployedComponents, openDeployment } from './context.js';
+import { deployLocal } from './deploy.js';
+import { destroyLocal } from './destroy.js';
+import { localEndpoints } from './endpoints.js';
+import { localSmokeSuites, runSmokeSuites } from './smoke.js';
+import { localStatus } from './status.js';
+
+const lines = (...l: (string | false | undefined)[]) => l.filter((x): x is string => typeof x === 'string').join('\n');
+
+/** The local target: real daemons on this host, under the state dir. */
+export function localTarget(src: TargetSources): Target {
+  return {
+    kind: 'local',
+
+    async deploy(req): Promise<Outcome> {
+      const t0 = Date.now();
+      const result = await deployLocal({ ...src, components: req.components, progress: req.progress });
+      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      const rows = [['COMPONENT', 'NODE', 'LISTENS ON', 'PID', 'RESULT']];
+      for (const c of result.components) for (const n of c.nodes) rows.push([c.component, n.name, n.address, String(n.pid), n.action + (n.reason ? ` (${n.reason})` : '')]);
+      return {
+        exitCode: 0,
+        json: { changed: result.changed, stateDir: result.stateDir, components: result.components, provisioning: result.provisioning },
+        text: lines(
+          (!req.quiet || result.changed) && table(rows),
+          !!result.provisioning?.length && `OpenStack services: ${result.provisioning.map((p) => `${p.service} ${p.changed ? 'provisioned' : 'unchanged'}`).join(', ')}`,
+          result.changed ? `deployed in ${seconds}s (state: ${result.stateDir})` : `no change: everything already deployed as configured (${seconds}s)`,
+        ),
+      };
+    },
+
+    async status(req): Promise<Outcome> {
+      const d = openDeployment(src);
+      const { report, extraLines } = await localStatus(d, req.components.length ? req.components : undefined);
+      const rows = [['COMPONENT', 'NODE', 'STATE', 'PID', 'ADDRESS', 'VERSION', 'UPTIME', 'DATA', 'CHECK']];
+      for (const c of report.components) {
+        for (const n of c.nodes) {
+          rows.push([c.component, n.name, !n.running ? 'DOWN' : (n.state ?? 'running'), n.pid ? String(n.pid) : '-', n.address, n.version ?? '-', formatDuration(n.uptimeSeconds), formatBytes(n.dataBytes), n.healthy ? 'ok' : (n.error ?? 'failed')]);
+        }
+      }
+      return {
+        exitCode: report.healthy ? 0 : 1,
+        json: report,
+        text: lines(
+          table(rows),
+          ...report.components.map((c) => `${c.component}: ${c.summary}`),
+          ...extraLines,
+          report.healthy ? 'all healthy' : 'NOT healthy: run `osb deploy` to start what is down, `osb logs <component>` to see why',
+        ),
+      };
+    },
+
+    async test(req): Promise<Outcome> {
+      const d = openDeployment(src);
+      const suites = localSmokeSuites(d, req.components.length ? req.components : undefined);
+      const results = await runSmokeSuites(suites, req.onLine);
+      const failed = results.filter((r) => !r.ok);
+      return {
+        exitCode: failed.length ? 1 : 0,
+        json: results,
+        text: failed.length ? `FAILED: ${failed.length} of ${results.length} steps` : `passed: ${results.length} steps on ${suites.length} node(s)`,
+      };
+    },
+
+    async endpoints(req): Promise<Outcome> {
+      const d = openDeployment(src);
+      // Only what this deployment runs: `osb deploy memcached` alone gives no broker address.
+      const eps = localEndpoints(d.config, d.secrets, d.stateDir, deployedComponents(d));
+      if (req.service) return { exitCode: 0, json: undefined, text: serviceEndpointsText(d, eps, req.service, req.format) };
+      const services = d.config.openstack.provision ? servicesObject(d, eps) : undefined;
+      return {
+        exitCode: 0,
+        json: { ...eps, ...(services ? { services } : {}) },
+        text: lines(
+          ...describeEndpoints(eps),
+          'passwords: osb endpoints --json; per service: osb endpoints --service NAME --format oslo',
+        ),
+      };
+    },
+
+    async destroy(req): Promise<Outcome> {
+      const r = await destroyLocal({ stateDir: src.stateDir, components: req.components, keepData: req.keepData, progress: req.progress });
+      return {
+        exitCode: 0,
+        json: r,
+        text: r.nothingDeployed
+          ? `nothing deployed in ${r.stateDir}`
+          : `stopped: ${r.stopped.length ? r.stopped.join(', ') : 'nothing was running'}; ${req.keepData ? 'data kept' : `removed: ${r.removed.length} path(s)`}`,
+      };
+    },
+  };
+}
