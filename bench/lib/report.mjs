@@ -67,7 +67,7 @@ function cell(xs, unit) {
 
 /** Figures in section order (stable within a section). */
 export function sorted(figures) {
-  return [...figures.list].sort((a, b) => Number.parseInt(a.section) - Number.parseInt(b.section));
+  return [...figures.list].sort((a, b) => Number.parseInt(a.section, 10) - Number.parseInt(b.section, 10));
 }
 
 /** A Markdown table (readable in a terminal too). */

@@ -1,7 +1,7 @@
 import { OsbError } from '../util/errors.js';
 
 /** Wraps a command's action: OsbErrors become one clear line and their exit code. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>) {
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) {
   return async (...args: A) => {
     try {
       const code = await fn(...args);

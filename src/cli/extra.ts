@@ -4,7 +4,6 @@ import type { GlobalOptions } from './options.js';
 
 /** Commands beyond the core lifecycle (provisioning, clusters, Kubernetes rendering). */
 export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
-  {
     program
       .command('provision')
       .description('create databases (utf8mb4), users, vhosts and grants for OpenStack services (default: all in openstack.services); idempotent')
@@ -18,8 +17,6 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .option('--yes', 'confirm dropping its data')
       .option('--databases <list>', 'databases to drop, when osb cannot know them (comma separated)')
       .action(wrap(async (service: string, o, cmd: Command) => (await import('./commands/provision.js')).deprovisionCommand(service, { ...g(cmd), ...o })));
-  }
-  {
     program
       .command('restart')
       .description('restart components; --rolling goes one node at a time, each healthy (Galera Synced, RabbitMQ quorum members back) before the next')
@@ -34,13 +31,10 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
       .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
       .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
-  }
-  {
     program
       .command('render')
       .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
       .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
       .option('--namespace <ns>', 'Kubernetes namespace (default: kubernetes.namespace, "openstack")')
       .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/render.js')).renderCommand(names, g(cmd))));
-  }
 }

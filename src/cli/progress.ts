@@ -8,26 +8,36 @@ export type Verbosity = 'quiet' | 'normal' | 'verbose';
 export function cliProgress(verbosity: Verbosity): Progress {
   if (verbosity === 'quiet') return plainProgress(() => {});
   if (!process.stderr.isTTY || verbosity === 'verbose') return plainProgress((l) => process.stderr.write(l + '\n'));
+  return listrProgress();
+}
+
+/** The terminal renderer (listr2); same contract as plainProgress. */
+export function listrProgress(): Progress {
   return {
     async run(tasks, opts) {
       const results: unknown[] = [];
+      // listr2 keeps no errors unless told (collectErrors); record the first failure ourselves.
+      let failure: { error: unknown } | undefined;
       const list = new Listr(
         tasks.map((t, i) => ({
           title: t.title,
           task: async (_ctx: unknown, task: { output: string; title: string }) => {
-            results[i] = await t.task((m) => (task.output = m));
+            try {
+              results[i] = await t.task((m) => (task.output = m));
+            } catch (error) {
+              failure ??= { error };
+              throw error;
+            }
           },
           rendererOptions: { persistentOutput: true },
         })),
         // Same contract as plainProgress: a sequential list stops at its first failure.
         { concurrent: opts?.concurrent ?? false, exitOnError: !opts?.concurrent, renderer: 'default', rendererOptions: { collapseErrors: false, formatOutput: 'wrap' }, registerSignalListeners: false },
       );
-      try {
-        await list.run();
-      } catch (err) {
-        throw list.errors[0]?.error ?? err;
-      }
-      if (list.errors.length) throw list.errors[0]!.error;
+      await list.run().catch((err: unknown) => {
+        failure ??= { error: err };
+      });
+      if (failure) throw failure.error;
       return results as never;
     },
     info: (m) => process.stderr.write(m + '\n'),

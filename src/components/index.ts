@@ -62,7 +62,7 @@ export function missingPackages(config: Config, components: readonly ComponentNa
   const need = new Set<string>();
   for (const c of components) {
     if (!config[c].enabled) continue;
-    for (const r of REGISTRY[c].packages(config)) if (r.binaries.some((b) => !existsSync(b))) r.packages.forEach((p) => need.add(p));
+    for (const r of REGISTRY[c].packages(config)) if (r.binaries.some((b) => !existsSync(b))) for (const p of r.packages) need.add(p);
   }
   return [...need];
 }

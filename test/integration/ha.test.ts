@@ -566,7 +566,10 @@ describe('the proxy itself: kill -9', () => {
       const err = await new Promise<NodeJS.ErrnoException | undefined>((res) => {
         const sock = createConnection(PROXY_PORT, '127.0.0.1');
         sock.setTimeout(5000, () => sock.destroy(new Error('timeout')));
-        sock.on('connect', () => (sock.destroy(), res(undefined)));
+        sock.on('connect', () => {
+          sock.destroy();
+          res(undefined);
+        });
         sock.on('error', (e) => res(e));
       });
       const connectMs = Date.now() - t0;

@@ -129,7 +129,9 @@ describe('kubernetes render: golden files', () => {
 
 describe('kubernetes bad input fails clearly before anything is sent', () => {
   const dirs: string[] = [];
-  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   const open = (set: string[], namespace?: string) => () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'osb-bad-'));
     dirs.push(stateDir);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, } from 'vitest';
 import { chooseGaleraWriter, WRITER_LABEL, type WriterCandidate } from '../../src/components/mariadb/writer.js';
 import { loadConfig } from '../../src/components/index.js';
 import { connectKubernetes, type KubeApi } from '../../src/targets/kubernetes/api.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { generatePassword, type Secrets } from '../../src/config/secrets.js';
-import { ensureVhostGrant, passwordMatchesHash } from '../../src/components/rabbitmq/provision.js';
+import { passwordMatchesHash } from '../../src/components/rabbitmq/provision.js';
 import { buildEndpoints } from '../../src/components/index.js';
 import type { Placement } from '../../src/model/component.js';
 import { CATALOGUE } from '../../src/model/catalogue.js';

@@ -88,9 +88,6 @@ export async function galeraViews(insts: LocalInstance[], runtime: Pick<LocalRun
       };
     }),
   );
-  // Stopped nodes after a crash say seqno -1: recover their real position, both to choose the
-  // bootstrap node and so that a rejoining node catches up by IST instead of a full SST.
-  {
     await Promise.all(
       views.map(async (v, i) => {
         if (!v.running && v.hasData && (v.seqno === undefined || v.seqno < 0)) {
@@ -99,7 +96,6 @@ export async function galeraViews(insts: LocalInstance[], runtime: Pick<LocalRun
         }
       }),
     );
-  }
   return views;
 }
 

@@ -4,7 +4,7 @@ import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { KubeApi } from './api.js';
 import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from '../../k8s/objects.js';
-import { isTestHook, KIND_ORDER } from './render.js';
+import { isTestHook, type KIND_ORDER } from './render.js';
 
 /** Kinds osb applies and may prune, with their API versions (test Pods are created by `osb test` only). */
 export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number] }[] = [
