@@ -36,6 +36,16 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
   }
   {
+    // Hidden: how osb runs its own exporters as supervised processes (one per memcached node).
+    const exporter = program.command('exporter', { hidden: true }).description('run one of osb\'s Prometheus exporters in the foreground');
+    exporter
+      .command('memcached')
+      .description('serve memcached `stats` in Prometheus format on /metrics')
+      .requiredOption('--listen <host:port>', 'address to serve /metrics on')
+      .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+      .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
+  }
+  {
     program
       .command('render')
       .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
