@@ -54,3 +54,16 @@ export function rule(r: Omit<AlertRule, 'for'> & { forSeconds?: number }, opts: 
 export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
+
+/** Prometheus `scrape_configs` for the targets: one job per job name, node labels per target. */
+export function renderScrapeConfigs(targets: ScrapeTarget[], scrapeInterval?: string): Record<string, unknown>[] {
+  const jobs = new Map<string, ScrapeTarget[]>();
+  for (const t of targets) jobs.set(t.job, [...(jobs.get(t.job) ?? []), t]);
+  return [...jobs.entries()].map(([job, ts]) => ({
+    job_name: job,
+    ...(scrapeInterval ? { scrape_interval: scrapeInterval } : {}),
+    metrics_path: ts[0]!.metricsPath,
+    ...(ts[0]!.params ? { params: ts[0]!.params } : {}),
+    static_configs: ts.map((t) => ({ targets: [t.address], labels: { component: t.component, ...t.labels } })),
+  }));
+}
