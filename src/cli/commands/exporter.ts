@@ -1,10 +1,10 @@
-import { startMemcachedExporter } from '../../components/memcached/exporter.js';
+import { type MemcachedExporter, startMemcachedExporter } from '../../components/memcached/exporter.js';
 import { OsbError } from '../../util/errors.js';
 
 /** `osb exporter memcached`: runs until SIGTERM/SIGINT, then closes its listener and exits 0. */
 export async function memcachedExporterCommand(o: { listen: string; server: string[] }): Promise<number> {
   if (!o.server.length) throw new OsbError('no memcached server given', 'add --server HOST:PORT (repeatable)', 2);
-  let exporter;
+  let exporter: MemcachedExporter;
   try {
     exporter = await startMemcachedExporter({ listen: o.listen, servers: o.server });
   } catch (err) {
