@@ -31,6 +31,14 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
       .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
       .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
+    // Hidden: how osb runs its own exporters as supervised processes (one per memcached node).
+    const exporter = program.command('exporter', { hidden: true }).description("run one of osb's Prometheus exporters in the foreground");
+    exporter
+      .command('memcached')
+      .description('serve memcached `stats` in Prometheus format on /metrics')
+      .requiredOption('--listen <host:port>', 'address to serve /metrics on')
+      .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+      .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
     program
       .command('render')
       .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')

@@ -47,6 +47,8 @@ export const rabbitmqSchema = z.strictObject({
   replicas: replicas.default(1),
   port: port.default(5672),
   managementPort: port.default(15672),
+  /** rabbitmq_prometheus listener of node 0 (node i: +i); RabbitMQ's own default. */
+  prometheusPort: port.default(15692),
   /** Erlang distribution port of node 0; default: port + 20000 (RabbitMQ's own rule). */
   distPort: port.optional(),
   /** Private epmd for this deployment; default: port - 1000. */
@@ -69,6 +71,10 @@ export const mariadbSchema = z.strictObject({
   proxyPort: port.optional(),
   /** Galera group port of node 0; IST is galeraPort+10+i, SST galeraPort+20+i on the local target. */
   galeraPort: port.default(4567),
+  /** prometheus-mysqld-exporter of node 0 (node i: +i); the exporter's well-known port. */
+  exporterPort: port.default(9104),
+  /** HAProxy's built-in Prometheus exporter (replicas > 1). */
+  proxyMetricsPort: port.default(8404),
   image: z.string().default('docker.io/library/mariadb:10.11'),
   volume: volume.prefault({}),
   resources: resources.prefault({}),
@@ -81,6 +87,8 @@ export const memcachedSchema = z.strictObject({
   memoryMB: z.int().min(8).max(1048576).default(64),
   maxConnections: z.int().min(10).max(1000000).default(1024),
   threads: z.int().min(1).max(64).default(2),
+  /** osb's memcached exporter of node 0 (node i: +i); the community memcached_exporter's port. */
+  exporterPort: port.default(9150),
   image: z.string().default('docker.io/library/memcached:1.6'),
   resources: resources.prefault({}),
 });

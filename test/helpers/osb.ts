@@ -48,6 +48,11 @@ export function portBlock(block: number): string[] {
     `mariadb.port=${base + 40}`,
     `mariadb.galeraPort=${base + 50}`,
     `memcached.port=${base + 80}`,
+    // Exporters: rabbitmq_prometheus +90..92, mysqld-exporter +93..95, memcached exporter +96..98, HAProxy metrics +99.
+    `rabbitmq.prometheusPort=${base + 90}`,
+    `mariadb.exporterPort=${base + 93}`,
+    `memcached.exporterPort=${base + 96}`,
+    `mariadb.proxyMetricsPort=${base + 99}`,
   ].flatMap((s) => ['--set', s]);
 }
 

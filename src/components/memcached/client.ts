@@ -21,10 +21,10 @@ export async function memcachedVersion(ep: MemcachedEndpoint): Promise<string> {
   return stats.version;
 }
 
-export async function memcachedStats(ep: MemcachedEndpoint): Promise<Record<string, string>> {
+export async function memcachedStats(ep: MemcachedEndpoint, timeoutS = 2): Promise<Record<string, string>> {
   return withMemcached([ep], (c) =>
     new Promise((resolve, reject) => {
       c.stats((err, _server, stats) => (err ? reject(err) : resolve(stats ?? {})));
     }),
-  );
+  timeoutS);
 }

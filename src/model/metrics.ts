@@ -1,0 +1,69 @@
+import type { ComponentName } from '../config/schema.js';
+
+/** One Prometheus alerting rule, as it appears in a rule file. */
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  /** Pending duration (`for:`); omitted means the alert fires at the first evaluation that matches. */
+  for?: string;
+  labels: { severity: 'critical' | 'warning'; component: ComponentName };
+  annotations: { summary: string; description: string };
+}
+
+export interface RuleGroup {
+  name: string;
+  rules: AlertRule[];
+}
+
+export interface AlertOptions {
+  /**
+   * Multiplies every `for:` duration. 1 (default) is what operators run; 0 drops the pending
+   * period so a fault-injection test sees an alert within one or two evaluation intervals.
+   */
+  pendingFactor?: number;
+}
+
+/** One scrape target: an exporter (or built-in endpoint) of one node. */
+export interface ScrapeTarget {
+  job: string;
+  component: ComponentName;
+  /** `host:port` of the metrics endpoint. */
+  address: string;
+  metricsPath: string;
+  /** URL query parameters (e.g. RabbitMQ's `family=` selection on /metrics/detailed). */
+  params?: Record<string, string[]>;
+  /** Added to every series of the target: node name (e.g. mariadb-1) and ordinal for `osb logs --node`. */
+  labels: { node: string; ordinal: string };
+}
+
+/** `for:` after scaling, or undefined when it scales to nothing. */
+export function pending(seconds: number, opts: AlertOptions = {}): string | undefined {
+  const s = Math.round(seconds * (opts.pendingFactor ?? 1));
+  if (s <= 0) return undefined;
+  return s % 60 === 0 ? `${s / 60}m` : `${s}s`;
+}
+
+/** A rule with `for:` scaled (and dropped when zero). */
+export function rule(r: Omit<AlertRule, 'for'> & { forSeconds?: number }, opts: AlertOptions): AlertRule {
+  const { forSeconds, ...rest } = r;
+  const f = forSeconds ? pending(forSeconds, opts) : undefined;
+  return { alert: rest.alert, expr: rest.expr, ...(f ? { for: f } : {}), labels: rest.labels, annotations: rest.annotations };
+}
+
+/** Majority of a Raft/Galera group of n members. */
+export function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+/** Prometheus `scrape_configs` for the targets: one job per job name, node labels per target. */
+export function renderScrapeConfigs(targets: ScrapeTarget[], scrapeInterval?: string): Record<string, unknown>[] {
+  const jobs = new Map<string, ScrapeTarget[]>();
+  for (const t of targets) jobs.set(t.job, [...(jobs.get(t.job) ?? []), t]);
+  return [...jobs.entries()].map(([job, ts]) => ({
+    job_name: job,
+    ...(scrapeInterval ? { scrape_interval: scrapeInterval } : {}),
+    metrics_path: ts[0]!.metricsPath,
+    ...(ts[0]!.params ? { params: ts[0]!.params } : {}),
+    static_configs: ts.map((t) => ({ targets: [t.address], labels: { component: t.component, ...t.labels } })),
+  }));
+}
