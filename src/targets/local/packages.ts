@@ -10,7 +10,7 @@ export const REQUIRED: Record<ComponentName, { binaries: string[]; packages: str
   memcached: { binaries: ['/usr/bin/memcached'], packages: ['memcached'] },
 };
 // mariabackup SST streams through socat.
-const GALERA = { binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat'], packages: ['galera-4', 'mariadb-backup', 'socat'] };
+export const GALERA = { binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat'], packages: ['galera-4', 'mariadb-backup', 'socat'] };
 
 export function missingPackages(components: ComponentName[], galera: boolean): string[] {
   const need = new Set<string>();
