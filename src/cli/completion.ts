@@ -97,7 +97,7 @@ function sharedFunctions(m: CompletionModel): string {
   }
   for (const o of m.global) kindCases.push(`    ${flagsOf(o).map((f) => `*${sq(` ${f}`)}`).join('|')}) echo ${sq(kindWord(o.value))} ;;`);
   const globalFlags = m.global.flatMap(flagsOf).join(' ');
-  const optionCases = m.commands.map((c) => `    ${sq(c.name)}) echo ${sq([...c.options.flatMap(flagsOf), globalFlags].join(' '))} ;;`);
+  const optionCases = m.commands.map((c) => `    ${sq(c.name)}) echo ${sq([...new Set([...c.options.flatMap(flagsOf), ...m.global.flatMap(flagsOf)])].join(' '))} ;;`);
   const positionalCases = m.commands.filter((c) => c.positional.kind === 'words').map((c) => `    ${sq(c.name)}) echo ${sq((c.positional as { words: string[] }).words.join(' '))} ;;`);
   const setValueCases = m.setKeys.filter((k) => k.values).map((k) => `    ${sq(k.key)}) echo ${sq(k.values!.join(' '))} ;;`);
   return `_osb_commands=${sq(m.commands.map((c) => c.name).join(' '))}

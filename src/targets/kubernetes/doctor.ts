@@ -152,7 +152,11 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
   }
   if (reviewError) out.push(fail('rbac', `cannot ask the API server what is allowed (SelfSubjectAccessReview failed: ${reviewError})`, 'allow create on selfsubjectaccessreviews.authorization.k8s.io (every authenticated user has it by default)'));
   else if (denied.length) out.push(fail('rbac', `not allowed in namespace ${o.namespace}: ${denied.join(', ')}`, `grant these verbs to your user, e.g. a RoleBinding to the "admin" ClusterRole: kubectl create rolebinding osb-admin --clusterrole=admin --user=USER -n ${o.namespace}`));
-  else out.push(ok('rbac', `allowed: ${requiredPermissions(namespaceExists).length} verbs osb uses on ${MANAGED_KINDS.length + 4} resources`));
+  else {
+    const needs = requiredPermissions(namespaceExists);
+    const resources = new Set(needs.map((n) => `${n.resource}${n.subresource ? `/${n.subresource}` : ''}.${n.group}`));
+    out.push(ok('rbac', `allowed: all ${needs.length} verbs osb uses, on ${resources.size} resources (SelfSubjectAccessReview)`));
+  }
 
   const volumes = (['rabbitmq', 'mariadb'] as const).filter((c) => o.config[c].enabled && o.config[c].volume.enabled);
   if (volumes.length === 0) {
