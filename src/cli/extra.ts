@@ -45,4 +45,17 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
       .option('--namespace <ns>', 'Kubernetes namespace (default: kubernetes.namespace, "openstack")')
       .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/render.js')).renderCommand(names, g(cmd))));
+    program
+      .command('completion')
+      .description('print a shell completion script (bash, zsh or fish); see README "Shell completion"')
+      .argument('<shell>', 'bash, zsh or fish')
+      .action(wrap(async (shell: string) => (await import('./commands/completion.js')).completionCommand(shell, program)));
+    program
+      .command('doctor')
+      .description('check this host (or, with --target kubernetes, the cluster) before a deploy: packages, supervision, ports, disk, memory, limits, clock, state dir; exit 0 only when a deploy would work')
+      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
+      .option('--json', 'print the checks as JSON')
+      .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
+      .option('--context <name>', 'kubeconfig context (kubernetes target)')
+      .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/doctor.js')).doctorCommand(names, g(cmd))));
 }

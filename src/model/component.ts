@@ -2,6 +2,7 @@ import type { ComponentName, Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { K8sObject, RenderContext } from '../k8s/objects.js';
 import type { NodeModel } from './desired.js';
+import type { DoctorCheck } from './doctor.js';
 import type { Endpoints, HostPort } from './endpoints.js';
 import type { LocalInstance, LocalRuntime, NodePlan, NodeResult } from './local.js';
 import type { SmokeStep } from './smoke.js';
@@ -80,6 +81,8 @@ export interface LocalHooks {
   afterRestart?(config: Config, secrets: Secrets, inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void): Promise<void>;
   /** `osb recover --force-bootstrap NODE` applies to this component (a cluster that may refuse to choose a bootstrap node). */
   forceBootstrap?: boolean;
+  /** `osb doctor`: is the open-files limit this process passes on enough for this daemon? */
+  fdCheck?(config: Config, limit: { soft: number; hard: number }): DoctorCheck;
   /** `osb test` steps against one node. */
   smoke(config: Config, secrets: Secrets, inst: LocalInstance): SmokeStep[];
 }

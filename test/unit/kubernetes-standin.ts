@@ -1,7 +1,8 @@
 /**
  * An in-process HTTP stand-in for the Kubernetes API server (node:http): discovery, server-side
  * apply (as a merge that bumps resourceVersion only on change), create, get, list with label
- * selectors, JSON merge patch (with a resourceVersion precondition), delete and pod logs — and a
+ * selectors, JSON merge patch (with a resourceVersion precondition), delete, pod logs, StorageClasses
+ * (put by the test) and SelfSubjectAccessReviews (allowed unless the test denies the verb) — and a
  * toy "controller" that gives StatefulSets and Deployments pods and Jobs completions in the way a
  * test asks (per pod: not Ready, being deleted). Labels others put on pods survive, as they do. It is NOT a real API server: no admission, no defaulting,
  * no field ownership. Tests using it show osb's apply/prune/wait/report logic, nothing more.
@@ -31,6 +32,8 @@ const RESOURCES: Record<string, { plural: string; kind: string; namespaced: bool
   'batch/v1': [{ plural: 'jobs', kind: 'Job', namespaced: true }],
   'policy/v1': [{ plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true }],
   'networking.k8s.io/v1': [{ plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true }],
+  'authorization.k8s.io/v1': [{ plural: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false }],
+  'storage.k8s.io/v1': [{ plural: 'storageclasses', kind: 'StorageClass', namespaced: false }],
   'rbac.authorization.k8s.io/v1': [
     { plural: 'roles', kind: 'Role', namespaced: true },
     { plural: 'rolebindings', kind: 'RoleBinding', namespaced: true },
@@ -50,6 +53,10 @@ export class ApiStandIn {
   /** Per pod name: the pod has a deletionTimestamp (terminating) but still exists. */
   deleting = new Set<string>();
   logs: Record<string, string> = {};
+  /** SelfSubjectAccessReviews answer "denied" for these, as "VERB RESOURCE[/SUBRESOURCE]" (e.g. "delete statefulsets"). */
+  denied = new Set<string>();
+  /** SelfSubjectAccessReviews seen, as "VERB RESOURCE[/SUBRESOURCE] NAMESPACE". */
+  readonly accessReviews: string[] = [];
   private rv = 1;
   private uid = 1;
   port = 0;
@@ -230,6 +237,15 @@ export class ApiStandIn {
       }
       const o = parseYaml(body) as Obj;
       return send(200, this.put({ ...o, metadata: { ...o.metadata, ...(ns ? { namespace: ns } : {}) } }));
+    }
+    if (req.method === 'POST' && r.kind === 'SelfSubjectAccessReview') {
+      // The authorizer: allowed unless the test denied the verb. Nothing is stored, as on a real server.
+      const o = JSON.parse(body) as Obj;
+      const a = o.spec?.resourceAttributes ?? {};
+      const what = `${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}`;
+      this.accessReviews.push(`${what} ${a.namespace ?? ''}`.trim());
+      const allowed = !this.denied.has(what);
+      return send(201, { ...o, status: { allowed, ...(allowed ? {} : { reason: 'denied by the stand-in' }) } });
     }
     if (req.method === 'POST') {
       const o = JSON.parse(body) as Obj;

@@ -1,3 +1,4 @@
+import { fail, ok, warn } from '../../model/doctor.js';
 import { LABEL } from '../../k8s/objects.js';
 import { runningPid } from '../../util/process.js';
 import type { ComponentDefinition } from '../../model/component.js';
@@ -72,6 +73,16 @@ export const mariadb: ComponentDefinition = {
     },
     async afterRestart(config, _secrets, inst, runtime, report) {
       if (clustered(config.mariadb)) await waitSynced(inst, runtime, report);
+    },
+    fdCheck(config, lim) {
+      // mariadbd raises its soft limit up to the hard one: it wants 10 + max_connections + 2 * table_open_cache (2000);
+      // short of that it cuts table_open_cache (down to 400), then max_connections.
+      const name = 'fd limit mariadb';
+      const want = 10 + config.mariadb.maxConnections + 1 + 2 * 2000;
+      const floor = 10 + config.mariadb.maxConnections + 2 * 400;
+      if (lim.hard < floor) return fail(name, `hard open files limit ${lim.hard}: MariaDB would lower max_connections below ${config.mariadb.maxConnections}`, `raise the hard limit to at least ${want} (ulimit -Hn ${want} as root, or LimitNOFILE=), or lower mariadb.maxConnections`);
+      if (lim.hard < want) return warn(name, `hard open files limit ${lim.hard}: MariaDB will shrink table_open_cache (wants ${want} files)`, `raise the hard limit to ${want}`);
+      return ok(name, `hard open files limit ${lim.hard} ≥ ${want} MariaDB wants`);
     },
     smoke: (_config, secrets, inst) => mariadbSmokeSteps({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword }),
   },

@@ -1,3 +1,4 @@
+import { fail, ok } from '../../model/doctor.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import type { HostPort } from '../../model/endpoints.js';
 import { inspectMemcached } from './inspect.js';
@@ -21,6 +22,13 @@ export const memcached: ComponentDefinition = {
     async inspect(_config, _secrets, inst) {
       const info = await inspectMemcached({ host: inst.host, port: inst.port });
       return { version: info.version, details: info };
+    },
+    fdCheck(config, lim) {
+      // memcached raises its soft limit to max connections itself, and exits when the hard limit is lower.
+      const name = 'fd limit memcached';
+      const want = config.memcached.maxConnections + 16;
+      if (lim.hard < want) return fail(name, `hard open files limit ${lim.hard} is below memcached.maxConnections ${config.memcached.maxConnections}: memcached will not start`, `raise the hard limit to ${want}, or lower memcached.maxConnections`);
+      return ok(name, `hard open files limit ${lim.hard} ≥ ${want} for ${config.memcached.maxConnections} connections`);
     },
     smoke: (_config, _secrets, inst) => memcachedSmokeSteps({ host: inst.host, port: inst.port }),
   },

@@ -1,3 +1,4 @@
+import { fail, ok, warn } from '../../model/doctor.js';
 import type { Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { ComponentDefinition } from '../../model/component.js';
@@ -62,6 +63,14 @@ export const rabbitmq: ComponentDefinition = {
     },
     async afterRestart(config, secrets, inst, _runtime, report) {
       if (clustered(config.rabbitmq)) await waitRabbitHealthy(config, secrets, inst, report);
+    },
+    fdCheck(_config, lim) {
+      // The Erlang VM uses the soft limit it is started with; RabbitMQ recommends 65536 for production.
+      const name = 'fd limit rabbitmq';
+      const raise = `raise it before osb deploy: ulimit -n 65536 (hard limit ${lim.hard}; /etc/security/limits.conf or LimitNOFILE= to raise that)`;
+      if (lim.soft < 1024) return fail(name, `open files limit ${lim.soft}: RabbitMQ needs at least 1024 (one per connection, queue segment and file)`, raise);
+      if (lim.soft < 65536) return warn(name, `open files limit ${lim.soft}: enough to start, below the 65536 RabbitMQ recommends for production`, raise);
+      return ok(name, `open files limit ${lim.soft}`);
     },
     smoke: (config, secrets, inst) => rabbitmqSmokeSteps(rabbitmqEndpoint(config, inst.ordinal, secrets)),
   },
