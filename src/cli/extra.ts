@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
 import type { ActionWrapper } from './action.js';
-import type { GlobalOptions } from './options.js';
+import { type GlobalOptions, withOutput } from './options.js';
 
 /** Commands beyond the core lifecycle (provisioning, clusters, Kubernetes rendering). */
 export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
-    program
-      .command('provision')
+    withOutput(program.command('provision'))
       .description('create databases (utf8mb4), users, vhosts and grants for OpenStack services (default: all in openstack.services); idempotent')
       .argument('[services...]', 'services from openstack.services')
-      .option('--json', 'print JSON')
       .action(wrap(async (services: string[], _o, cmd: Command) => (await import('./commands/provision.js')).provisionCommand(services, g(cmd))));
     program
       .command('deprovision')
@@ -50,11 +48,12 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .description('print a shell completion script (bash, zsh or fish); see README "Shell completion"')
       .argument('<shell>', 'bash, zsh or fish')
       .action(wrap(async (shell: string) => (await import('./commands/completion.js')).completionCommand(shell, program)));
-    program
-      .command('doctor')
+    withOutput(program.command('version'))
+      .description("osb's version, the daemon packages installed on this host and the images the Kubernetes target runs")
+      .action(wrap(async (_o, cmd: Command) => (await import('./commands/version.js')).versionCommand(g(cmd))));
+    withOutput(program.command('doctor'))
       .description('check this host (or, with --target kubernetes, the cluster) before a deploy: packages, supervision, ports, disk, memory, limits, clock, state dir; exit 0 only when a deploy would work')
       .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
-      .option('--json', 'print the checks as JSON')
       .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
       .option('--context <name>', 'kubeconfig context (kubernetes target)')
       .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/doctor.js')).doctorCommand(names, g(cmd))));

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { COMPONENTS } from '../config/schema.js';
 import pkg from '../../package.json' with { type: 'json' };
-import { collect, parseComponents, type GlobalOptions } from './options.js';
+import { collect, parseComponents, withOutput, type GlobalOptions } from './options.js';
 import { registerExtraCommands } from './extra.js';
 import { action } from './action.js';
 
@@ -41,37 +41,29 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
 
   const g = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
 
-  program
-    .command('deploy')
+  withOutput(program.command('deploy'))
     .description('deploy components (default: all, in parallel), wait until each answers its protocol, provision OpenStack services; idempotent')
     .argument('[components...]', `any of ${COMPONENTS.join(', ')}`)
-    .option('--json', 'print the result as JSON')
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
     .option('--context <name>', 'kubeconfig context (kubernetes target)')
     .action(action(async (names: string[], _o, cmd: Command) => (await import('./commands/deploy.js')).deployCommand(parseComponents(names), g(cmd))));
 
-  program
-    .command('status')
+  withOutput(program.command('status'))
     .description('per component: running, pids, address, version, uptime, data size and a live protocol check; exit 0 only when all are healthy')
     .argument('[components...]', `any of ${COMPONENTS.join(', ')}`)
-    .option('--json', 'print the status as JSON')
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
     .option('--context <name>', 'kubeconfig context (kubernetes target)')
     .action(action(async (names: string[], _o, cmd: Command) => (await import('./commands/status.js')).statusCommand(parseComponents(names), g(cmd))));
 
-  program
-    .command('test')
+  withOutput(program.command('test'))
     .description('the helm-test equivalent over real connections: queue round trip with confirms, table write/read, cache set/get/stats')
     .argument('[components...]', `any of ${COMPONENTS.join(', ')}`)
-    .option('--json', 'print step results as JSON')
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
     .option('--context <name>', 'kubeconfig context (kubernetes target)')
     .action(action(async (names: string[], _o, cmd: Command) => (await import('./commands/test.js')).testCommand(parseComponents(names), g(cmd))));
 
-  program
-    .command('endpoints')
+  withOutput(program.command('endpoints'))
     .description('addresses and credentials clients need; per OpenStack service with --service')
-    .option('--json', 'print JSON (default is a readable summary)')
     .option('--service <name>', 'one OpenStack service (its own credentials)')
     .addOption(new Option('--format <format>', 'output for --service').choices(['oslo', 'json', 'env']).default('oslo'))
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')

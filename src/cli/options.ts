@@ -1,3 +1,4 @@
+import { type Command, Option } from 'commander';
 import { COMPONENTS, type ComponentName } from '../config/schema.js';
 import { OsbError, didYouMean } from '../util/errors.js';
 import type { Verbosity } from './progress.js';
@@ -10,6 +11,7 @@ export interface GlobalOptions {
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  output?: OutputFormat;
   target?: 'local' | 'kubernetes';
   namespace?: string;
   context?: string;
@@ -33,3 +35,16 @@ export function sources(o: GlobalOptions) {
   return { values: o.values, set: o.set, stateDir: o.stateDir, resetValues: o.resetValues };
 }
 
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+/** `-o table|json|yaml` (and `--json`, its alias for json) on a command that prints data. */
+export function withOutput(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-o, --output <format>', 'output format: table (readable), json or yaml; shapes in docs/output.md').choices(['table', 'json', 'yaml']))
+    .option('--json', 'same as -o json');
+}
+
+export function outputFormat(o: { json?: boolean; output?: OutputFormat }): OutputFormat {
+  return o.output ?? (o.json ? 'json' : 'table');
+}

@@ -12,7 +12,7 @@ import { resolveDeployConfig } from '../../targets/local/context.js';
 import { hostChecks } from '../../targets/local/doctor.js';
 import { OsbError } from '../../util/errors.js';
 import { type GlobalOptions, parseComponents, sources } from '../options.js';
-import { print } from './target.js';
+import { emit } from './target.js';
 
 export interface DoctorReport {
   target: 'local' | 'kubernetes';
@@ -54,9 +54,7 @@ export async function doctorCommand(names: string[], o: GlobalOptions): Promise<
     const checks = await hostChecks({ config: local.config, stateDir: local.stateDir, components: wanted, state: local.state });
     report = { target: 'local', stateDir: local.stateDir, ok: checks.every((c) => c.status !== 'fail'), checks };
   }
-  if (o.json) {
-    print(JSON.stringify(report, null, 2));
-  } else {
+  {
     const width = Math.max(...report.checks.map((c) => c.name.length));
     const lines = [`osb doctor: ${report.target} target, state dir ${report.stateDir}`];
     for (const c of report.checks) {
@@ -67,7 +65,6 @@ export async function doctorCommand(names: string[], o: GlobalOptions): Promise<
     const warns = report.checks.filter((c) => c.status === 'warn').length;
     const w = warns ? ` (${warns} warning${warns > 1 ? 's' : ''})` : '';
     lines.push(fails ? `${fails} problem${fails > 1 ? 's' : ''} would stop a deploy${w}.` : `A deploy would work${w}.`);
-    print(lines.join('\n'));
+    return emit({ exitCode: report.ok ? 0 : 1, json: report, text: lines.join('\n') }, o);
   }
-  return report.ok ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-import type { GlobalOptions } from '../options.js';
+import { type GlobalOptions, outputFormat } from '../options.js';
 import { emit, openTarget } from './target.js';
 
 export interface EndpointsOptions extends GlobalOptions {
@@ -8,5 +8,5 @@ export interface EndpointsOptions extends GlobalOptions {
 
 export async function endpointsCommand(o: EndpointsOptions): Promise<number> {
   const target = await openTarget(o);
-  return emit(await target.endpoints({ service: o.service, format: o.format, json: o.json, quiet: o.quiet }), o);
+  return emit(await target.endpoints({ service: o.service, format: o.format, json: outputFormat(o) !== 'table', quiet: o.quiet }), o);
 }

@@ -8,16 +8,13 @@ import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import { type GlobalOptions, sources } from '../options.js';
 import { table } from '../../util/format.js';
-import { print } from './target.js';
+import { emit, print } from './target.js';
 
 export async function provisionCommand(services: string[], o: GlobalOptions): Promise<number> {
   const d = openDeployment(sources(o));
   const results = await withStateLock(d.stateDir, () => provisionServices(d.config, adminAccess(localEndpoints(d.config, d.secrets, d.stateDir)), d.secrets, d.stateDir, services));
-  if (o.json) print(JSON.stringify(results, null, 2));
-  else {
-    print(table([['SERVICE', 'DATABASES', 'VHOST', 'RESULT'], ...results.map((r) => [r.service, r.databases.join(',') || '-', r.vhost ?? '-', r.changed ? 'provisioned' : 'unchanged'])]));
-  }
-  return 0;
+  const text = table([['SERVICE', 'DATABASES', 'VHOST', 'RESULT'], ...results.map((r) => [r.service, r.databases.join(',') || '-', r.vhost ?? '-', r.changed ? 'provisioned' : 'unchanged'])]);
+  return emit({ exitCode: 0, json: results, text }, o);
 }
 
 export async function deprovisionCommand(service: string, o: GlobalOptions & { yes?: boolean; databases?: string }): Promise<number> {

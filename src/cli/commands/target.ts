@@ -1,7 +1,8 @@
 import type { Outcome, Target } from '../../model/target.js';
 import { resolveDeployConfig } from '../../targets/local/context.js';
 import type { GlobalOptions } from '../options.js';
-import { sources } from '../options.js';
+import { outputFormat, sources } from '../options.js';
+import { stringify } from 'yaml';
 
 /** --target, else the config's `target` key (values files, --set, or remembered values). */
 export function targetOf(o: GlobalOptions): 'local' | 'kubernetes' {
@@ -18,9 +19,11 @@ export async function openTarget(o: GlobalOptions): Promise<Target> {
 
 export const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 
-/** Prints an outcome as JSON (--json) or text; returns its exit code. */
-export function emit(out: Outcome, o: { json?: boolean }): number {
-  if (o.json && out.json !== undefined) print(JSON.stringify(out.json, null, 2));
+/** Prints an outcome as JSON, YAML (`-o`) or text; returns its exit code. */
+export function emit(out: Outcome, o: Pick<GlobalOptions, 'json' | 'output'>): number {
+  const format = out.json === undefined ? 'table' : outputFormat(o);
+  if (format === 'json') print(JSON.stringify(out.json, null, 2));
+  else if (format === 'yaml') print(stringify(out.json, { lineWidth: 0 }));
   else if (out.text) print(out.text);
   return out.exitCode;
 }

@@ -25,3 +25,21 @@ export async function ensurePackages(packages: string[], onLine: (line: string) 
     });
   }
 }
+
+/** Installed versions of Debian packages (null: not installed), from dpkg's database. */
+export function installedVersions(packages: string[]): Promise<Record<string, string | null>> {
+  return new Promise((resolve) => {
+    const out: Record<string, string | null> = Object.fromEntries(packages.map((p) => [p, null]));
+    const child = spawn('dpkg-query', ['-W', '-f', '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n', ...packages], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('error', () => resolve(out));
+    child.on('close', () => {
+      for (const line of text.split('\n')) {
+        const [name, status, version] = line.split('\t');
+        if (name && name in out && status?.startsWith('ii') && version) out[name] = version;
+      }
+      resolve(out);
+    });
+  });
+}
