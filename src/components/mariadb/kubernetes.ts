@@ -1,7 +1,7 @@
 import type { Secrets } from '../../config/secrets.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { accountName, serviceSpecs } from '../../model/services.js';
-import { GALERA_AGENT, GALERA_RECOVER, galeraDecisionModuleSource, WRITER_CONTROLLER, writerDecisionModuleSource } from './pod-programs.js';
+import { galeraDecisionModuleSource, podProgramSource, writerDecisionModuleSource } from './pod-programs.js';
 import {
   antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, LABEL, labels, meta, networkPolicy,
   podDisruptionBudget, podFqdn, podSecurity, pvcTemplate, type RenderContext, resources, roleAndBinding, secret, secretEnv, selector,
@@ -167,7 +167,14 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   const scripts: Record<string, string> = {
     'start.sh': mariadbStartScript(ctx),
     'osb-admin.sh': MARIADB_ADMIN_INIT,
-    ...(galera ? { 'galera-recover.sh': GALERA_RECOVER, 'galera-agent.mjs': GALERA_AGENT, 'galera-decision.mjs': galeraDecisionModuleSource() } : {}),
+    ...(galera
+      ? {
+          'galera-recover.sh': podProgramSource('galera-recover.sh'),
+          'galera-agent.mjs': podProgramSource('galera-agent.mjs'),
+          'galera-decision.mjs': galeraDecisionModuleSource(),
+          'k8s-api.mjs': podProgramSource('k8s-api.mjs'),
+        }
+      : {}),
   };
   const adminEnv = secretEnv('MARIADB_ADMIN_PASSWORD', 'mariadb-credentials', 'admin-password');
   const env = [
@@ -342,7 +349,7 @@ export function writerControllerObjects(ctx: RenderContext): K8sObject[] {
   const m = ctx.config.mariadb;
   const name = WRITER_CONTROLLER_NAME;
   const role = 'writer-controller' as const;
-  const scripts = { 'writer-controller.mjs': WRITER_CONTROLLER, 'writer-decision.mjs': writerDecisionModuleSource() };
+  const scripts = { 'writer-controller.mjs': podProgramSource('writer-controller.mjs'), 'writer-decision.mjs': writerDecisionModuleSource(), 'k8s-api.mjs': podProgramSource('k8s-api.mjs') };
   const podLabels = labels('mariadb', role);
   const podSelector = { [LABEL.name]: 'mariadb', [LABEL.instance]: podLabels[LABEL.instance]!, [LABEL.component]: role };
   const pods = Array.from({ length: m.replicas }, (_, i) => `mariadb-${i}`);
