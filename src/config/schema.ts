@@ -15,6 +15,9 @@ const ipv4 = z
   .string()
   .refine((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255), 'must be an IPv4 address such as 127.0.0.1');
 
+/** `<component>.imageDigest`: pins the image (`image@sha256:...`), so a moved tag cannot change what runs. */
+const imageDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be an image digest such as sha256:<64 lowercase hex digits> (see `docker buildx imagetools inspect IMAGE`)').optional();
+
 const volume = z.strictObject({
   enabled: z.boolean().default(true),
   size: quantity.default('5Gi'),
@@ -54,7 +57,8 @@ export const rabbitmqSchema = z.strictObject({
   /** `pause_minority`: a minority partition stops serving instead of diverging (see docs/clusters). */
   partitionHandling: z.enum(['pause_minority', 'autoheal']).default('pause_minority'),
   memoryHighWatermark: z.number().gt(0).lt(1).default(0.4),
-  image: z.string().default('docker.io/library/rabbitmq:3.10-management'),
+  image: z.string().default('docker.io/library/rabbitmq:4.1-management'),
+  imageDigest,
   volume: volume.prefault({}),
   resources: resources.prefault({}),
 });
@@ -70,6 +74,7 @@ export const mariadbSchema = z.strictObject({
   /** Galera group port of node 0; IST is galeraPort+10+i, SST galeraPort+20+i on the local target. */
   galeraPort: port.default(4567),
   image: z.string().default('docker.io/library/mariadb:10.11'),
+  imageDigest,
   volume: volume.prefault({}),
   resources: resources.prefault({}),
 });
@@ -82,6 +87,7 @@ export const memcachedSchema = z.strictObject({
   maxConnections: z.int().min(10).max(1000000).default(1024),
   threads: z.int().min(1).max(64).default(2),
   image: z.string().default('docker.io/library/memcached:1.6'),
+  imageDigest,
   resources: resources.prefault({}),
 });
 

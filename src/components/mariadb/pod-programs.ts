@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { readPodFile } from '../../k8s/pod-files.js';
 import { OsbError } from '../../util/errors.js';
 
 /**
@@ -44,9 +45,5 @@ export type PodProgram = (typeof POD_PROGRAMS)[number];
  * compiled module and from the bundle (dist/cli/bundle/osb.mjs), like `shippedModuleSource`.
  */
 export function podProgramSource(name: PodProgram): string {
-  const url = new URL(`../../components/mariadb/pod/${name}`, import.meta.url);
-  if (!existsSync(fileURLToPath(url))) {
-    throw new OsbError(`cannot find the MariaDB pod program ${fileURLToPath(url)}`, 'reinstall osb (npm ci && npm run build)');
-  }
-  return readFileSync(url, 'utf8');
+  return readPodFile(new URL(`../../components/mariadb/pod/${name}`, import.meta.url));
 }
