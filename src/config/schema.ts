@@ -15,6 +15,9 @@ const ipv4 = z
   .string()
   .refine((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255), 'must be an IPv4 address such as 127.0.0.1');
 
+/** `<component>.imageDigest`: pins the image (`image@sha256:...`), so a moved tag cannot change what runs. */
+const imageDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be an image digest such as sha256:<64 lowercase hex digits> (see `docker buildx imagetools inspect IMAGE`)').optional();
+
 const volume = z.strictObject({
   enabled: z.boolean().default(true),
   size: quantity.default('5Gi'),
@@ -56,7 +59,8 @@ export const rabbitmqSchema = z.strictObject({
   /** `pause_minority`: a minority partition stops serving instead of diverging (see docs/clusters). */
   partitionHandling: z.enum(['pause_minority', 'autoheal']).default('pause_minority'),
   memoryHighWatermark: z.number().gt(0).lt(1).default(0.4),
-  image: z.string().default('docker.io/library/rabbitmq:3.10-management'),
+  image: z.string().default('docker.io/library/rabbitmq:4.1-management'),
+  imageDigest,
   volume: volume.prefault({}),
   resources: resources.prefault({}),
 });
@@ -76,6 +80,7 @@ export const mariadbSchema = z.strictObject({
   /** HAProxy's built-in Prometheus exporter (replicas > 1). */
   proxyMetricsPort: port.default(8404),
   image: z.string().default('docker.io/library/mariadb:10.11'),
+  imageDigest,
   volume: volume.prefault({}),
   resources: resources.prefault({}),
 });
@@ -90,6 +95,7 @@ export const memcachedSchema = z.strictObject({
   /** osb's memcached exporter of node 0 (node i: +i); the community memcached_exporter's port. */
   exporterPort: port.default(9150),
   image: z.string().default('docker.io/library/memcached:1.6'),
+  imageDigest,
   resources: resources.prefault({}),
 });
 

@@ -92,6 +92,30 @@ export function podSecurity(uid: number): Record<string, unknown> {
   return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } };
 }
 
+/**
+ * The image of the small programs pods run (Galera coordinator, writer controller, rabbit-init, the
+ * RabbitMQ test pod): plain Node.js built-ins only. Node 24 is an upstream LTS line until 2028-04.
+ */
+export const NODE_IMAGE = 'docker.io/library/node:24-alpine';
+/** uid of the `node` user in the node image. */
+export const NODE_UID = 1000;
+
+/** A component's image reference: `image`, or `image@sha256:...` when `imageDigest` pins it. */
+export function imageRef(cfg: { image: string; imageDigest?: string | undefined }): string {
+  if (!cfg.imageDigest) return cfg.image;
+  // A digest replaces any digest already in the reference; a tag may stay (the digest wins).
+  return `${cfg.image.replace(/@sha256:[0-9a-f]{64}$/, '')}@${cfg.imageDigest}`;
+}
+
+const QUANTITY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+
+/** Bytes of a Kubernetes memory quantity such as `1Gi`, `512Mi` or `1.5G` (the schema's quantity syntax). */
+export function quantityBytes(q: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.exec(q);
+  if (!m) throw new Error(`not a Kubernetes quantity: ${q}`);
+  return Math.floor(Number(m[1]) * QUANTITY_UNITS[m[2] ?? '']!);
+}
+
 export function resources(cfg: Config['mariadb']['resources']): Record<string, unknown> {
   return {
     requests: { cpu: cfg.cpuRequest, memory: cfg.memoryRequest },

@@ -63,9 +63,9 @@ describe('kubernetes Galera coordination', () => {
     const run = join(dir, 'run');
     execFileSync('mkdir', ['-p', data, run]);
     writeFileSync(join(data, 'grastate.dat'), '# GALERA saved state\nversion: 2.1\nuuid:    5ee9a2f2-1111-11ee-8000-000000000001\nseqno:   1234\nsafe_to_bootstrap: 1\n');
-    const script = scripts(3)['galera-recover.sh']!.replace('D=/var/lib/mysql', `D=${data}`).replaceAll('/run/osb', run);
-    writeFileSync(join(dir, 'recover.sh'), script);
-    const out = execFileSync('bash', [join(dir, 'recover.sh')], { encoding: 'utf8' });
+    // The shipped text as is; only the two paths of the pod are pointed elsewhere.
+    writeFileSync(join(dir, 'recover.sh'), scripts(3)['galera-recover.sh']!);
+    const out = execFileSync('bash', [join(dir, 'recover.sh')], { encoding: 'utf8', env: { ...process.env, OSB_DATA_DIR: data, OSB_RUN_DIR: run } });
     expect(JSON.parse(out)).toEqual({ hasData: true, uuid: '5ee9a2f2-1111-11ee-8000-000000000001', seqno: 1234, safeToBootstrap: true });
   });
 

@@ -1,26 +1,26 @@
 import type { Secrets } from '../../config/secrets.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { accountName, serviceSpecs } from '../../model/services.js';
-import { GALERA_AGENT, GALERA_RECOVER, galeraDecisionModuleSource, WRITER_CONTROLLER, writerDecisionModuleSource } from './pod-programs.js';
+import { galeraDecisionModuleSource, podProgramSource, writerDecisionModuleSource } from './pod-programs.js';
 import {
-  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, LABEL, labels, meta, networkPolicy,
-  podDisruptionBudget, podFqdn, podSecurity, pvcTemplate, type RenderContext, resources, roleAndBinding, secret, secretEnv, selector,
-  serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash, WAIT_FOR_TCP,
+  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, imageRef, type K8sObject, LABEL, labels, meta,
+  networkPolicy, NODE_IMAGE, NODE_UID, podDisruptionBudget, podFqdn, podSecurity, pvcTemplate, type RenderContext, resources,
+  roleAndBinding, secret, secretEnv, selector, serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash,
+  WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
+import { createHash, createHmac } from 'node:crypto';
 import { renderTuningCnf } from './config.js';
 import { kubernetesGaleraPorts } from './ports.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
 
 /** uid of the `mysql` user in the official image. */
 const MARIADB_UID = 999;
-/** Default image of the Galera coordinator init container (plain Node.js; runs galera-agent.mjs). */
-export const GALERA_AGENT_IMAGE = 'docker.io/library/node:20-alpine';
+/** Image of the Galera coordinator init container and the writer controller (plain Node.js). */
+export const GALERA_AGENT_IMAGE = NODE_IMAGE;
 export const GALERA_STATE_CONFIGMAP = 'mariadb-galera-state';
 /** The Service clients use with Galera: it selects the one pod the writer controller labels. */
 export const MARIADB_WRITER_SERVICE = 'mariadb-writer';
 export const WRITER_CONTROLLER_NAME = 'mariadb-writer-controller';
-/** uid of the `node` user in the node image. */
-const NODE_UID = 1000;
 
 /** The database Service clients connect to: the single-writer Service with Galera, else `mariadb`. */
 export const mariadbClientService = (config: RenderContext['config']) => (config.mariadb.replicas > 1 ? MARIADB_WRITER_SERVICE : 'mariadb');
@@ -54,7 +54,17 @@ export function mariadbStartScript(ctx: RenderContext): string {
       `wsrep_sst_auth = ${ADMIN_USER.mariadb}:\${MARIADB_ADMIN_PASSWORD}`,
       'EOF',
       'mode=$(cat /run/osb/galera-mode)',
+      // The coordinator's decision lives on the pod's emptyDir, which survives a container restart
+      // while init containers do not rerun. A bootstrap decision is therefore used up before the
+      // server starts: a restarted container (crash, OOM kill, liveness) finds `join` and rejoins its
+      // peers instead of founding a second cluster. Only a new pod (new emptyDir) decides again.
+      'if [ "$mode" = bootstrap ] && [ -e /run/osb/galera-bootstrapped ]; then',
+      '  echo "osb: $POD_NAME already bootstrapped in this pod; a restarted container rejoins (delete the pod to decide again)"',
+      '  mode=join',
+      'fi',
       'if [ "$mode" = bootstrap ]; then',
+      '  date -u +%FT%TZ > /run/osb/galera-bootstrapped',
+      '  printf \'join\\n\' > /run/osb/galera-mode.tmp && mv -f /run/osb/galera-mode.tmp /run/osb/galera-mode',
       '  if [ -f /var/lib/mysql/grastate.dat ]; then sed -i "s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/" /var/lib/mysql/grastate.dat; fi',
       '  echo "osb: bootstrapping the Galera cluster from $POD_NAME"',
       '  exec docker-entrypoint.sh mariadbd --defaults-extra-file=/run/osb/node.cnf --wsrep-new-cluster',
@@ -83,6 +93,26 @@ export function mariadbReadinessScript(ctx: RenderContext): string {
     lines.push(`[ "$(${q} -e 'SELECT 1')" = 1 ]`);
   }
   return lines.join('\n');
+}
+
+/** The Secret holding MariaDB's root password hash (MARIADB_ROOT_PASSWORD_HASH). */
+export const MARIADB_ROOT_SECRET = 'mariadb-root';
+
+/**
+ * `mysql_native_password` hash ("*" + upper-case hex SHA1(SHA1(password))) of MariaDB's root password on
+ * Kubernetes. The image's entrypoint insists on a root password; osb never uses root (it has its own admin
+ * account with the same privileges), so the password is derived from the admin password (HMAC) and only
+ * its hash reaches the pod, as MARIADB_ROOT_PASSWORD_HASH: nothing secret is printed (unlike
+ * MARIADB_RANDOM_ROOT_PASSWORD, which logs "GENERATED ROOT PASSWORD: ..."), and no root without a password.
+ */
+export function mariadbRootPasswordHash(adminPassword: string): string {
+  return nativePasswordHash(createHmac('sha256', adminPassword).update('osb mariadb root@localhost').digest('hex'));
+}
+
+/** MariaDB's `PASSWORD()` for mysql_native_password: "*" + upper-case hex SHA1(SHA1(password)). */
+export function nativePasswordHash(password: string): string {
+  const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest();
+  return `*${sha1(sha1(password)).toString('hex').toUpperCase()}`;
 }
 
 /** Sourced by the image's entrypoint on first initialisation: osb's admin account, no test database. */
@@ -166,15 +196,24 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   const scripts: Record<string, string> = {
     'start.sh': mariadbStartScript(ctx),
     'osb-admin.sh': MARIADB_ADMIN_INIT,
-    ...(galera ? { 'galera-recover.sh': GALERA_RECOVER, 'galera-agent.mjs': GALERA_AGENT, 'galera-decision.mjs': galeraDecisionModuleSource() } : {}),
+    ...(galera
+      ? {
+          'galera-recover.sh': podProgramSource('galera-recover.sh'),
+          'galera-agent.mjs': podProgramSource('galera-agent.mjs'),
+          'galera-decision.mjs': galeraDecisionModuleSource(),
+          'k8s-api.mjs': podProgramSource('k8s-api.mjs'),
+        }
+      : {}),
   };
   const adminEnv = secretEnv('MARIADB_ADMIN_PASSWORD', 'mariadb-credentials', 'admin-password');
   const env = [
     fieldEnv('POD_NAME', 'metadata.name'),
     fieldEnv('POD_IP', 'status.podIP'),
     adminEnv,
-    // The image insists on a root password; nobody needs it: osb uses its admin account.
-    { name: 'MARIADB_RANDOM_ROOT_PASSWORD', value: 'yes' },
+    // The image insists on a root password; nobody needs it (osb uses its admin account). Only a hash,
+    // from the Secret, and root only on localhost: nothing secret in the pod log, no remote root.
+    secretEnv('MARIADB_ROOT_PASSWORD_HASH', MARIADB_ROOT_SECRET, 'root-password-hash'),
+    { name: 'MARIADB_ROOT_HOST', value: 'localhost' },
     { name: 'MARIADB_INITDB_SKIP_TZINFO', value: 'yes' },
   ];
   const mounts = [
@@ -197,7 +236,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   if (galera) {
     const small = { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: m.resources.memoryLimit } };
     initContainers.push(
-      { name: 'galera-recover', image: m.image, command: ['bash', '/osb/scripts/galera-recover.sh'], volumeMounts: [...mounts, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }], securityContext: containerSecurity(true), resources: small },
+      { name: 'galera-recover', image: imageRef(m), command: ['bash', '/osb/scripts/galera-recover.sh'], volumeMounts: [...mounts, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }], securityContext: containerSecurity(true), resources: small },
       {
         name: 'galera-decide',
         image: GALERA_AGENT_IMAGE,
@@ -239,7 +278,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
           containers: [
             {
               name: 'mariadb',
-              image: m.image,
+              image: imageRef(m),
               command: ['bash', '/osb/scripts/start.sh'],
               env,
               ports: [
@@ -275,6 +314,8 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
         ])
       : []),
     secret(ctx, 'mariadb-credentials', 'mariadb', 'credentials', { 'admin-user': ADMIN_USER.mariadb, 'admin-password': secrets.mariadbAdminPassword }),
+    // Read only by the entrypoint when it initialises a data dir; kept apart from the credentials osb reads back.
+    secret(ctx, MARIADB_ROOT_SECRET, 'mariadb', 'credentials', { 'root-password-hash': mariadbRootPasswordHash(secrets.mariadbAdminPassword) }),
     configMap(ctx, 'mariadb-etc', 'mariadb', 'config', etc),
     configMap(ctx, 'mariadb-scripts', 'mariadb', 'config', scripts),
     // Written by the pods' coordinators (one key per pod); osb only owns its existence.
@@ -299,13 +340,16 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
       containers: [
         {
           name: 'db-init',
-          image: m.image,
+          image: imageRef(m),
           command: ['bash', '-c', dbInitScript(ctx)],
           env: [adminClientEnv, ...withDbs.map((s) => secretEnv(servicePasswordEnv(s.name), 'mariadb-service-credentials', servicePasswordKey(s.name)))],
+          // bash writes a here-document bigger than a pipe buffer (a long service list) to a temp file: /tmp must be writable.
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
           securityContext: containerSecurity(true),
           resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
         },
       ],
+      volumes: [{ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }],
     };
     out.push(pwSecret, {
       apiVersion: 'batch/v1',
@@ -323,7 +367,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
       automountServiceAccountToken: false,
       securityContext: podSecurity(MARIADB_UID),
       containers: [
-        { name: 'test', image: m.image, command: ['bash', '-c', mariadbTestScript(ctx)], env: [adminClientEnv], securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } } },
+        { name: 'test', image: imageRef(m), command: ['bash', '-c', mariadbTestScript(ctx)], env: [adminClientEnv], securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } } },
       ],
     },
   });
@@ -341,7 +385,7 @@ export function writerControllerObjects(ctx: RenderContext): K8sObject[] {
   const m = ctx.config.mariadb;
   const name = WRITER_CONTROLLER_NAME;
   const role = 'writer-controller' as const;
-  const scripts = { 'writer-controller.mjs': WRITER_CONTROLLER, 'writer-decision.mjs': writerDecisionModuleSource() };
+  const scripts = { 'writer-controller.mjs': podProgramSource('writer-controller.mjs'), 'writer-decision.mjs': writerDecisionModuleSource(), 'k8s-api.mjs': podProgramSource('k8s-api.mjs') };
   const podLabels = labels('mariadb', role);
   const podSelector = { [LABEL.name]: 'mariadb', [LABEL.instance]: podLabels[LABEL.instance]!, [LABEL.component]: role };
   const pods = Array.from({ length: m.replicas }, (_, i) => `mariadb-${i}`);

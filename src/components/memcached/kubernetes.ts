@@ -1,6 +1,6 @@
 import { memcachedTuningArgs } from './config.js';
 import {
-  antiAffinity, containerSecurity, headlessName, type K8sObject, labels, meta, networkPolicy, podDisruptionBudget, podFqdn,
+  antiAffinity, containerSecurity, headlessName, imageRef, type K8sObject, labels, meta, networkPolicy, podDisruptionBudget, podFqdn,
   podSecurity, type RenderContext, resources, selector, services, HOOK_ANNOTATION, WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
 
@@ -59,7 +59,7 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
           containers: [
             {
               name: 'memcached',
-              image: c.image,
+              image: imageRef(c),
               command: ['memcached'],
               args: ['-p', String(c.port), ...memcachedTuningArgs(c)],
               ports: [{ name: 'memcache', containerPort: c.port, protocol: 'TCP' }],
@@ -82,7 +82,7 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
       automountServiceAccountToken: false,
       securityContext: podSecurity(MEMCACHED_UID),
       containers: [
-        { name: 'test', image: c.image, command: ['bash', '-c', memcachedTestScript(ctx)], securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } } },
+        { name: 'test', image: imageRef(c), command: ['bash', '-c', memcachedTestScript(ctx)], securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } } },
       ],
     },
   };

@@ -2,10 +2,11 @@ import { ADMIN_USER } from '../../model/desired.js';
 import { accountName, serviceSpecs } from '../../model/services.js';
 import type { Secrets } from '../../config/secrets.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
+import { rabbitmqPodPrograms } from './pod-programs.js';
 import {
-  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, type K8sObject, labels, meta, networkPolicy,
-  podDisruptionBudget, podSecurity, pvcTemplate, type RenderContext, resources, roleAndBinding, secret, secretEnv, selector,
-  serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash,
+  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, imageRef, type K8sObject, labels, meta, networkPolicy,
+  NODE_IMAGE, NODE_UID, podDisruptionBudget, podSecurity, pvcTemplate, quantityBytes, type RenderContext, resources, roleAndBinding, secret,
+  secretEnv, selector, serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash,
 } from '../../k8s/objects.js';
 
 /** uid of the `rabbitmq` user in the official image. */
@@ -24,6 +25,13 @@ export function renderKubernetesRabbitmqConf(ctx: RenderContext): string {
     `listeners.tcp.default = ${r.port}`,
     `management.tcp.port = ${r.managementPort}`,
     'load_definitions = /etc/rabbitmq/definitions/definitions.json',
+    // Kubernetes collects stdout (`kubectl logs`, osb's crash diagnosis); a file would only fill ephemeral storage.
+    // Later conf.d files win: this overrides the shared file's `log.console = false` (the local target logs to a file).
+    'log.console = true',
+    'log.console.level = info',
+    'log.file = false',
+    // The container's memory limit, so the watermark is relative to it, not to the node's RAM (cgroup detection varies by version).
+    `total_memory_available_override_value = ${quantityBytes(r.resources.memoryLimit)}`,
   ];
   if (r.replicas > 1) {
     lines.push(
@@ -42,69 +50,21 @@ export function renderKubernetesRabbitmqConf(ctx: RenderContext): string {
 /** The management API base URL inside the cluster (client Service). */
 const apiBase = (ctx: RenderContext) => `http://${serviceFqdn(ctx, 'rabbitmq')}:${ctx.config.rabbitmq.managementPort}/api`;
 
-const PY_CLIENT = `import base64, json, os, sys, time, urllib.error, urllib.parse, urllib.request
-BASE = os.environ["OSB_RABBITMQ_API"]
-AUTH = "Basic " + base64.b64encode((os.environ["OSB_ADMIN_USER"] + ":" + os.environ["OSB_ADMIN_PASSWORD"]).encode()).decode()
-def call(method, path, body=None, ok404=False):
-    req = urllib.request.Request(BASE + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": AUTH, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=15) as r:
-            text = r.read().decode()
-            return json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        if ok404 and e.code == 404:
-            return None
-        raise SystemExit("osb: %s %s: HTTP %d %s" % (method, path, e.code, e.read().decode()[:200]))
-def wait_api(seconds):
-    end = time.time() + seconds
-    while True:
-        try:
-            return call("GET", "/overview")
-        except (SystemExit, OSError) as e:
-            if time.time() > end:
-                raise SystemExit("osb: management API %s did not answer within %ds: %s" % (BASE, seconds, e))
-            time.sleep(3)
-q = urllib.parse.quote
-`;
+/** The ConfigMap with the node programs of the rabbit-init Job and the test pod. */
+export const RABBITMQ_PROGRAMS_CONFIGMAP = 'rabbitmq-programs';
 
-/** rabbit-init: vhost, user and permissions per OpenStack service over the management API; idempotent. */
-export function rabbitInitScript(ctx: RenderContext): string {
-  const quorum = ctx.config.rabbitmq.replicas > 1;
-  const svcs = serviceSpecs(ctx.config).filter((s) => s.messaging).map((s) => ({ user: accountName(s.name), env: servicePasswordEnv(s.name) }));
-  return `${PY_CLIENT}wait_api(600)
-call("DELETE", "/users/guest", ok404=True)
-for s in ${JSON.stringify(svcs)}:
-    call("PUT", "/vhosts/" + q(s["user"], safe=""), {"description": "osb: " + s["user"], "default_queue_type": "${quorum ? 'quorum' : 'classic'}"})
-    call("PUT", "/users/" + q(s["user"], safe=""), {"password": os.environ[s["env"]], "tags": ""})
-    call("PUT", "/permissions/" + q(s["user"], safe="") + "/" + q(s["user"], safe=""), {"configure": ".*", "write": ".*", "read": ".*"})
-    print("ok: vhost and user " + s["user"])
-`;
-}
-
-/** The test pod: cluster membership, then declare, publish, get (ack) and delete a queue. */
-export function rabbitmqTestScript(ctx: RenderContext): string {
-  return `${PY_CLIENT}wait_api(300)
-nodes = [n for n in call("GET", "/nodes") if n.get("running")]
-print("ok: %d of ${ctx.config.rabbitmq.replicas} node(s) running: %s" % (len(nodes), ", ".join(sorted(n["name"] for n in nodes))))
-if len(nodes) != ${ctx.config.rabbitmq.replicas}:
-    raise SystemExit("FAIL: cluster has %d running nodes, expected ${ctx.config.rabbitmq.replicas}" % len(nodes))
-name = "osb-test-%d" % int(time.time() * 1000)
-body = "osb-%d" % os.getpid()
-call("PUT", "/queues/%2F/" + name, {"durable": False, "auto_delete": False})
-print("ok: declared queue " + name)
-r = call("POST", "/exchanges/%2F/amq.default/publish", {"properties": {}, "routing_key": name, "payload": body, "payload_encoding": "string"})
-if not r.get("routed"):
-    raise SystemExit("FAIL: message was not routed")
-print("ok: published")
-got = call("POST", "/queues/%2F/" + name + "/get", {"count": 1, "ackmode": "ack_requeue_false", "encoding": "auto"})
-if not got or got[0]["payload"] != body:
-    raise SystemExit("FAIL: consumed %r, published %r" % (got, body))
-print("ok: consumed and acked")
-call("DELETE", "/queues/%2F/" + name)
-print("ok: deleted queue")
-`;
-}
+/**
+ * preStop of a clustered node, as RabbitMQ's cluster operator does it: wait until every quorum
+ * queue and stream has enough online replicas to lose this one (`await_online_quorum_plus_one`), then
+ * `drain` (maintenance mode: client connections closed, queue leaders moved away). Each step has a
+ * timeout and the pod stops anyway afterwards; the grace period covers both plus the shutdown.
+ */
+export const RABBITMQ_PRESTOP = { awaitSeconds: 600, drainSeconds: 120, shutdownSeconds: 60 } as const;
+export const rabbitmqPreStopScript = () =>
+  [
+    `rabbitmq-upgrade await_online_quorum_plus_one -t ${RABBITMQ_PRESTOP.awaitSeconds} || echo "osb preStop: quorum+1 not reached in ${RABBITMQ_PRESTOP.awaitSeconds}s, stopping anyway"`,
+    `rabbitmq-upgrade drain -t ${RABBITMQ_PRESTOP.drainSeconds} || true`,
+  ].join('\n');
 
 export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, servicePasswords: Record<string, string>): K8sObject[] {
   const r = ctx.config.rabbitmq;
@@ -123,6 +83,8 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
   const diag = (...checks: string[]) => ['bash', '-c', checks.map((c) => `rabbitmq-diagnostics -q ${c}`).join(' && ')];
   const prepare = [
     'set -eu',
+    // The previous pod left a 0400 cookie on the volume; without fsGroup it cannot be overwritten: replace it.
+    'rm -f /var/lib/rabbitmq/.erlang.cookie',
     'cp /osb/credentials/erlang-cookie /var/lib/rabbitmq/.erlang.cookie',
     'chmod 0400 /var/lib/rabbitmq/.erlang.cookie',
     'mkdir -p /etc/rabbitmq/conf.d',
@@ -169,11 +131,11 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
           serviceAccountName: 'rabbitmq',
           securityContext: podSecurity(RABBITMQ_UID),
           affinity: antiAffinity('rabbitmq'),
-          terminationGracePeriodSeconds: 60,
+          terminationGracePeriodSeconds: r.replicas > 1 ? RABBITMQ_PRESTOP.awaitSeconds + RABBITMQ_PRESTOP.drainSeconds + RABBITMQ_PRESTOP.shutdownSeconds : 60,
           initContainers: [
             {
               name: 'prepare',
-              image: r.image,
+              image: imageRef(r),
               command: ['bash', '-c', prepare],
               env,
               volumeMounts: [...mounts.filter((m) => m.name !== 'definitions'), { name: 'config', mountPath: '/osb/config', readOnly: true }, { name: 'credentials', mountPath: '/osb/credentials', readOnly: true }],
@@ -184,7 +146,7 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
           containers: [
             {
               name: 'rabbitmq',
-              image: r.image,
+              image: imageRef(r),
               env,
               ports: [
                 { name: 'amqp', containerPort: r.port, protocol: 'TCP' },
@@ -193,6 +155,7 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
                 { name: 'dist', containerPort: dist, protocol: 'TCP' },
               ],
               volumeMounts: mounts,
+              ...(r.replicas > 1 ? { lifecycle: { preStop: { exec: { command: ['bash', '-c', rabbitmqPreStopScript()] } } } } : {}),
               startupProbe: { exec: { command: diag('ping') }, periodSeconds: 10, timeoutSeconds: 20, failureThreshold: 60 },
               readinessProbe: { exec: { command: diag('check_running', 'check_local_alarms', 'check_port_connectivity') }, periodSeconds: 15, timeoutSeconds: 30, failureThreshold: 3 },
               livenessProbe: { exec: { command: diag('ping') }, periodSeconds: 30, timeoutSeconds: 20, failureThreshold: 6 },
@@ -213,6 +176,18 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
     secretEnv('OSB_ADMIN_USER', 'rabbitmq-credentials', 'admin-user'),
     secretEnv('OSB_ADMIN_PASSWORD', 'rabbitmq-credentials', 'admin-password'),
   ];
+  const programs = rabbitmqPodPrograms();
+  // rabbit-init and the test pod are node programs (the RabbitMQ 4.x images have no python3), run as the node image's user.
+  const nodeProgram = (name: string, program: string, env: unknown[]) => ({
+    name,
+    image: NODE_IMAGE,
+    command: ['node', `/osb/programs/${program}`],
+    env,
+    volumeMounts: [{ name: 'programs', mountPath: '/osb/programs', readOnly: true }],
+    securityContext: containerSecurity(true),
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+  });
+  const programsVolume = { name: 'programs', configMap: { name: RABBITMQ_PROGRAMS_CONFIGMAP, defaultMode: 0o444 } };
   const out: K8sObject[] = [
     serviceAccount(ctx, 'rabbitmq'),
     ...roleAndBinding(ctx, 'rabbitmq', 'rabbitmq-peer-discovery', [
@@ -221,6 +196,7 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
     ]),
     creds,
     configMap(ctx, 'rabbitmq-config', 'rabbitmq', 'config', conf),
+    configMap(ctx, RABBITMQ_PROGRAMS_CONFIGMAP, 'rabbitmq', 'config', programs),
     ...services(ctx, 'rabbitmq', [{ name: 'amqp', port: r.port }, { name: 'management', port: r.managementPort }], [{ name: 'epmd', port: RABBITMQ_EPMD_PORT }, { name: 'dist', port: dist }]),
     podDisruptionBudget(ctx, 'rabbitmq'),
     networkPolicy(ctx, 'rabbitmq', [
@@ -232,28 +208,27 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
     sts,
   ];
   if (ctx.config.openstack.provision && messaging.length) {
-    const script = rabbitInitScript(ctx);
     const pwSecret = secret(ctx, 'rabbitmq-service-credentials', 'rabbitmq', 'rabbit-init', Object.fromEntries(messaging.map((s) => [servicePasswordKey(s.name), servicePasswords[s.name]!])));
     const podSpec = {
       restartPolicy: 'OnFailure',
       automountServiceAccountToken: false,
-      securityContext: podSecurity(RABBITMQ_UID),
+      securityContext: podSecurity(NODE_UID),
       containers: [
-        {
-          name: 'rabbit-init',
-          image: r.image,
-          command: ['python3', '-c', script],
-          env: [...adminEnv, ...messaging.map((s) => secretEnv(servicePasswordEnv(s.name), 'rabbitmq-service-credentials', servicePasswordKey(s.name)))],
-          securityContext: containerSecurity(true),
-          resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
-        },
+        nodeProgram('rabbit-init', 'rabbit-init.mjs', [
+          ...adminEnv,
+          { name: 'OSB_SERVICES', value: JSON.stringify(messaging.map((s) => ({ user: accountName(s.name), passwordEnv: servicePasswordEnv(s.name) }))) },
+          { name: 'OSB_DEFAULT_QUEUE_TYPE', value: r.replicas > 1 ? 'quorum' : 'classic' },
+          ...messaging.map((s) => secretEnv(servicePasswordEnv(s.name), 'rabbitmq-service-credentials', servicePasswordKey(s.name))),
+        ]),
       ],
+      volumes: [programsVolume],
     };
     out.push(pwSecret, {
       apiVersion: 'batch/v1',
       kind: 'Job',
       // A Job's pod template is immutable: a new spec gets a new name, the old Job is pruned.
-      metadata: meta(ctx, `rabbitmq-rabbit-init-${shortHash({ podSpec, passwords: pwSecret.data })}`, 'rabbitmq', 'rabbit-init'),
+      // The programs are in the hash too: a changed program gives a new Job.
+      metadata: meta(ctx, `rabbitmq-rabbit-init-${shortHash({ podSpec, passwords: pwSecret.data, programs })}`, 'rabbitmq', 'rabbit-init'),
       spec: { backoffLimit: 6, template: { metadata: { labels: labels('rabbitmq', 'rabbit-init') }, spec: podSpec } },
     });
   }
@@ -264,10 +239,9 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
     spec: {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
-      securityContext: podSecurity(RABBITMQ_UID),
-      containers: [
-        { name: 'test', image: r.image, command: ['python3', '-c', rabbitmqTestScript(ctx)], env: adminEnv, securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } } },
-      ],
+      securityContext: podSecurity(NODE_UID),
+      containers: [nodeProgram('test', 'rabbitmq-test.mjs', [...adminEnv, { name: 'OSB_EXPECTED_NODES', value: String(r.replicas) }])],
+      volumes: [programsVolume],
     },
   });
   return out;
