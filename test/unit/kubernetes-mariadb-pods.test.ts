@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import type { K8sObject } from '../../src/k8s/objects.js';
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
 import { FIXED_SECRETS } from './kubernetes-fixtures.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { POD_PROGRAMS } from '../../src/components/mariadb/pod-programs.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import type { K8sObject } from '../../src/k8s/objects.js';
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
 import { FIXED_SECRETS } from './kubernetes-fixtures.js';

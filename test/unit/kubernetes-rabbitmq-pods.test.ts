@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderRabbitmqConf } from '../../src/components/rabbitmq/config.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import type { K8sObject } from '../../src/k8s/objects.js';
 import { accountName, serviceSpecs } from '../../src/model/services.js';
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
