@@ -7,7 +7,7 @@ export type Verbosity = 'quiet' | 'normal' | 'verbose';
 /** Live task lists on a terminal; plain lines when output is piped or logged. */
 export function cliProgress(verbosity: Verbosity): Progress {
   if (verbosity === 'quiet') return plainProgress(() => {});
-  if (!process.stderr.isTTY || verbosity === 'verbose') return plainProgress((l) => process.stderr.write(l + '\n'));
+  if (!process.stderr.isTTY || process.env.NO_COLOR || verbosity === 'verbose') return plainProgress((l) => process.stderr.write(l + '\n'));
   return listrProgress();
 }
 

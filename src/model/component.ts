@@ -77,6 +77,8 @@ export interface LocalHooks {
   summary?(config: Config, nodes: { healthy: boolean; details?: unknown }[]): string;
   /** Status of the extras (e.g. the proxy), when deployed. */
   extraStatus?(config: Config, stateDir: string, secrets: Secrets): Promise<ExtraStatus | undefined>;
+  /** Before a node is stopped alone (`osb restart --rolling`): hand its work to its peers (e.g. RabbitMQ's drain). */
+  beforeStop?(config: Config, inst: LocalInstance, report: (m: string) => void): Promise<void>;
   /** After a node was restarted alone (`osb restart --rolling`): wait until it is a healthy member again. */
   afterRestart?(config: Config, secrets: Secrets, inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void): Promise<void>;
   /** `osb recover --force-bootstrap NODE` applies to this component (a cluster that may refuse to choose a bootstrap node). */
@@ -109,6 +111,8 @@ export interface ComponentDefinition {
   name: ComponentName;
   /** Binaries and packages the local target needs for this config. */
   packages(config: Config): PackageNeed[];
+  /** Rough needs of one local node (measured idle RSS plus configured caches; data dir when fresh), for `osb doctor`. */
+  sizing(config: Config): { memoryMB: number; diskMB: number };
   /** Every port the local target binds for this config: the one place derived ports are computed. */
   ports(config: Config): PortUse[];
   /** One line of `osb endpoints` (no passwords), when this component is in the endpoints. */

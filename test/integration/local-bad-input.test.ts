@@ -214,6 +214,7 @@ describe('the deployment lock', () => {
       expect(r.code).not.toBe(0);
       const last = r.stderr.trimEnd().split('\n').pop()!;
       expect(last).toMatch(/^osb: error: another osb command is changing the deployment in .* \(lock .*osb\.lock\); gave up after 1s — wait for it to finish/);
+      expect(r.code, 'exit code 5: locked (docs/output.md)').toBe(5);
       expect(snapshot(existingDir)).toEqual(before);
     } finally {
       await release();

@@ -22,6 +22,8 @@ export const mariadb: ComponentDefinition = {
       ? [{ binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat', HAPROXY], packages: ['galera-4', 'mariadb-backup', 'socat', 'haproxy'] }]
       : []),
   ],
+  // Measured: idle RSS ~100 MB plus the buffer pool (Galera: a few MB more for its cache); 126 MB on disk fresh.
+  sizing: (config) => ({ memoryMB: 100 + config.mariadb.innodbBufferPoolMB + (clustered(config.mariadb) ? 4 : 0), diskMB: 250 }),
   ports: mariadbPorts,
   endpoints(config, secrets, at) {
     const m = config.mariadb;

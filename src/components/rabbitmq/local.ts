@@ -11,7 +11,7 @@ import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './c
 import { clientHost } from '../../model/endpoints.js';
 import { rabbitmqNodePorts } from './ports.js';
 
-export const RABBITMQ_BINARIES = { server: '/usr/lib/rabbitmq/bin/rabbitmq-server', epmd: '/usr/bin/epmd' };
+export const RABBITMQ_BINARIES = { server: '/usr/lib/rabbitmq/bin/rabbitmq-server', upgrade: '/usr/lib/rabbitmq/bin/rabbitmq-upgrade', epmd: '/usr/bin/epmd' };
 
 /** Node names are unique per host because AMQP ports are. */
 export function rabbitNodeName(config: Config, ordinal: number): string {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { definition, portsInUse } from '../../components/index.js';
-import { configSchema, type ComponentName, type Config } from '../../config/schema.js';
+import { COMPONENTS, configSchema, type ComponentName, type Config } from '../../config/schema.js';
 import { type DoctorCheck, fail, ok, stateDirCheck, warn } from '../../model/doctor.js';
 import { portIsFree } from '../../util/net.js';
 import type { LocalState } from './state.js';
@@ -149,7 +149,7 @@ const MB = 1024 * 1024;
 
 function diskCheck(config: Config, stateDir: string, nodes: Record<ComponentName, number>): DoctorCheck {
   // Measured: a fresh MariaDB data dir is ~126 MB (96 MB redo log), a RabbitMQ node ~30 MB; margin for logs and growth.
-  const needMB = nodes.mariadb * 250 + nodes.rabbitmq * 100 + nodes.memcached * 1;
+  const needMB = COMPONENTS.reduce((sum, c) => sum + nodes[c] * definition(c).sizing(config).diskMB, 0);
   let dir = stateDir;
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   let freeMB: number;
@@ -185,11 +185,7 @@ function availableMB(): { mb: number; source: string } | undefined {
 
 function memoryCheck(config: Config, nodes: Record<ComponentName, number>): DoctorCheck {
   // Measured idle RSS: RabbitMQ ~132 MB, MariaDB ~100 MB plus its buffer pool, Memcached ~6 MB plus its cache.
-  const needMB =
-    nodes.rabbitmq * 150 +
-    nodes.mariadb * (100 + config.mariadb.innodbBufferPoolMB) +
-    nodes.memcached * (8 + config.memcached.memoryMB) +
-    (nodes.mariadb && config.mariadb.replicas > 1 ? 10 : 0);
+  const needMB = COMPONENTS.reduce((sum, c) => sum + nodes[c] * definition(c).sizing(config).memoryMB, 0);
   const avail = availableMB();
   if (!avail) return warn('memory', 'cannot read /proc/meminfo');
   const what = `${avail.mb} MB available (${avail.source}); the nodes to start need about ${needMB} MB`;

@@ -25,6 +25,7 @@ export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, w
         throw new OsbError(
           `another osb command is changing the deployment in ${stateDir} (lock ${lockPath}); gave up after ${Math.round(waitMs / 1000)}s`,
           'wait for it to finish and run this again',
+          5,
         );
       }
       if (!warned) {

@@ -16,6 +16,7 @@ export interface RestartOptions extends DeploymentSources {
 }
 
 async function restartNode(d: Deployment, inst: LocalInstance, report: (m: string) => void): Promise<void> {
+  await definition(inst.component).local.beforeStop?.(d.config, inst, report);
   report(`${inst.name}: stopping`);
   await stopInstance(inst);
   await startInstance(inst, { onProgress: report });
