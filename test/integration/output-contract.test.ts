@@ -87,7 +87,8 @@ describe('output contract, kubernetes target (in-process API stand-in, not a rea
     const o = { stateDir, env };
     const k = ['--target', 'kubernetes'];
     await check('deploy-kubernetes', ['deploy', ...k, '--set', 'kubernetes.waitTimeoutSeconds=60', '--set', 'mariadb.replicas=3'], o);
-    await check('status-kubernetes', ['status', ...k], o);
+    // The stand-in runs no writer controller, so Galera has no writer and status says unhealthy (exit 1): the shape is what counts here.
+    await check('status-kubernetes', ['status', ...k], o, [0, 1]);
     await check('test-kubernetes', ['test', ...k], o);
     await check('endpoints', ['endpoints', ...k], o);
     await check('doctor', ['doctor', ...k], o, [0, 1]);
