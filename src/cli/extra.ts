@@ -32,6 +32,17 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
       .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
     program
+      .command('certs')
+      .description('TLS certificates of the local target (tls.enabled)')
+      .command('rotate')
+      .description('issue a new certificate for every node and make each running daemon load it without a restart')
+      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
+      .option('--json', 'print JSON')
+      .action(wrap(async (names: string[], _o, cmd: Command) => {
+        const { parseComponents } = await import('./options.js');
+        return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), g(cmd));
+      }));
+    program
       .command('render')
       .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
       .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')

@@ -80,6 +80,11 @@ export interface LocalHooks {
   afterRestart?(config: Config, secrets: Secrets, inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void): Promise<void>;
   /** `osb recover --force-bootstrap NODE` applies to this component (a cluster that may refuse to choose a bootstrap node). */
   forceBootstrap?: boolean;
+  /**
+   * TLS on: make the running node load its certificate files again (same paths, new content)
+   * without a restart. Absent: the component cannot, and rotation says to restart it.
+   */
+  reloadTls?(config: Config, secrets: Secrets, inst: LocalInstance): Promise<void>;
   /** `osb test` steps against one node. */
   smoke(config: Config, secrets: Secrets, inst: LocalInstance): SmokeStep[];
 }
