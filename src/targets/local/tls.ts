@@ -41,16 +41,18 @@ export async function ensureLocalCerts(config: Config, stateDir: string, instanc
 
 /** Makes running daemons load their (new) certificate files without a restart. */
 export async function reloadCerts(config: Config, secrets: Secrets, instances: LocalInstance[], report: (m: string) => void): Promise<string[]> {
-  const reloaded: string[] = [];
-  for (const inst of instances) {
-    if (!runningPid(inst)) continue;
-    const reload = definition(inst.component).local.reloadTls;
-    if (!reload) throw new OsbError(`${inst.component} cannot reload certificates`, `restart it: osb restart ${inst.component} --rolling`);
-    await reload(config, secrets, inst);
-    report(`${inst.name}: certificate reloaded`);
-    reloaded.push(inst.name);
-  }
-  return reloaded;
+  // Independent per node (each its own daemon and files): in parallel.
+  const done = await Promise.all(
+    instances.map(async (inst) => {
+      if (!runningPid(inst)) return undefined;
+      const reload = definition(inst.component).local.reloadTls;
+      if (!reload) throw new OsbError(`${inst.component} cannot reload certificates`, `restart it: osb restart ${inst.component} --rolling`);
+      await reload(config, secrets, inst);
+      report(`${inst.name}: certificate reloaded`);
+      return inst.name;
+    }),
+  );
+  return done.filter((n): n is string => !!n);
 }
 
 export interface RotateResult {
