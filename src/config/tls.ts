@@ -72,7 +72,10 @@ function privateFile(path: string): void {
   chmodSync(path, 0o600);
 }
 
-const openssl = (args: string[], input?: string) => runQuiet(OPENSSL, args, { input, timeoutMs: 30_000 });
+function openssl(args: string[], input?: string): Promise<string> {
+  if (!existsSync(OPENSSL)) throw new OsbError(`tls.enabled needs ${OPENSSL} to issue certificates`, 'install it: apt-get install -y openssl', 2);
+  return runQuiet(OPENSSL, args, { input, timeoutMs: 30_000 });
+}
 
 function assertReadable(key: string, file: string | undefined): string {
   if (!file || !existsSync(file)) throw new OsbError(`config key "${key}": file ${file} does not exist`, `point ${key} at a readable PEM file, or unset it to let osb issue its own`, 2);
