@@ -38,6 +38,17 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
       .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
     program
+      .command('certs')
+      .description('TLS certificates of the local target (tls.enabled)')
+      .command('rotate')
+      .description('issue a new certificate for every node and make each running daemon load it without a restart')
+      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
+      .option('--json', 'print JSON')
+      .action(wrap(async (names: string[], _o, cmd: Command) => {
+        const { parseComponents } = await import('./options.js');
+        return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), g(cmd));
+      }));
+    program
       .command('render')
       .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
       .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')

@@ -52,6 +52,8 @@ export const rabbitmqSchema = z.strictObject({
   managementPort: port.default(15672),
   /** rabbitmq_prometheus listener of node 0 (node i: +i); RabbitMQ's own default. */
   prometheusPort: port.default(15692),
+  /** AMQPS port of node 0 when TLS is on but not required; default port + 10. With tls.require, AMQPS takes rabbitmq.port itself. */
+  tlsPort: port.optional(),
   /** Erlang distribution port of node 0; default: port + 20000 (RabbitMQ's own rule). */
   distPort: port.optional(),
   /** Private epmd for this deployment; default: port - 1000. */
@@ -122,6 +124,31 @@ export const kubernetesSchema = z.strictObject({
   waitTimeoutSeconds: z.int().min(1).max(86400).default(600),
 });
 
+const hostName = z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be a DNS name or an IP address');
+
+export const tlsSchema = z
+  .strictObject({
+    /** Off by default for one release; see docs/tls.md. */
+    enabled: z.boolean().default(false),
+    /** Refuse plain-text clients: MariaDB require_secure_transport, RabbitMQ's plain listener closed, memcached TLS-only. */
+    require: z.boolean().default(false),
+    /** Operator's CA bundle; with certFile and keyFile, osb issues nothing and uses these for every node. */
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Lifetime of the node certificates osb issues; renewed past 2/3 of it. */
+    certDays: z.int().min(1).max(3650).default(365),
+    /** Lifetime of osb's own CA. */
+    caDays: z.int().min(1).max(36500).default(3650),
+    /** More names or addresses clients dial (e.g. a VIP or a DNS name in front of the host). */
+    extraSans: z.array(hostName).default([]),
+  })
+  .superRefine((t, ctx) => {
+    if (t.require && !t.enabled) ctx.addIssue({ code: 'custom', path: ['require'], message: 'needs tls.enabled=true (set both, or unset tls.require)' });
+    const given = [t.caFile, t.certFile, t.keyFile].filter(Boolean).length;
+    if (given > 0 && given < 3) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'operator certificates need all three of tls.caFile, tls.certFile and tls.keyFile (or none: osb issues its own)' });
+  });
+
 export const configSchema = z.strictObject({
   bindAddress: ipv4.default('127.0.0.1'),
   target: z.enum(['local', 'kubernetes']).default('local'),
@@ -130,6 +157,7 @@ export const configSchema = z.strictObject({
   memcached: memcachedSchema.prefault({}),
   openstack: openstackSchema.prefault({}),
   kubernetes: kubernetesSchema.prefault({}),
+  tls: tlsSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -85,6 +85,11 @@ export interface LocalHooks {
   forceBootstrap?: boolean;
   /** `osb doctor`: is the open-files limit this process passes on enough for this daemon? */
   fdCheck?(config: Config, limit: { soft: number; hard: number }): DoctorCheck;
+  /**
+   * TLS on: make the running node load its certificate files again (same paths, new content)
+   * without a restart. Absent: the component cannot, and rotation says to restart it.
+   */
+  reloadTls?(config: Config, secrets: Secrets, inst: LocalInstance): Promise<void>;
   /** `osb test` steps against one node. */
   smoke(config: Config, secrets: Secrets, inst: LocalInstance): SmokeStep[];
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { clientCaFile } from '../config/tls.js';
 
 export interface HostPort {
   host: string;
@@ -7,9 +8,14 @@ export interface HostPort {
 
 /** What a client needs; the same shape for every target. */
 export interface Endpoints {
-  rabbitmq?: { hosts: string[]; username: string; password: string; managementUrl: string; nodes: HostPort[]; /** Management API of each node (one Service on Kubernetes). */ management: HostPort[] };
-  mariadb?: { host: string; port: number; username: string; password: string; socket?: string; nodes: HostPort[] };
-  memcached?: { servers: string[]; nodes: HostPort[] };
+  rabbitmq?: { hosts: string[]; username: string; password: string; managementUrl: string; nodes: HostPort[]; /** Management API of each node (one Service on Kubernetes). */ management: HostPort[]; caFile?: string };
+  mariadb?: { host: string; port: number; username: string; password: string; socket?: string; nodes: HostPort[]; caFile?: string };
+  memcached?: { servers: string[]; nodes: HostPort[]; caFile?: string };
+}
+
+/** TLS on (local target): the CA bundle clients verify the servers with; absent with TLS off. */
+export function tlsCaFile(config: Config, stateDir: string | undefined): { caFile?: string } {
+  return config.tls.enabled && stateDir ? { caFile: clientCaFile(stateDir) } : {};
 }
 
 export function clientHost(config: Config): string {

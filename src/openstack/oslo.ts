@@ -29,7 +29,8 @@ export function serviceSettings(config: Config, eps: Endpoints, spec: ServiceSpe
   const set = (section: string, key: string, value: string) => ((s.sections[section] ??= {})[key] = value);
   if (eps.mariadb) {
     for (const [db, section] of Object.entries(spec.databases)) {
-      const url = `mysql+pymysql://${enc(user)}:${enc(password)}@${hp(eps.mariadb)}/${db}?charset=utf8`;
+      // TLS: PyMySQL verifies the server against ssl_ca and checks its host name (the proxy address is in the SANs).
+      const url = `mysql+pymysql://${enc(user)}:${enc(password)}@${hp(eps.mariadb)}/${db}?charset=utf8${eps.mariadb.caFile ? `&ssl_ca=${eps.mariadb.caFile}` : ''}`;
       s.databases[db] = url;
       if (section) set(section, 'connection', url);
       if (section === 'database') s.database_connection = url;
@@ -42,6 +43,11 @@ export function serviceSettings(config: Config, eps: Endpoints, spec: ServiceSpe
     s.vhost = user;
     s.transport_url = `rabbit://${eps.rabbitmq.nodes.map((n) => `${enc(user)}:${enc(password)}@${hp(n)}`).join(',')}/${enc(user)}`;
     set('DEFAULT', 'transport_url', s.transport_url);
+    if (eps.rabbitmq.caFile) {
+      // Debian 12's oslo.messaging 14 (impl_rabbit): ssl, ssl_ca_file; the transport_url ports are AMQPS.
+      set('oslo_messaging_rabbit', 'ssl', 'true');
+      set('oslo_messaging_rabbit', 'ssl_ca_file', eps.rabbitmq.caFile);
+    }
     if (config.rabbitmq.replicas > 1) {
       // Replicated queues and fast reconnects, as oslo.messaging documents for clustered RabbitMQ.
       set('oslo_messaging_rabbit', 'rabbit_quorum_queue', 'true');
@@ -57,14 +63,24 @@ export function serviceSettings(config: Config, eps: Endpoints, spec: ServiceSpe
   if (eps.memcached && spec.cache) {
     s.memcache_servers = eps.memcached.nodes.map(hp).join(',');
     set('cache', 'enabled', 'true');
-    set('cache', 'backend', 'oslo_cache.memcache_pool');
+    if (eps.memcached.caFile) {
+      // oslo.cache 3.2 (Debian 12) hands a TLS context only to backends that take one: memcache_pool
+      // (python-memcached) ignores it, dogpile.cache.pymemcache uses it.
+      set('cache', 'backend', 'dogpile.cache.pymemcache');
+      set('cache', 'tls_enabled', 'true');
+      set('cache', 'tls_cafile', eps.memcached.caFile);
+    } else {
+      set('cache', 'backend', 'oslo_cache.memcache_pool');
+    }
     set('cache', 'memcache_servers', s.memcache_servers);
     if (eps.memcached.nodes.length > 1) {
       // A dead server is skipped for this long before it is tried again.
       set('cache', 'memcache_dead_retry', '30');
       set('cache', 'memcache_socket_timeout', '1.0');
     }
-    set('keystone_authtoken', 'memcached_servers', s.memcache_servers);
+    // keystonemiddleware 10.1 (Debian 12) has no TLS for its token cache: with TLS on it is left
+    // out (tokens are then cached in-process) rather than pointed at a port it cannot speak to.
+    if (!eps.memcached.caFile) set('keystone_authtoken', 'memcached_servers', s.memcache_servers);
   }
   return s;
 }

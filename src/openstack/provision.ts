@@ -21,10 +21,10 @@ export interface AdminAccess {
 /** Admin access for provisioning, from a target's endpoints: the database clients use, and every broker node's management API. */
 export function adminAccess(eps: Endpoints): AdminAccess {
   const out: AdminAccess = {};
-  if (eps.mariadb) out.mariadb = { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password };
+  if (eps.mariadb) out.mariadb = { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password, ...(eps.mariadb.caFile ? { caFile: eps.mariadb.caFile } : {}) };
   if (eps.rabbitmq) {
     const r = eps.rabbitmq;
-    out.rabbitmq = r.nodes.map((n, i) => ({ host: n.host, port: n.port, managementPort: (r.management[i] ?? r.management[0]!).port, username: r.username, password: r.password }));
+    out.rabbitmq = r.nodes.map((n, i) => ({ host: n.host, port: n.port, managementPort: (r.management[i] ?? r.management[0]!).port, username: r.username, password: r.password, ...(r.caFile ? { caFile: r.caFile } : {}) }));
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 
 export interface MariadbEndpoint {
@@ -7,11 +8,14 @@ export interface MariadbEndpoint {
   password?: string;
   socketPath?: string;
   database?: string;
+  /** TLS: the CA bundle to verify the server with (TCP only; the unix socket needs none). */
+  caFile?: string;
 }
 
 export async function connectMariadb(ep: MariadbEndpoint, timeoutMs = 3000): Promise<mysql.Connection> {
   return mysql.createConnection({
     ...(ep.socketPath ? { socketPath: ep.socketPath } : { host: ep.host, port: ep.port }),
+    ...(ep.caFile && !ep.socketPath ? { ssl: { ca: readFileSync(ep.caFile, 'utf8'), rejectUnauthorized: true, verifyIdentity: true } } : {}),
     user: ep.user,
     password: ep.password,
     database: ep.database,

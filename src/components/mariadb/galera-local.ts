@@ -2,7 +2,9 @@ import type { Config } from '../../config/schema.js';
 import type { NodeModel } from '../../model/desired.js';
 import { clientHost } from '../../model/endpoints.js';
 import { clustered } from '../../model/desired.js';
+import { nodeTlsFiles } from '../../config/tls.js';
 import { localGaleraPorts } from './ports.js';
+import { galeraTlsOptions, sstTlsLines } from './tls.js';
 
 /**
  * A dead peer blocks commits until it is evicted; Galera's defaults (suspect 5 s, inactive 15 s)
@@ -17,17 +19,19 @@ export function galeraInstanceLines(config: Config, node: NodeModel, dir: string
   const host = clientHost(config);
   const peers = Array.from({ length: m.replicas }, (_, i) => `${host}:${localGaleraPorts(config, i).group}`).join(',');
   const g = localGaleraPorts(config, node.ordinal);
+  const tls = nodeTlsFiles(dir);
   return [
     `wsrep_cluster_address = gcomm://${peers}`,
     `wsrep_node_name = ${node.name}`,
     `wsrep_node_address = ${host}:${g.group}`,
-    `wsrep_provider_options = "gmcast.listen_addr=tcp://${host}:${g.group};ist.recv_addr=${host}:${g.ist};gcache.size=64M;${FAST_FAILURE_DETECTION}"`,
+    `wsrep_provider_options = "gmcast.listen_addr=tcp://${host}:${g.group};ist.recv_addr=${host}:${g.ist};gcache.size=64M;${FAST_FAILURE_DETECTION}${galeraTlsOptions(config, tls)}"`,
     `wsrep_sst_receive_address = ${host}:${g.sst}`,
     // mariabackup connects over the socket with socket authentication: no password in any file.
     `wsrep_sst_auth = ${osUser}:`,
     '',
     '[sst]',
     `sst-log-archive-dir = ${dir}/log/sst`,
+    ...sstTlsLines(config, tls),
     '',
     '[mysqld]',
   ];

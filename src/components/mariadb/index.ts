@@ -1,5 +1,11 @@
 import { fail, ok, warn } from '../../model/doctor.js';
+import type { Config } from '../../config/schema.js';
+import type { Secrets } from '../../config/secrets.js';
+import { nodeTlsFiles } from '../../config/tls.js';
 import { LABEL } from '../../k8s/objects.js';
+import { tlsCaFile } from '../../model/endpoints.js';
+import type { LocalInstance } from '../../model/local.js';
+import type { MariadbEndpoint } from './client.js';
 import { runningPid } from '../../util/process.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import { nodeDir } from '../../config/state-dir.js';
@@ -7,11 +13,20 @@ import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
 import { deployGalera, waitSynced } from './local-cluster.js';
-import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths } from './local.js';
+import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { ensureProxy, HAPROXY, PROXY_NAME, proxyInstance, proxyStatus } from './local-proxy.js';
 import { mariadbPorts, needsProxy, proxyPort } from './ports.js';
 import { mariadbSmokeSteps } from './smoke.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
+
+/** osb's admin over TCP to one node (TLS-verified against the node's CA when TLS is on). */
+const adminOf = (config: Config, secrets: Secrets, inst: LocalInstance): MariadbEndpoint => ({
+  host: inst.host,
+  port: inst.port,
+  user: ADMIN_USER.mariadb,
+  password: secrets.mariadbAdminPassword,
+  ...(config.tls.enabled ? { caFile: nodeTlsFiles(inst.dir).ca } : {}),
+});
 
 export const mariadb: ComponentDefinition = {
   name: 'mariadb',
@@ -32,7 +47,7 @@ export const mariadb: ComponentDefinition = {
     const db =
       at.kind === 'kubernetes' ? at.service(mariadbClientService(config), m.port) : needsProxy(config) ? at.service(PROXY_NAME, proxyPort(config)) : nodes[0]!;
     const socket = at.stateDir && !clustered(m) ? mariadbPaths(nodeDir(at.stateDir, 'mariadb', 'mariadb-0')).socket : undefined;
-    return { mariadb: { host: db.host, port: db.port, username: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...(socket ? { socket } : {}), nodes } };
+    return { mariadb: { host: db.host, port: db.port, username: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...(socket ? { socket } : {}), nodes, ...tlsCaFile(config, at.stateDir) } };
   },
   describeEndpoints: (eps) => eps.mariadb && `mariadb:   ${eps.mariadb.username}:<password>@${eps.mariadb.host}:${eps.mariadb.port}${eps.mariadb.socket ? `   socket ${eps.mariadb.socket}` : ''}`,
   local: {
@@ -44,8 +59,8 @@ export const mariadb: ComponentDefinition = {
       const nodes = await deployGalera(plans, ctx);
       return [...nodes, await ensureProxy(ctx.config, ctx.secrets, ctx.runtime, ctx.report)];
     },
-    async inspect(_config, secrets, inst) {
-      const info = await inspectMariadb({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword });
+    async inspect(config, secrets, inst) {
+      const info = await inspectMariadb(adminOf(config, secrets, inst));
       const g = info.galera;
       return {
         version: info.version,
@@ -86,7 +101,8 @@ export const mariadb: ComponentDefinition = {
       if (lim.hard < want) return warn(name, `hard open files limit ${lim.hard}: MariaDB will shrink table_open_cache (wants ${want} files)`, `raise the hard limit to ${want}`);
       return ok(name, `hard open files limit ${lim.hard} ≥ ${want} MariaDB wants`);
     },
-    smoke: (_config, secrets, inst) => mariadbSmokeSteps({ host: inst.host, port: inst.port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword }),
+    smoke: (config, secrets, inst) => mariadbSmokeSteps(adminOf(config, secrets, inst)),
+    reloadTls: (config, _secrets, inst) => reloadMariadbTls(config, inst),
   },
   kubernetes: {
     objects: mariadbKubernetesObjects,

@@ -7,7 +7,7 @@ import type { Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER } from '../../model/desired.js';
-import { clientHost, type HostPort } from '../../model/endpoints.js';
+import { clientHost, tlsCaFile, type HostPort } from '../../model/endpoints.js';
 import type { LocalInstance, LocalRuntime, NodeResult } from '../../model/local.js';
 import { withMariadb } from './client.js';
 import { mariadbPaths } from './local.js';
@@ -59,7 +59,7 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     isInitialized: () => true,
     async probe() {
       // Through the proxy to a healthy writer, as a client would.
-      await withMariadb({ host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword }, (c) => c.query('SELECT 1'), 1500);
+      await withMariadb({ host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...tlsCaFile(config, stateDir) }, (c) => c.query('SELECT 1'), 1500);
     },
   };
 }

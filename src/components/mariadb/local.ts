@@ -11,6 +11,8 @@ import { withMariadb } from './client.js';
 import { renderTuningCnf } from './config.js';
 import { galeraInstanceLines } from './galera-local.js';
 import { clientHost } from '../../model/endpoints.js';
+import { nodeTlsFiles } from '../../config/tls.js';
+import { mariadbServerTlsLines } from './tls.js';
 
 export const MARIADB_BINARIES = { server: '/usr/sbin/mariadbd', installDb: '/usr/bin/mariadb-install-db' };
 
@@ -42,6 +44,7 @@ export function renderLocalMyCnf(config: Config, node: NodeModel, dir: string, o
     `bind-address = ${config.bindAddress}`,
     `log-error = ${p.errorLog}`,
     `tmpdir = ${p.tmpDir}`,
+    ...mariadbServerTlsLines(config, nodeTlsFiles(dir)),
     ...galeraInstanceLines(config, node, dir, osUser),
     `!include ${p.tuningCnf}`,
     '',
@@ -116,4 +119,18 @@ export function mariadbLocalInstance(config: Config, node: NodeModel, dir: strin
       });
     },
   };
+}
+
+/**
+ * After a rotation (same file paths, new content): `FLUSH SSL` makes the server use the new
+ * certificate for new client sessions; on Galera, `socket.ssl_reload` does the same for
+ * replication. Over the unix socket, as the OS user: no password, no restart.
+ */
+export async function reloadMariadbTls(_config: Config, inst: LocalInstance): Promise<void> {
+  const p = mariadbPaths(inst.dir);
+  await withMariadb({ host: inst.host, port: inst.port, user: userInfo().username, socketPath: p.socket }, async (c) => {
+    await c.query('FLUSH SSL');
+    const [rows] = (await c.query('SELECT @@wsrep_on AS wsrep')) as unknown as [{ wsrep: number }[]];
+    if (rows[0]?.wsrep) await c.query("SET GLOBAL wsrep_provider_options = 'socket.ssl_reload=1'");
+  });
 }

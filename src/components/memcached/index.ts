@@ -3,10 +3,17 @@ import type { ComponentDefinition } from '../../model/component.js';
 import type { HostPort } from '../../model/endpoints.js';
 import { inspectMemcached } from './inspect.js';
 import { memcachedKubernetesObjects } from './kubernetes.js';
-import { MEMCACHED_BINARIES, memcachedLocalInstance } from './local.js';
+import { MEMCACHED_BINARIES, memcachedLocalInstance, reloadMemcachedTls } from './local.js';
+import type { Config } from '../../config/schema.js';
+import { nodeTlsFiles } from '../../config/tls.js';
+import { tlsCaFile } from '../../model/endpoints.js';
+import type { LocalInstance } from '../../model/local.js';
+import type { MemcachedEndpoint } from './client.js';
 import { memcachedSmokeSteps } from './smoke.js';
 
 const hp = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+
+const endpointOf = (config: Config, inst: LocalInstance): MemcachedEndpoint => ({ host: inst.host, port: inst.port, ...(config.tls.enabled ? { caFile: nodeTlsFiles(inst.dir).ca } : {}) });
 
 export const memcached: ComponentDefinition = {
   name: 'memcached',
@@ -16,13 +23,13 @@ export const memcached: ComponentDefinition = {
   ports: (config) => Array.from({ length: config.memcached.replicas }, (_, i) => ({ port: config.memcached.port + i, key: 'memcached.port' })),
   endpoints(config, _secrets, at) {
     const nodes = Array.from({ length: config.memcached.replicas }, (_, i) => at.node('memcached', i, config.memcached.port));
-    return { memcached: { servers: nodes.map(hp), nodes } };
+    return { memcached: { servers: nodes.map(hp), nodes, ...tlsCaFile(config, at.stateDir) } };
   },
   describeEndpoints: (eps) => eps.memcached && `memcached: ${eps.memcached.servers.join(',')}`,
   local: {
     instance: (config, node, dir) => memcachedLocalInstance(config, node, dir),
-    async inspect(_config, _secrets, inst) {
-      const info = await inspectMemcached({ host: inst.host, port: inst.port });
+    async inspect(config, _secrets, inst) {
+      const info = await inspectMemcached(endpointOf(config, inst));
       return { version: info.version, details: info };
     },
     fdCheck(config, lim) {
@@ -32,7 +39,8 @@ export const memcached: ComponentDefinition = {
       if (lim.hard < want) return fail(name, `hard open files limit ${lim.hard} is below memcached.maxConnections ${config.memcached.maxConnections}: memcached will not start`, `raise the hard limit to ${want}, or lower memcached.maxConnections`);
       return ok(name, `hard open files limit ${lim.hard} ≥ ${want} for ${config.memcached.maxConnections} connections`);
     },
-    smoke: (_config, _secrets, inst) => memcachedSmokeSteps({ host: inst.host, port: inst.port }),
+    reloadTls: (config, _secrets, inst) => reloadMemcachedTls(endpointOf(config, inst)),
+    smoke: (config, _secrets, inst) => memcachedSmokeSteps(endpointOf(config, inst)),
   },
   kubernetes: {
     objects: (ctx) => memcachedKubernetesObjects(ctx),

@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import amqp from 'amqplib';
 
 export interface RabbitmqEndpoint {
@@ -8,12 +12,26 @@ export interface RabbitmqEndpoint {
   password: string;
   vhost?: string;
   managementPort?: number;
+  /** TLS: AMQPS and management over HTTPS, verified against this CA bundle. */
+  caFile?: string;
+}
+
+/**
+ * TLS options for a client of `host`: the CA, and the server's name or address checked against its
+ * certificate. An IP address is never sent as SNI (RFC 6066; Node warns): the identity check uses it directly.
+ */
+function tlsOptions(host: string, caFile: string) {
+  return {
+    ca: [readFileSync(caFile)],
+    rejectUnauthorized: true,
+    ...(isIP(host) ? { servername: 'osb-rabbitmq', checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(host, cert) } : {}),
+  };
 }
 
 export async function connectAmqp(ep: RabbitmqEndpoint, timeoutMs = 3000): Promise<amqp.ChannelModel> {
   return amqp.connect(
-    { protocol: 'amqp', hostname: ep.host, port: ep.port, username: ep.username, password: ep.password, vhost: ep.vhost ?? '/', heartbeat: 30 },
-    { timeout: timeoutMs },
+    { protocol: ep.caFile ? 'amqps' : 'amqp', hostname: ep.host, port: ep.port, username: ep.username, password: ep.password, vhost: ep.vhost ?? '/', heartbeat: 30 },
+    { timeout: timeoutMs, ...(ep.caFile ? tlsOptions(ep.host, ep.caFile) : {}) },
   );
 }
 
@@ -38,11 +56,13 @@ export function managementApi<T = unknown>(
   body?: unknown,
   timeoutMs = 5000,
 ): Promise<T> {
-  const base = `http://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.managementPort}`;
+  const base = `${ep.caFile ? 'https' : 'http'}://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.managementPort}`;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
-    const req = httpRequest(
+    const request = ep.caFile ? httpsRequest : httpRequest;
+    const req = request(
       {
+        ...(ep.caFile ? { ca: [readFileSync(ep.caFile)] } : {}),
         host: ep.host,
         port: ep.managementPort,
         method,

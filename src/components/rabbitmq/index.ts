@@ -11,15 +11,17 @@ import { runQuiet } from '../../util/exec.js';
 import { quorumQueuesLackingMembers, runningClusterNodes } from './health.js';
 import { inspectRabbitmq, type RabbitmqNodeInfo } from './inspect.js';
 import { rabbitmqKubernetesObjects } from './kubernetes.js';
-import { rabbitmqEndpoint, rabbitmqLocalInstance, rabbitNodeName, RABBITMQ_BINARIES } from './local.js';
+import { rabbitmqEndpoint, rabbitmqLocalInstance, rabbitNodeName, RABBITMQ_BINARIES, reloadRabbitmqTls } from './local.js';
+import { rabbitmqNodePorts } from './ports.js';
 import { rabbitmqPorts } from './ports.js';
+import { tlsCaFile } from '../../model/endpoints.js';
 import { rabbitmqSmokeSteps } from './smoke.js';
 
 const hp = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 
 /** A node back after a restart: running in the cluster and every quorum queue has all its members online. */
 async function waitRabbitHealthy(config: Config, secrets: Secrets, inst: LocalInstance, report: (m: string) => void, timeoutMs = 180_000): Promise<void> {
-  const ep = rabbitmqEndpoint(config, inst.ordinal, secrets);
+  const ep = rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir);
   const me = rabbitNodeName(config, inst.ordinal);
   const t0 = Date.now();
   let why = '';
@@ -46,17 +48,26 @@ export const rabbitmq: ComponentDefinition = {
   ports: rabbitmqPorts,
   endpoints(config, secrets, at) {
     const r = config.rabbitmq;
-    const nodes = Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, r.port));
+    // TLS on: clients are given the AMQPS port (rabbitmq.port with tls.require, else tlsPort).
+    const nodes = Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, rabbitmqNodePorts(config, 0).client));
     const management = at.kind === 'local' ? Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, r.managementPort)) : [at.service('rabbitmq', r.managementPort)];
     return {
-      rabbitmq: { hosts: nodes.map(hp), username: ADMIN_USER.rabbitmq, password: secrets.rabbitmqAdminPassword, managementUrl: `http://${hp(management[0]!)}/`, nodes, management },
+      rabbitmq: {
+        hosts: nodes.map(hp),
+        username: ADMIN_USER.rabbitmq,
+        password: secrets.rabbitmqAdminPassword,
+        managementUrl: `${config.tls.enabled ? 'https' : 'http'}://${hp(management[0]!)}/`,
+        nodes,
+        management,
+        ...tlsCaFile(config, at.stateDir),
+      },
     };
   },
-  describeEndpoints: (eps) => eps.rabbitmq && `rabbitmq:  amqp://${eps.rabbitmq.username}:<password>@${eps.rabbitmq.hosts.join(',')}/   management ${eps.rabbitmq.managementUrl}`,
+  describeEndpoints: (eps) => eps.rabbitmq && `rabbitmq:  ${eps.rabbitmq.caFile ? 'amqps' : 'amqp'}://${eps.rabbitmq.username}:<password>@${eps.rabbitmq.hosts.join(',')}/   management ${eps.rabbitmq.managementUrl}`,
   local: {
     instance: rabbitmqLocalInstance,
     async inspect(config, secrets, inst) {
-      const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets));
+      const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
       return { version: info.version, details: info };
     },
     summary(config, nodes) {
@@ -86,7 +97,8 @@ export const rabbitmq: ComponentDefinition = {
       if (lim.soft < 65536) return warn(name, `open files limit ${lim.soft}: enough to start, below the 65536 RabbitMQ recommends for production`, raise);
       return ok(name, `open files limit ${lim.soft}`);
     },
-    smoke: (config, secrets, inst) => rabbitmqSmokeSteps(rabbitmqEndpoint(config, inst.ordinal, secrets)),
+    reloadTls: (config, _secrets, inst) => reloadRabbitmqTls(config, inst),
+    smoke: (config, secrets, inst) => rabbitmqSmokeSteps(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir)),
   },
   kubernetes: {
     objects: rabbitmqKubernetesObjects,

@@ -4,18 +4,26 @@ import { OsbError } from '../../util/errors.js';
 
 /** Erlang distribution port: RabbitMQ's own rule, AMQP port + 20000. */
 export const defaultDistPort = (amqpPort: number) => amqpPort + 20000;
+/** AMQPS beside plain AMQP (tls.enabled without tls.require): port + 10. */
+export const defaultTlsPort = (amqpPort: number) => amqpPort + 10;
 /** epmd's standard port (Kubernetes: one per pod). */
 export const STANDARD_EPMD_PORT = 4369;
 
 /**
  * RabbitMQ's port scheme on the local target, the one place it is written: node i listens on
- * port+i (AMQP), managementPort+i, distPort+i (default port+20000+i); the deployment's private
+ * port+i (AMQP; AMQPS instead with tls.require, and AMQPS on tlsPort+i, default port+10+i, with TLS optional), managementPort+i, distPort+i (default port+20000+i); the deployment's private
  * epmd on epmdPort (default port-1000).
  */
 export function rabbitmqNodePorts(config: Config, ordinal: number) {
   const r = config.rabbitmq;
+  const amqps = !config.tls.enabled ? undefined : config.tls.require ? r.port + ordinal : (r.tlsPort ?? defaultTlsPort(r.port)) + ordinal;
   return {
+    /** The plain AMQP listener (closed when tls.require: then it is the AMQPS port). */
     amqp: r.port + ordinal,
+    /** TLS on: the AMQPS listener — rabbitmq.port itself with tls.require, else tlsPort (default port + 10). */
+    amqps,
+    /** The port clients are given: AMQPS whenever TLS is on. */
+    client: amqps ?? r.port + ordinal,
     management: r.managementPort + ordinal,
     dist: (r.distPort ?? defaultDistPort(r.port)) + ordinal,
     epmd: r.epmdPort ?? r.port - 1000,
@@ -27,6 +35,7 @@ export function rabbitmqPorts(config: Config): PortUse[] {
   for (let i = 0; i < config.rabbitmq.replicas; i++) {
     const p = rabbitmqNodePorts(config, i);
     out.push({ port: p.amqp, key: 'rabbitmq.port' }, { port: p.management, key: 'rabbitmq.managementPort' }, { port: p.dist, key: 'rabbitmq.distPort' });
+    if (p.amqps !== undefined && p.amqps !== p.amqp) out.push({ port: p.amqps, key: 'rabbitmq.tlsPort' });
   }
   out.push({ port: rabbitmqNodePorts(config, 0).epmd, key: 'rabbitmq.epmdPort' });
   for (const { port, key } of out) {

@@ -50,6 +50,8 @@ function order(a: K8sObject, b: K8sObject): number {
  * passwords missing from `secrets.services` (added there; the caller saves them).
  */
 export function renderObjects(config: Config, secrets: Secrets, opts: RenderOptions = {}): K8sObject[] {
+  // Refused rather than rendered in plain text while the config asks for TLS (see docs/tls.md).
+  if (config.tls.enabled) throw new OsbError('tls.enabled is implemented for the local target only; the Kubernetes objects would carry no TLS', 'render without it (--set tls.enabled=false) or deploy locally', 2);
   const ctx: RenderContext = { config, namespace: resolveNamespace(config, opts.namespace), clusterDomain: config.kubernetes.clusterDomain };
   const passwords = servicePasswords(config, secrets);
   const out: K8sObject[] = [];

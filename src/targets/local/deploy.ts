@@ -16,6 +16,7 @@ import { preflightFreshPorts } from './preflight.js';
 import { takenPorts } from './runner.js';
 import { localRuntime, planNode } from './runtime.js';
 import { readState, writeState, type LocalState } from './state.js';
+import { ensureLocalCerts, reloadCerts } from './tls.js';
 
 export type { NodeAction, NodeResult } from '../../model/local.js';
 
@@ -104,7 +105,10 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     }
     const secrets = ensureSecrets(stateDir);
     const plans = new Map<ComponentName, NodePlan[]>();
-    for (const [c, list] of localInstances(config, stateDir, secrets, requested)) plans.set(c, list.map((i) => planNode(i, state)));
+    const instances = localInstances(config, stateDir, secrets, requested);
+    for (const [c, list] of instances) plans.set(c, list.map((i) => planNode(i, state)));
+    // TLS on: certificates exist before any daemon starts; stale ones (2/3 of their life) are renewed.
+    const newCerts = await ensureLocalCerts(config, stateDir, [...instances.values()].flat());
     await preflightPorts([...plans.values()].flat(), state, config.bindAddress);
 
     // Step 2: every component in parallel; each brings its nodes (and extras) to the desired state.
@@ -124,6 +128,9 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
       { concurrent: true },
     );
     writeState(stateDir, state);
+    // Nodes left running with a renewed certificate load it without a restart.
+    const untouched = new Set(results.flatMap((r) => r.nodes.filter((n) => n.action === 'unchanged').map((n) => n.name)));
+    await reloadCerts(config, secrets, newCerts.map((c) => c.inst).filter((i) => untouched.has(i.name)), () => {});
     const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress);
     const changed = results.some((r) => r.changed) || !!provisioning?.some((p) => p.changed);
     return { stateDir, config, components: results, changed, provisioning };

@@ -7,7 +7,7 @@ import { deployLocal } from './deploy.js';
 import { destroyLocal } from './destroy.js';
 import { localEndpoints } from './endpoints.js';
 import { localSmokeSuites, runSmokeSuites } from './smoke.js';
-import { localStatus } from './status.js';
+import { localStatus, type NodeStatus } from './status.js';
 
 const lines = (...l: (string | false | undefined)[]) => l.filter((x): x is string => typeof x === 'string').join('\n');
 
@@ -49,6 +49,7 @@ export function localTarget(src: TargetSources): Target {
           table(rows),
           ...report.components.map((c) => `${c.component}: ${c.summary}`),
           ...extraLines,
+          ...certificateLines(report.components.flatMap((c) => c.nodes)),
           report.healthy ? 'all healthy' : 'NOT healthy: run `osb deploy` to start what is down, `osb logs <component>` to see why',
         ),
       };
@@ -93,4 +94,14 @@ export function localTarget(src: TargetSources): Target {
       };
     },
   };
+}
+
+/** TLS on: each node's certificate expiry on one line, and a warning line per node within 30 days of it. */
+function certificateLines(nodes: NodeStatus[]): string[] {
+  const withCert = nodes.filter((n) => n.certificate);
+  if (!withCert.length) return [];
+  return [
+    `certificates: ${withCert.map((n) => `${n.name} until ${n.certificate!.notAfter.slice(0, 10)} (${n.certificate!.daysLeft}d)`).join(', ')}`,
+    ...withCert.filter((n) => n.certificate!.warning).map((n) => `WARNING: ${n.name}: ${n.certificate!.warning}`),
+  ];
 }

@@ -7,6 +7,7 @@ import { processRssBytes, processUptimeSeconds } from '../../util/process.js';
 import { deployedComponents, type Deployment } from './context.js';
 import { localInstances } from './instances.js';
 import { runningPid } from './runner.js';
+import { nodeCertStatus, type NodeCertStatus } from './tls.js';
 
 export interface NodeStatus {
   name: string;
@@ -23,6 +24,8 @@ export interface NodeStatus {
   state?: string;
   /** Component-specific live view (Galera state, RabbitMQ cluster, memcached stats). */
   details?: unknown;
+  /** TLS on: the node's certificate (serial, expiry, a warning within 30 days). */
+  certificate?: NodeCertStatus;
 }
 
 export interface ComponentStatus {
@@ -64,7 +67,8 @@ export function dirBytes(dir: string): number {
 
 async function nodeStatus(d: Deployment, inst: LocalInstance): Promise<NodeStatus> {
   const pid = runningPid(inst);
-  const base: NodeStatus = { name: inst.name, address: `${inst.host}:${inst.port}`, running: !!pid, dataBytes: dirBytes(inst.dir), healthy: false };
+  const certificate = nodeCertStatus(d.config, inst);
+  const base: NodeStatus = { name: inst.name, address: `${inst.host}:${inst.port}`, running: !!pid, dataBytes: dirBytes(inst.dir), healthy: false, ...(certificate ? { certificate } : {}) };
   if (!pid) return { ...base, error: 'not running' };
   base.pid = pid;
   base.uptimeSeconds = processUptimeSeconds(pid);

@@ -1,0 +1,187 @@
+/**
+ * osb's private CA and the per-node certificates (local target). The openssl CLI does the
+ * cryptography; private keys are written by openssl into files created 0600 beforehand and
+ * are never passed on a command line or logged. Node's X509Certificate reads certificates back.
+ *
+ * Layout: `<stateDir>/tls/ca.pem` (the bundle clients trust, 0644), `<stateDir>/tls/ca-key.pem`
+ * (0600), and in every node's own folder `tls/{cert.pem,key.pem,ca.pem}` — the daemon reads only
+ * its own folder. Rotation rewrites those files in place (same paths), so the daemons' config
+ * does not change and a reload (not a restart) picks the new certificate up.
+ */
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { OsbError } from '../util/errors.js';
+import { runQuiet } from '../util/exec.js';
+import type { Config } from './schema.js';
+
+export const OPENSSL = '/usr/bin/openssl';
+
+export type TlsConfig = Config['tls'];
+
+/** Files one node's daemon reads. */
+export interface NodeTlsFiles {
+  dir: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export const tlsDir = (stateDir: string) => join(stateDir, 'tls');
+export const caFiles = (stateDir: string) => ({ cert: join(tlsDir(stateDir), 'ca.pem'), key: join(tlsDir(stateDir), 'ca-key.pem') });
+/** The CA bundle clients (OpenStack services, osb itself) trust. */
+export const clientCaFile = (stateDir: string) => caFiles(stateDir).cert;
+
+export function nodeTlsFiles(nodeDir: string): NodeTlsFiles {
+  const dir = join(nodeDir, 'tls');
+  return { dir, ca: join(dir, 'ca.pem'), cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+}
+
+/** What a node certificate says, read back with Node's X509Certificate. */
+export interface CertInfo {
+  serial: string;
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** DNS names and IP addresses. */
+  sans: string[];
+}
+
+export function readCert(file: string): CertInfo {
+  const x = new X509Certificate(readFileSync(file));
+  const sans = (x.subjectAltName ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => s.replace(/^(DNS|IP Address):/, ''));
+  return { serial: x.serialNumber, subject: x.subject, notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo), sans };
+}
+
+/** Every address a client of a local node may dial: the client host, the bind address, loopback by number and by name. */
+export function localSans(config: Config): string[] {
+  const out = new Set<string>(['localhost', '127.0.0.1']);
+  if (config.bindAddress !== '0.0.0.0') out.add(config.bindAddress);
+  for (const s of config.tls.extraSans) out.add(s);
+  return [...out];
+}
+
+/** Creates a file 0600 before openssl writes a key into it (openssl keeps the mode). */
+function privateFile(path: string): void {
+  writeFileSync(path, '', { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+function openssl(args: string[], input?: string): Promise<string> {
+  if (!existsSync(OPENSSL)) throw new OsbError(`tls.enabled needs ${OPENSSL} to issue certificates`, 'install it: apt-get install -y openssl', 2);
+  return runQuiet(OPENSSL, args, { input, timeoutMs: 30_000 });
+}
+
+function assertReadable(key: string, file: string | undefined): string {
+  if (!file || !existsSync(file)) throw new OsbError(`config key "${key}": file ${file} does not exist`, `point ${key} at a readable PEM file, or unset it to let osb issue its own`, 2);
+  return file;
+}
+
+/**
+ * The CA of this deployment: osb's own (created once, key 0600), or the operator's `tls.caFile`
+ * copied into the bundle. Returns the bundle path.
+ */
+export async function ensureCa(stateDir: string, tls: TlsConfig): Promise<string> {
+  const dir = tlsDir(stateDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = caFiles(stateDir);
+  if (tls.caFile) {
+    const src = assertReadable('tls.caFile', tls.caFile);
+    if (!existsSync(ca.cert) || readFileSync(ca.cert, 'utf8') !== readFileSync(src, 'utf8')) copyFileSync(src, ca.cert);
+    chmodSync(ca.cert, 0o644);
+    return ca.cert;
+  }
+  if (existsSync(ca.cert) && existsSync(ca.key)) return ca.cert;
+  privateFile(ca.key);
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ca.key]);
+  await openssl([
+    'req', '-x509', '-new', '-key', ca.key, '-sha256', '-days', String(tls.caDays),
+    '-subj', `/O=osb/CN=osb CA ${randomBytes(4).toString('hex')}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    '-out', ca.cert,
+  ]);
+  chmodSync(ca.cert, 0o644);
+  return ca.cert;
+}
+
+/** A node certificate that must be (re)issued: missing, another CA, SANs changed, or past 2/3 of its lifetime. */
+export function renewalReason(files: NodeTlsFiles, stateDir: string, sans: string[], now = new Date()): string | undefined {
+  if (!existsSync(files.cert) || !existsSync(files.key) || !existsSync(files.ca)) return 'no certificate yet';
+  let info: CertInfo;
+  try {
+    info = readCert(files.cert);
+  } catch {
+    return 'certificate unreadable';
+  }
+  if (readFileSync(files.ca, 'utf8') !== readFileSync(clientCaFile(stateDir), 'utf8')) return 'CA changed';
+  const missing = sans.filter((s) => !info.sans.includes(s));
+  if (missing.length) return `certificate lacks ${missing.join(', ')}`;
+  const life = info.notAfter.getTime() - info.notBefore.getTime();
+  if (now.getTime() > info.notBefore.getTime() + (life * 2) / 3) return `past 2/3 of its lifetime (expires ${info.notAfter.toISOString()})`;
+  return undefined;
+}
+
+/** Writes `content` (or moves `tmp`) into `dest` atomically: a daemon reading during rotation sees the old file or the new one. */
+function replaceFile(tmp: string, dest: string, mode: number): void {
+  chmodSync(tmp, mode);
+  renameSync(tmp, dest);
+}
+
+/**
+ * Issues (or re-issues) one node's certificate, signed by osb's CA, or installs the operator's
+ * certificate and key. Key and certificate are replaced atomically, key first is never visible
+ * alone: both temporary files are written before either is renamed.
+ */
+export async function issueNodeCert(stateDir: string, tls: TlsConfig, nodeName: string, files: NodeTlsFiles, sans: string[]): Promise<CertInfo> {
+  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  const tmpKey = `${files.key}.new`;
+  const tmpCert = `${files.cert}.new`;
+  const tmpCa = `${files.ca}.new`;
+  if (tls.certFile || tls.keyFile) {
+    privateFile(tmpKey);
+    writeFileSync(tmpKey, readFileSync(assertReadable('tls.keyFile', tls.keyFile)));
+    copyFileSync(assertReadable('tls.certFile', tls.certFile), tmpCert);
+  } else {
+    const ca = caFiles(stateDir);
+    const csr = join(files.dir, 'req.csr');
+    const ext = join(files.dir, 'ext.cnf');
+    privateFile(tmpKey);
+    await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', tmpKey]);
+    await openssl(['req', '-new', '-key', tmpKey, '-subj', `/O=osb/CN=${nodeName}`, '-out', csr]);
+    const altNames = sans.map((s) => (isIP(s) ? `IP:${s}` : `DNS:${s}`)).join(',');
+    writeFileSync(
+      ext,
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${altNames}\n`,
+    );
+    await openssl([
+      'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex').replace(/^[89a-f]/, '1')}`,
+      '-days', String(tls.certDays), '-sha256', '-extfile', ext, '-out', tmpCert,
+    ]);
+    rmSync(csr, { force: true });
+    rmSync(ext, { force: true });
+  }
+  copyFileSync(clientCaFile(stateDir), tmpCa);
+  replaceFile(tmpCa, files.ca, 0o644);
+  replaceFile(tmpKey, files.key, 0o600);
+  replaceFile(tmpCert, files.cert, 0o644);
+  const info = readCert(files.cert);
+  if (tls.certFile) {
+    const missing = sans.filter((s) => !info.sans.includes(s));
+    if (missing.length) {
+      throw new OsbError(`tls.certFile ${tls.certFile} does not name ${missing.join(', ')} (its SANs: ${info.sans.join(', ') || 'none'})`, `issue a certificate whose subjectAltName covers every address clients dial (${sans.join(', ')})`, 2);
+    }
+  }
+  return info;
+}
+
+/** Days until a certificate expires (negative once expired). */
+export const daysLeft = (info: CertInfo, now = new Date()) => Math.floor((info.notAfter.getTime() - now.getTime()) / 86_400_000);
+
+/** `osb status` warns this many days before a node certificate expires. */
+export const EXPIRY_WARNING_DAYS = 30;
