@@ -11,6 +11,9 @@ import { withMariadb } from './client.js';
 import { markBootstrap, parseRecoveredPosition, readGrastate } from './grastate.js';
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
 
+/** How often a joiner that exits during its join (a transient partition) is started again. */
+const JOIN_ATTEMPTS = 3;
+
 interface Wsrep {
   state: string;
   clusterStatus: string;
@@ -112,9 +115,21 @@ export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): 
     results.set(p.inst.name, { name: p.inst.name, address: `${p.inst.host}:${p.inst.port}`, action, reason, pid });
   };
   const start = async (p: NodePlan, extraArgs: string[] = []) => {
-    const pid = await runtime.start(p.inst, { onProgress: report, extraArgs });
-    await waitSynced(p.inst, runtime, report);
-    return pid;
+    // A joiner may be dropped by a transient non-Primary view (a loaded host delays keepalives past
+    // evs.suspect_timeout while the cluster forms); its donor then aborts the SST and the joiner exits.
+    // The cluster itself is fine: join again. The bootstrap node is never retried here.
+    const attempts = extraArgs.includes('--wsrep-new-cluster') ? 1 : JOIN_ATTEMPTS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const pid = await runtime.start(p.inst, { onProgress: report, extraArgs });
+        await waitSynced(p.inst, runtime, report);
+        return pid;
+      } catch (err) {
+        if (attempt >= attempts || runtime.runningPid(p.inst)) throw err;
+        report(`${p.inst.name}: left the cluster while joining (${(err as Error).message.split('\n')[0]}); joining again (${attempt + 1}/${attempts})`);
+        await sleep(2000);
+      }
+    }
   };
   /** A known position lets the node ask its donor for IST (the missing writesets) instead of SST. */
   const startPosition = (name: string): string[] => {

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { definition, missingPackages } from '../../components/index.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { ensureSecrets, type Secrets } from '../../config/secrets.js';
 import { ensureStateDir } from '../../config/state-dir.js';
 import type { NodePlan, NodeResult } from '../../model/local.js';
-import { planServices } from '../../model/services.js';
+import { accountName, planServices } from '../../model/services.js';
 import { adminAccess, provisionServices, type ProvisionResult } from '../../openstack/provision.js';
 import { OsbError } from '../../util/errors.js';
 import type { Progress } from '../../util/progress.js';
@@ -72,7 +73,15 @@ async function preflightPorts(plans: NodePlan[], state: LocalState | undefined, 
 }
 
 /** Step 3, when anything is deployed: databases, users and vhosts of the OpenStack services. */
-async function provisionDeployed(config: Config, secrets: Secrets, stateDir: string, state: LocalState, requested: ComponentName[] | undefined, progress: Progress): Promise<ProvisionResult[] | undefined> {
+async function provisionDeployed(
+  config: Config,
+  secrets: Secrets,
+  stateDir: string,
+  state: LocalState,
+  requested: ComponentName[] | undefined,
+  progress: Progress,
+  nodes: ComponentResult[],
+): Promise<ProvisionResult[] | undefined> {
   if (!config.openstack.provision || !config.openstack.services.length) return undefined;
   const deployed = COMPONENTS.filter((c) => config[c].enabled && Object.keys(state.instances).some((n) => n.startsWith(`${c}-`)));
   // Only what this command touched triggers it, and only what is deployed here is provisioned:
@@ -80,6 +89,13 @@ async function provisionDeployed(config: Config, secrets: Secrets, stateDir: str
   const holdsAccounts = (c: ComponentName) => Object.keys(adminAccess(localEndpoints(config, secrets, stateDir, [c]))).length > 0;
   if (!deployed.some((c) => holdsAccounts(c) && (!requested || requested.includes(c)))) return undefined;
   const admin = adminAccess(localEndpoints(config, secrets, stateDir, deployed));
+  // Nothing changed since the last complete provisioning (same services, passwords, endpoints, same daemons):
+  // its result stands, with no round trip. `osb provision` always checks against the servers.
+  const pids = nodes.flatMap((c) => c.nodes.map((n) => `${n.name}:${n.pid}`)).sort();
+  const fingerprint = createHash('sha256').update(JSON.stringify({ services: planServices(config), passwords: secrets.services, admin, pids })).digest('hex').slice(0, 16);
+  if (state.provisioned === fingerprint) {
+    return planServices(config).map((s) => ({ service: s.name, changed: false, databases: Object.keys(s.databases), ...(s.messaging && admin.rabbitmq ? { vhost: accountName(s.name) } : {}) }));
+  }
   const [results] = await progress.run([
     {
       title: 'OpenStack services: databases, users, vhosts',
@@ -90,6 +106,8 @@ async function provisionDeployed(config: Config, secrets: Secrets, stateDir: str
       },
     },
   ]);
+  state.provisioned = fingerprint;
+  writeState(stateDir, state);
   return results;
 }
 
@@ -131,7 +149,7 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     // Nodes left running with a renewed certificate load it without a restart.
     const untouched = new Set(results.flatMap((r) => r.nodes.filter((n) => n.action === 'unchanged').map((n) => n.name)));
     await reloadCerts(config, secrets, newCerts.map((c) => c.inst).filter((i) => untouched.has(i.name)), () => {});
-    const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress);
+    const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress, results);
     const changed = results.some((r) => r.changed) || !!provisioning?.some((p) => p.changed);
     return { stateDir, config, components: results, changed, provisioning };
   });

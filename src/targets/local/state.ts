@@ -14,6 +14,11 @@ export interface LocalState {
   /** What the user gave (values files and --set merged), reused by later commands. */
   userValues: Record<string, unknown>;
   instances: Record<string, InstanceRecord>;
+  /**
+   * Fingerprint of the last provisioning that completed: services, their passwords, the admin
+   * endpoints and the pids of the nodes it ran against. Equal on a no-op deploy: no round trips.
+   */
+  provisioned?: string;
 }
 
 export const stateFile = (stateDir: string) => join(stateDir, 'state.json');
