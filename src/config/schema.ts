@@ -108,6 +108,24 @@ export const kubernetesSchema = z.strictObject({
   waitTimeoutSeconds: z.int().min(1).max(86400).default(600),
 });
 
+export const backupSchema = z.strictObject({
+  /** Where backups land (each in its own folder); default: <state dir>/backups. */
+  dir: z.string().min(1).optional(),
+  /** Retention, applied after a successful backup; the newest chain is always kept. */
+  keep: z
+    .strictObject({
+      /** Full-backup chains (a full backup and its incrementals) to keep. */
+      count: z.int().min(1).max(10000).optional(),
+      /** Remove chains whose newest backup is older than this many days. */
+      maxAgeDays: z.number().gt(0).max(36500).optional(),
+    })
+    .prefault({}),
+  /** Binary logs on (log_bin, Galera GTIDs), archived by every `osb backup` and `osb backup archive-binlogs`: point-in-time restore. */
+  pitr: z.boolean().default(false),
+  /** Port of the scratch server `osb backup verify` starts; default: the first free port from mariadb.port + 90. */
+  verifyPort: port.optional(),
+});
+
 export const configSchema = z.strictObject({
   bindAddress: ipv4.default('127.0.0.1'),
   target: z.enum(['local', 'kubernetes']).default('local'),
@@ -116,9 +134,11 @@ export const configSchema = z.strictObject({
   memcached: memcachedSchema.prefault({}),
   openstack: openstackSchema.prefault({}),
   kubernetes: kubernetesSchema.prefault({}),
+  backup: backupSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type RabbitmqConfig = z.infer<typeof rabbitmqSchema>;
 export type MariadbConfig = z.infer<typeof mariadbSchema>;
+export type BackupConfig = z.infer<typeof backupSchema>;
 export type MemcachedConfig = z.infer<typeof memcachedSchema>;

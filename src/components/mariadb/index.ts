@@ -1,5 +1,6 @@
 import { LABEL } from '../../k8s/objects.js';
 import { runningPid } from '../../util/process.js';
+import { mariadbBackup } from './backup.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
@@ -91,4 +92,5 @@ export const mariadb: ComponentDefinition = {
       };
     },
   },
+  backup: mariadbBackup,
 };

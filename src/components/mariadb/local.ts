@@ -10,6 +10,7 @@ import { runQuiet } from '../../util/exec.js';
 import { withMariadb } from './client.js';
 import { renderTuningCnf } from './config.js';
 import { galeraInstanceLines } from './galera-local.js';
+import { binlogLines } from './binlog.js';
 import { clientHost } from '../../model/endpoints.js';
 
 export const MARIADB_BINARIES = { server: '/usr/sbin/mariadbd', installDb: '/usr/bin/mariadb-install-db' };
@@ -23,6 +24,7 @@ export function mariadbPaths(dir: string) {
     logDir: join(dir, 'log'),
     errorLog: join(dir, 'log', 'mariadb.err'),
     tmpDir: join(dir, 'tmp'),
+    binlogDir: join(dir, 'binlog'),
     myCnf: join(dir, 'my.cnf'),
     tuningCnf: join(dir, 'tuning.cnf'),
   };
@@ -42,6 +44,7 @@ export function renderLocalMyCnf(config: Config, node: NodeModel, dir: string, o
     `bind-address = ${config.bindAddress}`,
     `log-error = ${p.errorLog}`,
     `tmpdir = ${p.tmpDir}`,
+    ...binlogLines(config, node, p.binlogDir),
     ...galeraInstanceLines(config, node, dir, osUser),
     `!include ${p.tuningCnf}`,
     '',
@@ -62,7 +65,7 @@ export function mariadbLocalInstance(config: Config, node: NodeModel, dir: strin
     ordinal: node.ordinal,
     name: node.name,
     dir,
-    dirs: [p.dataDir, p.runDir, p.logDir, p.tmpDir],
+    dirs: [p.dataDir, p.runDir, p.logDir, p.tmpDir, ...(config.backup.pitr ? [p.binlogDir] : [])],
     files: [
       { path: p.tuningCnf, content: renderTuningCnf(config.mariadb) },
       { path: p.myCnf, content: renderLocalMyCnf(config, node, dir, osUser), mode: 0o600 },
