@@ -1,0 +1,35 @@
+"""Runs SQL statements through oslo.db's enginefacade, configured only from an osb oslo ini.
+
+Usage: /usr/bin/python3 oslo_db_exec.py CONFIG_FILE SQL [SQL ...]
+
+One writer transaction (what a service's API request does); prints one JSON line with the rows
+of the last statement that returned rows. Exit 1 with the error on stderr when anything fails.
+"""
+import json
+import sys
+
+from oslo_config import cfg
+from oslo_db.sqlalchemy import enginefacade
+import sqlalchemy as sa
+
+
+@enginefacade.transaction_context_provider
+class Context:
+    pass
+
+
+def main():
+    conf_file, statements = sys.argv[1], sys.argv[2:]
+    cfg.CONF(['--config-file', conf_file], project='osb-backup-test')
+    rows = []
+    with enginefacade.writer.using(Context()) as session:
+        for sql in statements:
+            result = session.execute(sa.text(sql))
+            if result.returns_rows:
+                rows = [[str(v) for v in r] for r in result]
+    print(json.dumps({'rows': rows}))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
