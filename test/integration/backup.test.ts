@@ -5,7 +5,7 @@
  * configured only from `osb endpoints --service NAME --format oslo`.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -104,8 +104,8 @@ async function insertRows(from: number, to: number): Promise<void> {
   await osloSql('nova', `INSERT INTO bk_rows (id, v) VALUES ${values('nova')}`);
 }
 
-let full: { id: string; dir: string };
-let incr: { id: string; dir: string };
+let full: { id: string; dir: string; seconds: number };
+let incr: { id: string; dir: string; seconds: number };
 let atIncr: Record<string, string>;
 let atT: Record<string, string>;
 let T: string;
@@ -189,14 +189,18 @@ describe('backup and restore (3-node Galera, 3-node RabbitMQ, 6 services, PITR)'
   it('a backup with one byte flipped and a chain without its parent are refused before anything is written; verify fails', async () => {
     const flipped = join(scratch, 'flipped');
     cpSync(backups, flipped, { recursive: true, filter: (src) => !src.includes('/binlogs') });
-    const ibd = join(flipped, incr.id, 'mariadb', 'data', 'keystone', 'bk_rows.ibd.delta');
+    // The incremental's biggest page-delta file (changed InnoDB pages).
+    const data = join(flipped, incr.id, 'mariadb', 'data');
+    const deltas = (readdirSync(data, { recursive: true }) as string[]).filter((f) => f.endsWith('.delta')).sort((a, b) => statSync(join(data, b)).size - statSync(join(data, a)).size);
+    expect(deltas.length).toBeGreaterThan(0);
+    const ibd = join(data, deltas[0]!);
     const buf = readFileSync(ibd);
     buf[Math.floor(buf.length / 2)]! ^= 0xff;
     writeFileSync(ibd, buf);
     const target = join(scratch, 'target');
     const r1 = await osb(['restore', join(flipped, incr.id)], { stateDir: target });
     expect(r1.code).not.toBe(0);
-    expect(r1.stderr).toContain('bk_rows.ibd.delta');
+    expect(r1.stderr).toContain(`mariadb/data/${deltas[0]}`);
     expect(r1.stderr).toMatch(/damaged/);
     expect(existsSync(target)).toBe(false);
     const v = await osb(['backup', 'verify', join(flipped, incr.id)], { stateDir: target });

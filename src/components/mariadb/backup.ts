@@ -93,6 +93,7 @@ async function liveContents(inst: LocalInstance, config: Config) {
 }
 
 async function take(ctx: BackupTakeContext): Promise<Record<string, unknown>> {
+  if (!existsSync(BACKUP_BIN)) throw new OsbError(`${BACKUP_BIN} is not installed`, 'install it: apt-get install -y --no-install-recommends mariadb-backup');
   const node = await backupNode(ctx.config, ctx.stateDir, ctx.secrets, ctx.nodes, ctx.report);
   const target = join(ctx.dir, 'data');
   const log = join(ctx.dir, 'mariadb-backup.log');
