@@ -10,6 +10,7 @@ import json
 import sys
 
 from oslo_config import cfg
+from oslo_db import options
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy as sa
 
@@ -21,6 +22,7 @@ class Context:
 
 def main():
     conf_file, statements = sys.argv[1], sys.argv[2:]
+    options.set_defaults(cfg.CONF)  # registers [database], as a service does before parsing
     cfg.CONF(['--config-file', conf_file], project='osb-backup-test')
     # A service whose main database lives in another section (placement: [placement_database])
     # uses that section's connection, as the service itself would.
