@@ -68,4 +68,43 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
       .option('--context <name>', 'kubeconfig context (kubernetes target)')
       .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/doctor.js')).doctorCommand(names, g(cmd))));
+    registerBackupCommands(program, wrap, g);
+}
+
+/** `osb backup [verify|list|archive-binlogs]` and `osb restore` (local target; docs/backup.md). */
+function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
+  const cmds = () => import('./commands/backup.js');
+  const backup = program
+    .command('backup')
+    .description('back up MariaDB (mariadb-backup, from a Synced non-writer Galera node) and the RabbitMQ definitions into a folder with a manifest')
+    .option('--incremental', 'only what changed since the newest backup (its chain must be intact)')
+    .option('--to <dir>', 'backups folder (default: backup.dir, else <state dir>/backups)')
+    .option('--json', 'print JSON')
+    .action(wrap(async (_o, cmd: Command) => (await cmds()).backupCommand({ ...g(cmd), ...cmd.opts() })));
+  backup
+    .command('verify')
+    .description('restore a backup (default: the newest) into a scratch server on a free port and check it; exit 1 when it fails')
+    .argument('[backup]', 'backup id or folder')
+    .option('--to <dir>', 'backups folder')
+    .option('--json', 'print JSON')
+    .action(wrap(async (id: string | undefined, _o, cmd: Command) => (await cmds()).verifyCommand(id, { ...g(cmd), ...cmd.opts() })));
+  backup
+    .command('list')
+    .description('backups with their chain, size and verification, and the point-in-time window')
+    .option('--to <dir>', 'backups folder')
+    .option('--json', 'print JSON')
+    .action(wrap(async (_o, cmd: Command) => (await cmds()).listCommand({ ...g(cmd), ...cmd.opts() })));
+  backup
+    .command('archive-binlogs')
+    .description('copy closed MariaDB binlogs into the backups folder (backup.pitr); run it every minute from a timer or cron')
+    .option('--to <dir>', 'backups folder')
+    .option('--json', 'print JSON')
+    .action(wrap(async (_o, cmd: Command) => (await cmds()).archiveCommand({ ...g(cmd), ...cmd.opts() })));
+  program
+    .command('restore')
+    .description('restore a backup into a fresh deployment (another --state-dir, or this one after osb destroy); refuses a damaged or incomplete chain before changing anything')
+    .argument('<backup>', 'backup id (under the backups folder) or folder')
+    .option('--to-time <time>', "point in time, local 'YYYY-MM-DD HH:MM:SS' (needs backup.pitr and archived binlogs)")
+    .option('--json', 'print JSON')
+    .action(wrap(async (id: string, _o, cmd: Command) => (await cmds()).restoreCommand(id, { ...g(cmd), ...cmd.opts() })));
 }

@@ -148,6 +148,23 @@ export const tlsSchema = z
     const given = [t.caFile, t.certFile, t.keyFile].filter(Boolean).length;
     if (given > 0 && given < 3) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'operator certificates need all three of tls.caFile, tls.certFile and tls.keyFile (or none: osb issues its own)' });
   });
+export const backupSchema = z.strictObject({
+  /** Where backups land (each in its own folder); default: <state dir>/backups. */
+  dir: z.string().min(1).optional(),
+  /** Retention, applied after a successful backup; the newest chain is always kept. */
+  keep: z
+    .strictObject({
+      /** Full-backup chains (a full backup and its incrementals) to keep. */
+      count: z.int().min(1).max(10000).optional(),
+      /** Remove chains whose newest backup is older than this many days. */
+      maxAgeDays: z.number().gt(0).max(36500).optional(),
+    })
+    .prefault({}),
+  /** Binary logs on (log_bin, Galera GTIDs), archived by every `osb backup` and `osb backup archive-binlogs`: point-in-time restore. */
+  pitr: z.boolean().default(false),
+  /** Port of the scratch server `osb backup verify` starts; default: the first free port from mariadb.port + 90. */
+  verifyPort: port.optional(),
+});
 
 export const configSchema = z.strictObject({
   bindAddress: ipv4.default('127.0.0.1'),
@@ -158,9 +175,11 @@ export const configSchema = z.strictObject({
   openstack: openstackSchema.prefault({}),
   kubernetes: kubernetesSchema.prefault({}),
   tls: tlsSchema.prefault({}),
+  backup: backupSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type RabbitmqConfig = z.infer<typeof rabbitmqSchema>;
 export type MariadbConfig = z.infer<typeof mariadbSchema>;
+export type BackupConfig = z.infer<typeof backupSchema>;
 export type MemcachedConfig = z.infer<typeof memcachedSchema>;

@@ -1,5 +1,6 @@
 import type { ComponentName, Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
+import type { BackupHooks } from './backup.js';
 import type { K8sObject, RenderContext } from '../k8s/objects.js';
 import type { NodeModel } from './desired.js';
 import type { DoctorCheck } from './doctor.js';
@@ -126,4 +127,6 @@ export interface ComponentDefinition {
   endpoints(config: Config, secrets: Secrets, at: Placement): Partial<Endpoints>;
   local: LocalHooks;
   kubernetes: KubernetesHooks;
+  /** `osb backup`, `osb restore`, `osb backup verify` (local target); absent: not part of backups. */
+  backup?: BackupHooks;
 }

@@ -7,6 +7,7 @@ import { tlsCaFile } from '../../model/endpoints.js';
 import type { LocalInstance } from '../../model/local.js';
 import type { MariadbEndpoint } from './client.js';
 import { runningPid } from '../../util/process.js';
+import { mariadbBackup } from './backup.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
@@ -120,4 +121,5 @@ export const mariadb: ComponentDefinition = {
       };
     },
   },
+  backup: mariadbBackup,
 };

@@ -10,6 +10,7 @@ import { runQuiet } from '../../util/exec.js';
 import { withMariadb } from './client.js';
 import { renderTuningCnf } from './config.js';
 import { galeraInstanceLines } from './galera-local.js';
+import { binlogLines } from './binlog.js';
 import { clientHost } from '../../model/endpoints.js';
 import { nodeTlsFiles } from '../../config/tls.js';
 import { mariadbServerTlsLines } from './tls.js';
@@ -25,6 +26,7 @@ export function mariadbPaths(dir: string) {
     logDir: join(dir, 'log'),
     errorLog: join(dir, 'log', 'mariadb.err'),
     tmpDir: join(dir, 'tmp'),
+    binlogDir: join(dir, 'binlog'),
     myCnf: join(dir, 'my.cnf'),
     tuningCnf: join(dir, 'tuning.cnf'),
   };
@@ -45,6 +47,7 @@ export function renderLocalMyCnf(config: Config, node: NodeModel, dir: string, o
     `log-error = ${p.errorLog}`,
     `tmpdir = ${p.tmpDir}`,
     ...mariadbServerTlsLines(config, nodeTlsFiles(dir)),
+    ...binlogLines(config, node, p.binlogDir),
     ...galeraInstanceLines(config, node, dir, osUser),
     `!include ${p.tuningCnf}`,
     '',
@@ -65,7 +68,7 @@ export function mariadbLocalInstance(config: Config, node: NodeModel, dir: strin
     ordinal: node.ordinal,
     name: node.name,
     dir,
-    dirs: [p.dataDir, p.runDir, p.logDir, p.tmpDir],
+    dirs: [p.dataDir, p.runDir, p.logDir, p.tmpDir, ...(config.backup.pitr ? [p.binlogDir] : [])],
     files: [
       { path: p.tuningCnf, content: renderTuningCnf(config.mariadb) },
       { path: p.myCnf, content: renderLocalMyCnf(config, node, dir, osUser), mode: 0o600 },

@@ -1,6 +1,7 @@
 import { fail, ok, warn } from '../../model/doctor.js';
 import type { Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
+import { rabbitmqBackup } from './backup.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import type { HostPort } from '../../model/endpoints.js';
@@ -105,4 +106,5 @@ export const rabbitmq: ComponentDefinition = {
     credentialSecrets: { 'rabbitmq-credentials': { 'admin-password': 'rabbitmqAdminPassword', 'erlang-cookie': 'erlangCookie' } },
     readyMeaning: (config) => (clustered(config.rabbitmq) ? 'cluster nodes running' : 'server answering'),
   },
+  backup: rabbitmqBackup,
 };

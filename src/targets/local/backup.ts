@@ -1,0 +1,470 @@
+/**
+ * `osb backup`, `osb restore`, `osb backup verify|list|archive-binlogs` on the local target. Generic:
+ * it loops over the components whose definition has `backup` hooks (src/model/backup.ts); what
+ * a backup of one backend is lives in its component folder. See docs/backup.md.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import pkg from '../../../package.json' with { type: 'json' };
+import { definition, resolveConfig } from '../../components/index.js';
+import { loadValuesTree } from '../../config/load.js';
+import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
+import { readSecrets, secretsPath, writeSecrets, type Secrets } from '../../config/secrets.js';
+import { deepMerge } from '../../config/set.js';
+import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
+import type { BackupChainLink, BackupFile, BackupHooks, BackupManifest, RestoredCheck } from '../../model/backup.js';
+import { OsbError } from '../../util/errors.js';
+import { portIsFree } from '../../util/net.js';
+import type { Progress } from '../../util/progress.js';
+import { type DeploymentSources, deployedComponents, openDeployment } from './context.js';
+import { deployLocal } from './deploy.js';
+import { destroyLocal } from './destroy.js';
+import { localInstances } from './instances.js';
+import { withStateLock } from './lock.js';
+import { preflightFreshPorts } from './preflight.js';
+import { localRuntime } from './runtime.js';
+import { readState, writeState, type LocalState } from './state.js';
+
+const MANIFEST = 'manifest.json';
+const VERIFY = 'verify.json';
+const SECRETS = 'secrets.json';
+
+const hooks = (c: ComponentName): BackupHooks | undefined => definition(c).backup;
+const backupComponents = (cs: ComponentName[]) => cs.filter((c) => hooks(c));
+
+export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));
+
+function sha256(file: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash('sha256');
+    createReadStream(file).on('data', (d) => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej);
+  });
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+async function hashFiles(dir: string): Promise<BackupFile[]> {
+  const files = walk(dir)
+    .map((f) => relative(dir, f))
+    .filter((f) => f !== MANIFEST && f !== VERIFY)
+    .sort();
+  const out: BackupFile[] = [];
+  for (const f of files) out.push({ path: f, size: statSync(join(dir, f)).size, sha256: await sha256(join(dir, f)) });
+  return out;
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+function readManifest(dir: string): BackupManifest {
+  const file = join(dir, MANIFEST);
+  if (!existsSync(file)) throw new OsbError(`${dir} is not a complete backup: ${MANIFEST} is missing`, 'pick another backup (osb backup list)', 2);
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as BackupManifest;
+    if (m.format !== 1 || !Array.isArray(m.files) || !m.id) throw new Error('unexpected content');
+    return m;
+  } catch (err) {
+    throw new OsbError(`${file} is damaged (${(err as Error).message})`, 'pick another backup (osb backup list)', 2);
+  }
+}
+
+/** Every file of one backup is present, with its size and SHA-256; names the first that is not. */
+async function checkFiles(dir: string, m: BackupManifest): Promise<void> {
+  for (const f of m.files) {
+    const p = join(dir, f.path);
+    if (!existsSync(p)) throw new OsbError(`backup ${m.id} is incomplete: ${f.path} is missing`, 'pick another backup (osb backup list); this one cannot be restored', 2);
+    const size = statSync(p).size;
+    if (size !== f.size) throw new OsbError(`backup ${m.id} is damaged: ${f.path} has ${size} bytes, the manifest says ${f.size}`, 'pick another backup (osb backup list); this one cannot be restored', 2);
+    if ((await sha256(p)) !== f.sha256) throw new OsbError(`backup ${m.id} is damaged: ${f.path} does not match its SHA-256 in the manifest`, 'pick another backup (osb backup list); this one cannot be restored', 2);
+  }
+}
+
+export interface ResolvedChain {
+  root: string;
+  /** Full backup first, the requested backup last. */
+  manifests: { dir: string; manifest: BackupManifest }[];
+}
+
+/** A backup by folder path or by id under the root; its chain of parents, every file checked. */
+export async function resolveChain(ref: string, defaultRoot: string): Promise<ResolvedChain> {
+  const dir = existsSync(ref) && statSync(ref).isDirectory() ? resolve(ref) : join(defaultRoot, ref);
+  if (!existsSync(dir)) throw new OsbError(`no backup ${ref} (looked for ${dir})`, 'list them with `osb backup list`', 2);
+  const root = dirname(dir);
+  const out: { dir: string; manifest: BackupManifest }[] = [];
+  for (let d = dir; ; ) {
+    const m = readManifest(d);
+    out.unshift({ dir: d, manifest: m });
+    if (m.kind === 'full') break;
+    if (!m.parent) throw new OsbError(`backup ${m.id} is an incremental without a parent in its manifest`, 'pick another backup', 2);
+    const pd = join(root, m.parent);
+    if (!existsSync(join(pd, MANIFEST))) throw new OsbError(`backup ${m.id} cannot be restored: its parent ${m.parent} is missing from ${root}`, 'put the parent back, or restore an older complete chain (osb backup list)', 2);
+    if (out.length > 1000) throw new OsbError(`backup chain of ${ref} loops`, 'pick another backup', 2);
+    d = pd;
+  }
+  for (const { dir: d, manifest } of out) await checkFiles(d, manifest);
+  return { root, manifests: out };
+}
+
+function chainLinks(chain: ResolvedChain, c: ComponentName): BackupChainLink[] {
+  const links = chain.manifests.filter((x) => x.manifest.components[c]).map((x) => ({ dir: join(x.dir, c), part: x.manifest.components[c]!, manifest: x.manifest }));
+  // Components without incrementals hold a full copy in every backup: only the newest counts.
+  return hooks(c)?.incremental ? links : links.slice(-1);
+}
+
+/** Backups under a root, oldest first (folders with a manifest; partial ones are skipped). */
+function listManifests(root: string): { dir: string; manifest: BackupManifest }[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((n) => !n.startsWith('.') && n !== 'binlogs' && existsSync(join(root, n, MANIFEST)))
+    .sort()
+    .flatMap((n) => {
+      try {
+        return [{ dir: join(root, n), manifest: readManifest(join(root, n)) }];
+      } catch {
+        return [];
+      }
+    });
+}
+
+async function scratchPort(config: Config): Promise<number> {
+  if (config.backup.verifyPort) return config.backup.verifyPort;
+  for (let p = config.mariadb.port + 90; p < Math.min(config.mariadb.port + 190, 32768); p++) if (await portIsFree(config.bindAddress, p)) return p;
+  throw new OsbError(`no free port for the scratch server from ${config.mariadb.port + 90}`, 'set backup.verifyPort to a free port below 32768', 2);
+}
+
+/** Restores the chain into scratch servers on free ports, checks them, removes them; writes verify.json. */
+async function verifyChain(chain: ResolvedChain, config: Config, secrets: Secrets, report: (m: string) => void): Promise<Record<string, RestoredCheck>> {
+  const last = chain.manifests[chain.manifests.length - 1]!;
+  const results: Record<string, RestoredCheck> = {};
+  for (const c of COMPONENTS) {
+    const h = hooks(c);
+    if (!h?.verifyScratch || !last.manifest.components[c]) continue;
+    const workDir = join(chain.root, `.verify-${last.manifest.id}-${process.pid}`);
+    rmSync(workDir, { recursive: true, force: true });
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    try {
+      results[c] = await h.verifyScratch({ config, secrets, chain: chainLinks(chain, c), workDir, port: await scratchPort(config), host: '127.0.0.1', report });
+    } catch (err) {
+      results[c] = { ok: false, problems: [(err as Error).message], facts: {} };
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
+// ---------- osb backup ----------
+
+export interface BackupOptions extends DeploymentSources {
+  incremental?: boolean;
+  to?: string;
+  progress: Progress;
+}
+
+export interface BackupResult {
+  id: string;
+  dir: string;
+  kind: 'full' | 'incremental';
+  parent?: string;
+  totalBytes: number;
+  seconds: number;
+  verified: boolean;
+  problems: string[];
+  removed: string[];
+  binlogsArchived: number;
+}
+
+export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
+  const d = openDeployment(opts);
+  const comps = backupComponents(deployedComponents(d));
+  if (!comps.length) throw new OsbError(`nothing to back up in ${d.stateDir}`, 'deploy mariadb or rabbitmq first', 3);
+  const root = backupRoot(d.config, d.stateDir, opts.to);
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  return withStateLock(root, async () => {
+    const t0 = Date.now();
+    const existing = listManifests(root);
+    const parent = opts.incremental ? existing[existing.length - 1] : undefined;
+    if (opts.incremental && !parent) throw new OsbError(`no backup in ${root} to build an incremental on`, 'take a full backup first: osb backup', 2);
+    if (parent) await resolveChain(parent.dir, root); // the chain it extends must be intact
+    const startedAt = new Date();
+    const id = `${startedAt.toISOString().replace(/[-:.]/g, '')}-${parent ? 'incr' : 'full'}`;
+    const partial = join(root, `.${id}.partial`);
+    const final = join(root, id);
+    mkdirSync(partial, { recursive: true, mode: 0o700 });
+    try {
+      const parts: BackupManifest['components'] = {};
+      let archived = 0;
+      await opts.progress.run(
+        comps.map((c) => ({
+          title: `${c}: ${parent && hooks(c)!.incremental ? 'incremental' : 'full'} backup`,
+          task: async (report: (m: string) => void) => {
+            const dir = join(partial, c);
+            mkdirSync(dir, { recursive: true, mode: 0o700 });
+            const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
+            const h = hooks(c)!;
+            const parentPart = parent && h.incremental ? parent.manifest.components[c] : undefined;
+            parts[c] = await h.take({ config: d.config, secrets: d.secrets, stateDir: d.stateDir, dir, nodes, report, ...(parentPart ? { parentDir: join(parent!.dir, c), parentPart } : {}) });
+            if (h.archiveLogs) archived += (await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report })).copied.length;
+          },
+        })),
+        { concurrent: true },
+      );
+      // The service passwords: a restore re-creates the same users, so the printed URLs keep working.
+      copyFileSync(secretsPath(d.stateDir), join(partial, SECRETS));
+      const files = await hashFiles(partial);
+      const manifest: BackupManifest = {
+        format: 1,
+        id,
+        kind: parent ? 'incremental' : 'full',
+        ...(parent ? { parent: parent.manifest.id } : {}),
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        osbVersion: pkg.version,
+        userValues: d.state.userValues,
+        components: parts,
+        files,
+        totalBytes: files.reduce((s, f) => s + f.size, 0),
+      };
+      // Table checksums of exactly what was backed up: the chain, prepared and started in a scratch server.
+      writeJson(join(partial, MANIFEST), manifest);
+      const chain: ResolvedChain = { root, manifests: [...(parent ? (await resolveChain(parent.dir, root)).manifests : []), { dir: partial, manifest }] };
+      const [checks] = await opts.progress.run([{ title: 'checking the backup in a scratch server', task: (report) => verifyChain(chain, d.config, d.secrets, report) }]);
+      for (const [c, r] of Object.entries(checks)) {
+        const part = manifest.components[c as ComponentName]!;
+        if (r.facts.tableChecksums) part.tableChecksums = r.facts.tableChecksums;
+        if (r.facts.newestRowTime !== undefined) part.newestRowTime = r.facts.newestRowTime;
+      }
+      writeJson(join(partial, MANIFEST), manifest);
+      const problems = Object.entries(checks).flatMap(([c, r]) => r.problems.map((p) => `${c}: ${p}`));
+      writeJson(join(partial, VERIFY), { at: new Date().toISOString(), ok: problems.length === 0, problems, when: 'backup' });
+      renameSync(partial, final);
+      const removed = problems.length ? [] : applyRetention(root, d.config);
+      return { id, dir: final, kind: manifest.kind, parent: manifest.parent, totalBytes: manifest.totalBytes, seconds: (Date.now() - t0) / 1000, verified: problems.length === 0, problems, removed, binlogsArchived: archived };
+    } catch (err) {
+      rmSync(partial, { recursive: true, force: true });
+      throw err;
+    }
+  });
+}
+
+/** Whole chains only, oldest first; never the newest chain. */
+export function applyRetention(root: string, config: Config, now = Date.now()): string[] {
+  const { count, maxAgeDays } = config.backup.keep;
+  if (count === undefined && maxAgeDays === undefined) return [];
+  const all = listManifests(root);
+  const chains: { full: string; members: typeof all }[] = [];
+  const byId = new Map(all.map((b) => [b.manifest.id, b]));
+  const rootOf = (b: (typeof all)[number]): string => {
+    let cur = b;
+    for (let i = 0; cur.manifest.kind !== 'full' && i < 1000; i++) {
+      const p = cur.manifest.parent && byId.get(cur.manifest.parent);
+      if (!p) return cur.manifest.id;
+      cur = p;
+    }
+    return cur.manifest.id;
+  };
+  for (const b of all) {
+    const r = rootOf(b);
+    let ch = chains.find((c) => c.full === r);
+    if (!ch) chains.push((ch = { full: r, members: [] }));
+    ch.members.push(b);
+  }
+  chains.sort((a, b) => a.full.localeCompare(b.full));
+  const newest = chains[chains.length - 1];
+  const removed: string[] = [];
+  chains.forEach((ch, i) => {
+    if (ch === newest) return;
+    const tooMany = count !== undefined && chains.length - i > count;
+    const last = ch.members[ch.members.length - 1]!.manifest.finishedAt;
+    const tooOld = maxAgeDays !== undefined && now - new Date(last).getTime() > maxAgeDays * 86400_000;
+    if (!tooMany && !tooOld) return;
+    // Newest first, so a chain interrupted half-way never leaves an incremental without its parent.
+    for (const m of [...ch.members].reverse()) {
+      rmSync(m.dir, { recursive: true, force: true });
+      removed.push(m.manifest.id);
+    }
+  });
+  return removed;
+}
+
+export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string }> {
+  const d = openDeployment(opts);
+  const root = backupRoot(d.config, d.stateDir, opts.to);
+  if (!d.config.backup.pitr) throw new OsbError('binary logs are off (backup.pitr=false)', 'turn them on with --set backup.pitr=true and osb deploy', 2);
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const copied: string[] = [];
+  for (const c of backupComponents(deployedComponents(d))) {
+    const h = hooks(c)!;
+    if (!h.archiveLogs) continue;
+    const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
+    copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+  }
+  return { copied, root };
+}
+
+// ---------- osb backup verify / list ----------
+
+export interface VerifyResult {
+  id: string;
+  ok: boolean;
+  problems: string[];
+  facts: Record<string, unknown>;
+}
+
+function configOfBackup(m: BackupManifest, stateDir: string): Config {
+  // The backed-up deployment's config decides the services and the scratch port; this deployment's values may move the port.
+  const here = readState(stateDir)?.userValues ?? {};
+  return resolveConfig(deepMerge(m.userValues, { backup: (here as { backup?: unknown }).backup ?? {} }));
+}
+
+export async function verifyBackup(opts: DeploymentSources & { backup?: string; to?: string; report: (m: string) => void }): Promise<VerifyResult> {
+  const stateDir = resolveStateDir(opts.stateDir);
+  const root = opts.to ? resolve(opts.to) : backupRoot(resolveConfig(readState(stateDir)?.userValues ?? {}), stateDir);
+  const ref = opts.backup ?? listManifests(root).pop()?.manifest.id;
+  if (!ref) throw new OsbError(`no backup in ${root}`, 'take one with `osb backup`', 2);
+  const id = basename(ref);
+  let chain: ResolvedChain;
+  try {
+    chain = await resolveChain(ref, root);
+  } catch (err) {
+    const r = { id, ok: false, problems: [(err as OsbError).message], facts: {} };
+    const dir = existsSync(ref) ? ref : join(root, ref);
+    if (existsSync(dir)) writeJson(join(dir, VERIFY), { at: new Date().toISOString(), ...r, when: 'verify' });
+    return r;
+  }
+  const last = chain.manifests[chain.manifests.length - 1]!;
+  const secrets = JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets;
+  const checks = await verifyChain(chain, configOfBackup(last.manifest, stateDir), secrets, opts.report);
+  const problems = Object.entries(checks).flatMap(([c, r]) => r.problems.map((p) => `${c}: ${p}`));
+  const facts = Object.fromEntries(Object.entries(checks).map(([c, r]) => [c, { tables: r.facts.tables, newestRowTime: r.facts.newestRowTime }]));
+  const r = { id: last.manifest.id, ok: problems.length === 0, problems, facts };
+  writeJson(join(last.dir, VERIFY), { at: new Date().toISOString(), ...r, when: 'verify' });
+  return r;
+}
+
+export interface ListedBackup {
+  id: string;
+  kind: string;
+  parent?: string;
+  chain: string;
+  finishedAt: string;
+  bytes: number;
+  verified: 'ok' | 'FAILED' | 'no';
+  verifiedAt?: string;
+}
+
+export function listBackups(opts: DeploymentSources & { to?: string }): { root: string; backups: ListedBackup[]; pitr: { history: string; from: string; to?: string }[] } {
+  const stateDir = resolveStateDir(opts.stateDir);
+  const config = resolveConfig(readState(stateDir)?.userValues ?? {});
+  const root = backupRoot(config, stateDir, opts.to);
+  const all = listManifests(root);
+  const byId = new Map(all.map((b) => [b.manifest.id, b.manifest]));
+  const chainOf = (m: BackupManifest): string => {
+    let cur: BackupManifest | undefined = m;
+    for (let i = 0; cur && cur.kind !== 'full' && i < 1000; i++) cur = cur.parent ? byId.get(cur.parent) : undefined;
+    return cur?.id ?? `(broken: ${m.parent} missing)`;
+  };
+  const backups = all.map(({ dir, manifest: m }) => {
+    const v = existsSync(join(dir, VERIFY)) ? (JSON.parse(readFileSync(join(dir, VERIFY), 'utf8')) as { ok: boolean; at: string }) : undefined;
+    return { id: m.id, kind: m.kind, parent: m.parent, chain: chainOf(m), finishedAt: m.finishedAt, bytes: m.totalBytes, verified: v ? (v.ok ? 'ok' : 'FAILED') : 'no', verifiedAt: v?.at } as ListedBackup;
+  });
+  // PITR window per binlog history: from its oldest backup to where its archived binlogs reach.
+  const pitr: { history: string; from: string; to?: string }[] = [];
+  for (const c of COMPONENTS) {
+    for (const { manifest: m } of all) {
+      const h = m.components[c]?.binlogHistory as string | undefined;
+      if (!h || pitr.some((p) => p.history === h)) continue;
+      const idx = join(root, 'binlogs', h);
+      const ends = existsSync(idx)
+        ? readdirSync(idx).flatMap((n) => (existsSync(join(idx, n, 'index.json')) ? (JSON.parse(readFileSync(join(idx, n, 'index.json'), 'utf8')) as { closedBy: string }[]).map((e) => e.closedBy) : [])).sort()
+        : [];
+      pitr.push({ history: h, from: m.finishedAt, to: ends[ends.length - 1] });
+    }
+  }
+  return { root, backups, pitr };
+}
+
+// ---------- osb restore ----------
+
+export interface RestoreOptions extends DeploymentSources {
+  backup: string;
+  toTime?: string;
+  progress: Progress;
+  report: (m: string) => void;
+}
+
+export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: string; id: string; components: ComponentName[]; seconds: number }> {
+  const t0 = Date.now();
+  const stateDir = resolveStateDir(opts.stateDir);
+  const state = readState(stateDir);
+  const defaultRoot = backupRoot(resolveConfig(state?.userValues ?? {}), stateDir);
+  // 1. Nothing changes until the backup, its chain and the target are known to be fine.
+  const chain = await resolveChain(opts.backup, defaultRoot);
+  const last = chain.manifests[chain.manifests.length - 1]!;
+  if (state && Object.keys(state.instances).length) {
+    throw new OsbError(`${stateDir} already holds a deployment (${Object.keys(state.instances).join(', ')})`, 'restore into a fresh deployment: `osb destroy` first, or use another --state-dir', 2);
+  }
+  const comps = backupComponents(COMPONENTS.filter((c) => last.manifest.components[c]));
+  for (const c of comps) {
+    if (existsSync(join(stateDir, c))) throw new OsbError(`${join(stateDir, c)} exists (data of an earlier deployment)`, 'restore into a fresh deployment: `osb destroy` first, or use another --state-dir', 2);
+  }
+  const userValues = deepMerge(state?.userValues ?? last.manifest.userValues, loadValuesTree(opts));
+  const config = resolveConfig(userValues);
+  for (const c of comps) if (!config[c].enabled) throw new OsbError(`the backup holds ${c}, but ${c}.enabled=false here`, `enable it with --set ${c}.enabled=true`, 2);
+  const secrets = JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets;
+  const existingSecrets = readSecrets(stateDir);
+  if (existingSecrets && JSON.stringify(existingSecrets) !== JSON.stringify(secrets)) {
+    throw new OsbError(`${secretsPath(stateDir)} holds other passwords than the backup`, 'restore into a fresh state dir (osb destroy removes it), so the restored users keep their passwords', 2);
+  }
+  for (const c of comps) await hooks(c)!.restorePreflight?.({ chain: chainLinks(chain, c), toTime: opts.toTime, backupRoot: chain.root });
+  await preflightFreshPorts(config);
+
+  // 2. Data in place (stopped), then a normal deploy that bootstraps from it, then imports.
+  ensureStateDir(stateDir);
+  writeSecrets(stateDir, secrets);
+  const newState: LocalState = { version: 1, userValues, instances: {} };
+  writeState(stateDir, newState);
+  const workDir = join(stateDir, '.restore-work');
+  let step = 'placing the data';
+  try {
+    rmSync(workDir, { recursive: true, force: true });
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    let forceBootstrap: string | undefined;
+    const runtime = localRuntime(stateDir, newState);
+    for (const c of comps) {
+      const h = hooks(c)!;
+      if (!h.restoreData) continue;
+      const [r] = await opts.progress.run([
+        {
+          title: `${c}: restoring ${last.manifest.id}${opts.toTime ? ` to ${opts.toTime}` : ''}`,
+          task: (report) => h.restoreData!({ config, secrets, runtime, chain: chainLinks(chain, c), nodes: localInstances(config, stateDir, secrets, [c]).get(c) ?? [], toTime: opts.toTime, backupRoot: chain.root, workDir, report }),
+        },
+      ]);
+      forceBootstrap ??= r.forceBootstrap;
+    }
+    rmSync(workDir, { recursive: true, force: true });
+    step = 'starting the deployment';
+    await deployLocal({ stateDir, progress: opts.progress, forceBootstrap });
+    step = 'importing';
+    for (const c of comps) {
+      const h = hooks(c)!;
+      if (!h.restoreAfterStart) continue;
+      const link = chainLinks(chain, c).pop()!;
+      await h.restoreAfterStart({ config, secrets, part: link.part, dir: link.dir, nodes: localInstances(config, stateDir, secrets, [c]).get(c) ?? [], report: opts.report });
+    }
+  } catch (err) {
+    await destroyLocal({ stateDir, keepData: true, progress: opts.progress }).catch(() => {});
+    const why = err instanceof OsbError ? err.line : (err as Error).message;
+    throw new OsbError(
+      `restore of ${last.manifest.id} failed while ${step}: ${why}. The deployment in ${stateDir} is STOPPED (nothing serves half-restored data)`,
+      'fix the cause, then `osb destroy` and run the restore again',
+      1,
+    );
+  }
+  return { stateDir, id: last.manifest.id, components: comps, seconds: (Date.now() - t0) / 1000 };
+}
