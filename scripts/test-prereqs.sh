@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   rabbitmq-server mariadb-server galera-4 mariadb-backup socat memcached haproxy
   keystone python3-oslo.messaging python3-oslo.cache python3-oslo.db python3-pymysql python3-pymemcache
-  sysbench libmemcached-tools zsh fish openssl tcpdump
+  sysbench libmemcached-tools zsh fish openssl tcpdump systemd-container prometheus prometheus-mysqld-exporter
 )
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -1,0 +1,381 @@
+/**
+ * systemd as the supervisor of local deployments: unit rendering (pure) and thin systemctl/journalctl
+ * wrappers. Not wired into deploy yet.
+ *
+ * Facts verified under systemd 252 (Debian 12) in the test container (test/helpers/systemd-container.ts):
+ *  - RestartSteps= / RestartMaxDelaySec= (exponential back-off) do not exist before 254: "Unknown key,
+ *    ignoring". The back-off here is RestartSec= plus StartLimitIntervalSec=/StartLimitBurst= in [Unit].
+ *  - Node 20 has no execve (process.execve arrived in Node 22.15/23.11): a Node entrypoint cannot
+ *    replace itself with the daemon. Hence the default layout: ExecStartPre= runs the Node pre-start
+ *    steps, ExecStart= is the daemon itself, so MainPID is the daemon.
+ *  - `exec daemon > >(tee -a LOG) 2>&1` under bash keeps the daemon as MainPID (bash execs it) while
+ *    its console output reaches both the node's log file and the journal.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { runQuiet } from '../../util/exec.js';
+import { OsbError } from '../../util/errors.js';
+import type { LocalHelper, LocalInstance } from '../../model/local.js';
+
+export type UnitScope = 'system' | 'user';
+
+/** systemd is the init of this machine (what `sd_booted()` checks, plus PID 1's name). */
+export function systemdIsPid1(root = '/'): boolean {
+  try {
+    return existsSync(join(root, 'run/systemd/system')) && readFileSync(join(root, 'proc/1/comm'), 'utf8').trim() === 'systemd';
+  } catch {
+    return false;
+  }
+}
+
+/** Root gets system units; anyone else user units (~/.config/systemd/user). */
+export function unitScope(uid = process.getuid?.() ?? 0): UnitScope {
+  return uid === 0 ? 'system' : 'user';
+}
+
+export function unitDir(scope: UnitScope, home = homedir()): string {
+  return scope === 'system' ? '/etc/systemd/system' : join(home, '.config', 'systemd', 'user');
+}
+
+/** 8 hex digits of the state dir's absolute path: the id of one deployment on this host. */
+export function deploymentId(stateDir: string): string {
+  return createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 8);
+}
+
+/** systemd-escape of one name component (keeps [A-Za-z0-9:_.-], \xHH for the rest). */
+export function escapeUnitComponent(s: string): string {
+  return s.replace(/[^A-Za-z0-9:_.-]/g, (c) => [...Buffer.from(c)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')).replace(/^\./, '\\x2e');
+}
+
+export const targetName = (stateDir: string) => `osb-${deploymentId(stateDir)}.target`;
+export const serviceName = (stateDir: string, node: string) => `osb-${deploymentId(stateDir)}-${escapeUnitComponent(node)}.service`;
+
+/**
+ * One word of an ExecStart= command line: quoted when needed; `%` (specifiers) and `$` (variable
+ * expansion) are doubled so that the word reaches the process as is.
+ */
+export function execWord(arg: string): string {
+  const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (/^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped) && escaped !== '') return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+export const execLine = (argv: string[]) => argv.map(execWord).join(' ');
+
+/** An assignment of Environment= (specifiers are expanded there, variables are not). */
+function envAssignment(key: string, value: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new OsbError(`environment variable name ${JSON.stringify(key)} is not valid in a unit`);
+  if (/PASS|SECRET|TOKEN|COOKIE|KEY$/i.test(key)) {
+    throw new OsbError(`environment variable ${key} looks like a secret and unit files are world-readable`, 'pass secrets in a 0600 file instead');
+  }
+  const kv = `${key}=${value}`.replace(/%/g, '%%').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return `Environment="${kv}"`;
+}
+
+/** How a daemon that osb starts detached today runs in the foreground under systemd. */
+export interface Foreground {
+  argv: string[];
+  /** notify: the daemon says READY=1 itself (mariadbd, haproxy -Ws); exec: started once exec() worked. */
+  type: 'exec' | 'notify';
+}
+
+export function foreground(command: string, args: string[]): Foreground {
+  const bin = basename(command);
+  if (bin === 'haproxy') {
+    // Master-worker mode with sd_notify instead of daemonising.
+    return { argv: [command, '-Ws', ...args.filter((a) => a !== '-D' && a !== '-db')], type: 'notify' };
+  }
+  if (bin === 'memcached') return { argv: [command, ...args.filter((a) => a !== '-d' && a !== '--daemon')], type: 'exec' };
+  if (bin === 'epmd') return { argv: [command, ...args.filter((a) => a !== '-daemon')], type: 'exec' };
+  // mariadbd is built with systemd support on Debian: it notifies readiness (and SST progress).
+  if (bin === 'mariadbd' || bin === 'mysqld') return { argv: [command, ...args], type: 'notify' };
+  // rabbitmq-server (the script execs erl) stays in the foreground.
+  return { argv: [command, ...args], type: 'exec' };
+}
+
+export interface Entrypoint {
+  /** Absolute path of the node binary (process.execPath). */
+  node: string;
+  /** Absolute path of the osb bundle (dist/cli/bundle/osb.mjs). */
+  bundle: string;
+  /**
+   * pre-start (default): ExecStartPre=<node> <bundle> node prepare --state-dir D NODE, then
+   * ExecStart= the daemon itself (MainPID = the daemon).
+   * run: ExecStart=<node> <bundle> node run --state-dir D NODE, which must spawn the daemon and
+   * exit when it exits (Node cannot exec); MainPID is then node and NotifyAccess=all is needed.
+   */
+  mode?: 'pre-start' | 'run';
+}
+
+export interface UnitContext {
+  stateDir: string;
+  scope: UnitScope;
+  entrypoint?: Entrypoint;
+  restartSec?: number;
+  startLimitIntervalSec?: number;
+  startLimitBurst?: number;
+}
+
+export interface ServiceSpec {
+  unit: string;
+  description: string;
+  node: string;
+  argv: string[];
+  type: 'exec' | 'notify';
+  env: Record<string, string>;
+  execStartPre?: string[];
+  /** Console output goes here as well as to the journal. */
+  consoleLog?: string;
+  readWritePaths: string[];
+  workingDirectory: string;
+  limitNofile?: number;
+  timeoutStartSec: number;
+  timeoutStopSec: number;
+  /** Other units of this deployment that must run first (e.g. epmd before RabbitMQ). */
+  after: string[];
+  wants: string[];
+}
+
+/** Open files a daemon needs beyond its default: RabbitMQ and MariaDB are the big consumers. */
+function limitNofileFor(inst: Pick<LocalInstance, 'component' | 'command' | 'args'>): number | undefined {
+  const bin = basename(inst.command);
+  if (bin === 'rabbitmq-server') return 65536;
+  if (bin === 'mariadbd' || bin === 'mysqld') return 32768;
+  if (bin === 'haproxy') return 65536;
+  if (bin === 'memcached') {
+    const i = inst.args.indexOf('-c');
+    const conns = i >= 0 ? Number(inst.args[i + 1]) : 1024;
+    return (Number.isFinite(conns) ? conns : 1024) + 1024;
+  }
+  return undefined;
+}
+
+export function instanceServiceSpec(inst: LocalInstance, ctx: UnitContext): ServiceSpec {
+  const fg = foreground(inst.command, inst.args);
+  const unit = serviceName(ctx.stateDir, inst.name);
+  const helpers = (inst.helpers ?? []).map((h) => serviceName(ctx.stateDir, h.name));
+  const ep = ctx.entrypoint;
+  const nodeArgs = (verb: string) => (ep ? [ep.node, ep.bundle, 'node', verb, '--state-dir', resolve(ctx.stateDir), inst.name] : []);
+  const run = ep?.mode === 'run';
+  return {
+    unit,
+    description: `osb ${inst.component} ${inst.name} (${resolve(ctx.stateDir)})`,
+    node: inst.name,
+    argv: run ? nodeArgs('run') : fg.argv,
+    type: fg.type,
+    env: inst.env,
+    execStartPre: ep && !run ? nodeArgs('prepare') : undefined,
+    consoleLog: inst.consoleLog,
+    readWritePaths: [inst.dir],
+    workingDirectory: inst.dir,
+    limitNofile: limitNofileFor(inst),
+    timeoutStartSec: Math.ceil(inst.startTimeoutMs / 1000),
+    timeoutStopSec: Math.ceil(inst.stopTimeoutMs / 1000),
+    after: helpers,
+    wants: helpers,
+  };
+}
+
+/** A helper (epmd) shared by the nodes of one component; its dir is where its log goes. */
+export function helperServiceSpec(h: LocalHelper, dir: string, ctx: UnitContext): ServiceSpec {
+  const fg = foreground(h.command, h.args);
+  return {
+    unit: serviceName(ctx.stateDir, h.name),
+    description: `osb helper ${h.name} (${resolve(ctx.stateDir)})`,
+    node: h.name,
+    argv: fg.argv,
+    type: fg.type,
+    env: h.env,
+    consoleLog: join(dir, `${h.name}.log`),
+    readWritePaths: [dir],
+    workingDirectory: dir,
+    timeoutStartSec: 30,
+    timeoutStopSec: 10,
+    after: [],
+    wants: [],
+  };
+}
+
+function underHome(path: string): boolean {
+  const p = resolve(path);
+  return ['/home', '/root', '/run/user'].some((h) => p === h || p.startsWith(`${h}/`)) || p.startsWith(`${homedir()}/`);
+}
+
+/** The unit file of one node. */
+export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
+  const target = targetName(ctx.stateDir);
+  const restartSec = ctx.restartSec ?? 2;
+  const burst = ctx.startLimitBurst ?? 5;
+  // The interval must cover `burst` restarts including their start time, or the limit never triggers.
+  const interval = ctx.startLimitIntervalSec ?? Math.max(60, burst * (restartSec + 10));
+  const rw = [...new Set(spec.readWritePaths.map((p) => resolve(p)))];
+  const command = spec.consoleLog
+    ? // bash execs the daemon (it stays MainPID); tee copies its console to the log file and the journal.
+      ['/bin/bash', '-c', `exec "$0" "$@" > >(exec /usr/bin/tee -a ${shellQuote(spec.consoleLog)}) 2>&1`, ...spec.argv]
+    : spec.argv;
+  const lines = [
+    '# generated by osb — do not edit; `osb deploy` rewrites it',
+    '[Unit]',
+    `Description=${spec.description.replace(/%/g, '%%')}`,
+    `PartOf=${target}`,
+    ...(spec.wants.length ? [`Wants=${spec.wants.join(' ')}`] : []),
+    ...(spec.after.length ? [`After=${spec.after.join(' ')}`] : []),
+    `StartLimitIntervalSec=${interval}`,
+    `StartLimitBurst=${burst}`,
+    '',
+    '[Service]',
+    `Type=${spec.type}`,
+    ...(spec.type === 'notify' ? [`NotifyAccess=${ctx.entrypoint?.mode === 'run' ? 'all' : 'main'}`] : []),
+    ...Object.entries(spec.env).map(([k, v]) => envAssignment(k, v)),
+    `WorkingDirectory=${execWord(resolve(spec.workingDirectory))}`,
+    ...(spec.execStartPre ? [`ExecStartPre=${execLine(spec.execStartPre)}`] : []),
+    `ExecStart=${execLine(command)}`,
+    'Restart=on-failure',
+    `RestartSec=${restartSec}`,
+    `TimeoutStartSec=${spec.timeoutStartSec}`,
+    `TimeoutStopSec=${spec.timeoutStopSec}`,
+    // SIGTERM to the daemon only (it shuts down its own children), SIGKILL to what is left.
+    'KillMode=mixed',
+    'StandardOutput=journal',
+    'StandardError=journal',
+    `SyslogIdentifier=${spec.node}`,
+    // Files the daemon creates (and the tee'd log) are private to the user, like osb's own.
+    'UMask=0077',
+    ...(spec.limitNofile ? [`LimitNOFILE=${spec.limitNofile}`] : []),
+    // Sandbox: the whole file system read-only except this node's own dirs.
+    'ProtectSystem=strict',
+    ...rw.map((p) => `ReadWritePaths=${execWord(p)}`),
+    // A state dir under /home or /root must stay reachable: read-only, with the RW hole above.
+    `ProtectHome=${rw.some(underHome) ? 'read-only' : 'yes'}`,
+    'PrivateTmp=yes',
+    'NoNewPrivileges=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectControlGroups=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    ...(ctx.scope === 'user' ? ['PrivateUsers=yes'] : []),
+    '',
+    '[Install]',
+    `WantedBy=${target}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The per-deployment target: `systemctl start/stop/status osb-<id>.target` acts on every node. */
+export function renderTarget(ctx: UnitContext, units: string[]): string {
+  return [
+    '# generated by osb — do not edit; `osb deploy` rewrites it',
+    '[Unit]',
+    `Description=osb deployment ${resolve(ctx.stateDir).replace(/%/g, '%%')}`,
+    ...(units.length ? [`Wants=${units.join(' ')}`] : []),
+    '',
+    '[Install]',
+    `WantedBy=${ctx.scope === 'system' ? 'multi-user.target' : 'default.target'}`,
+    '',
+  ].join('\n');
+}
+
+export interface RenderedUnit {
+  name: string;
+  path: string;
+  content: string;
+}
+
+/** Every unit of a deployment: one per node, one per helper (once), and the target. */
+export function renderDeploymentUnits(instances: LocalInstance[], ctx: UnitContext, home = homedir()): RenderedUnit[] {
+  const dir = unitDir(ctx.scope, home);
+  const out: RenderedUnit[] = [];
+  const helpers = new Map<string, RenderedUnit>();
+  for (const inst of instances) {
+    for (const h of inst.helpers ?? []) {
+      if (helpers.has(h.name)) continue;
+      const spec = helperServiceSpec(h, resolve(inst.dir, '..'), ctx);
+      helpers.set(h.name, { name: spec.unit, path: join(dir, spec.unit), content: renderService(spec, ctx) });
+    }
+    const spec = instanceServiceSpec(inst, ctx);
+    out.push({ name: spec.unit, path: join(dir, spec.unit), content: renderService(spec, ctx) });
+  }
+  const services = [...helpers.values(), ...out];
+  const target = targetName(ctx.stateDir);
+  return [...services, { name: target, path: join(dir, target), content: renderTarget(ctx, services.map((u) => u.name)) }];
+}
+
+/** What to tell a non-root user so that user units start at boot without a login. */
+export function lingerHint(user = userInfo().username): string {
+  return `user units start at boot only with lingering enabled: run \`sudo loginctl enable-linger ${user}\``;
+}
+
+// ---- systemctl / journalctl wrappers ---------------------------------------------------------
+
+export interface SystemctlOptions {
+  scope: UnitScope;
+  /** Runs the command through this prefix (tests: nsenter into a container). */
+  wrap?: string[];
+}
+
+function systemctlArgv(opts: SystemctlOptions, args: string[]): [string, string[]] {
+  const argv = [...(opts.wrap ?? []), 'systemctl', ...(opts.scope === 'user' ? ['--user'] : []), ...args];
+  return [argv[0]!, argv.slice(1)];
+}
+
+export function systemctl(opts: SystemctlOptions, ...args: string[]): Promise<string> {
+  const [cmd, argv] = systemctlArgv(opts, args);
+  return runQuiet(cmd, argv, { timeoutMs: 120_000 });
+}
+
+export const daemonReload = (o: SystemctlOptions) => systemctl(o, 'daemon-reload');
+export const enableNow = (o: SystemctlOptions, units: string[]) => systemctl(o, 'enable', '--now', ...units);
+/**
+ * Stops units and waits for them. `systemctl stop osb-<id>.target` alone returns at once (measured: 25 ms)
+ * while the PartOf= stop jobs of its services still run: name the services too when the caller needs them stopped.
+ */
+export const stopUnits = (o: SystemctlOptions, units: string[]) => systemctl(o, 'stop', ...units);
+export const disableUnits = (o: SystemctlOptions, units: string[]) => systemctl(o, 'disable', '--now', ...units);
+
+export interface UnitStatus {
+  unit: string;
+  activeState: string;
+  subState: string;
+  result: string;
+  nRestarts: number;
+  mainPid: number;
+  execMainStatus: number;
+  loadState: string;
+}
+
+/** Parses `systemctl show -p …` output (one unit: KEY=value lines). */
+export function parseShow(unit: string, text: string): UnitStatus {
+  const kv = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return {
+    unit,
+    activeState: kv.get('ActiveState') ?? 'unknown',
+    subState: kv.get('SubState') ?? 'unknown',
+    result: kv.get('Result') ?? 'unknown',
+    nRestarts: Number(kv.get('NRestarts') ?? 0),
+    mainPid: Number(kv.get('MainPID') ?? 0),
+    execMainStatus: Number(kv.get('ExecMainStatus') ?? 0),
+    loadState: kv.get('LoadState') ?? 'unknown',
+  };
+}
+
+export async function unitStatus(o: SystemctlOptions, unit: string): Promise<UnitStatus> {
+  return parseShow(unit, await systemctl(o, 'show', '-p', 'LoadState,ActiveState,SubState,Result,NRestarts,MainPID,ExecMainStatus', unit));
+}
+
+/** The last `lines` journal lines of a unit. */
+export function journalTail(o: SystemctlOptions, unit: string, lines = 50): Promise<string> {
+  const argv = [...(o.wrap ?? []), 'journalctl', ...(o.scope === 'user' ? ['--user'] : []), '-u', unit, '-n', String(lines), '--no-pager', '-o', 'short-iso'];
+  return runQuiet(argv[0]!, argv.slice(1), { timeoutMs: 30_000 });
+}
