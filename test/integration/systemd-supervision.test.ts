@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mariadbLocalInstance, mariadbPaths } from '../../src/components/mariadb/local.js';
 import { memcachedLocalInstance } from '../../src/components/memcached/local.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import { desiredState } from '../../src/model/desired.js';
 import type { LocalInstance } from '../../src/model/local.js';
 import {

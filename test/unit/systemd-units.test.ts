@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { mariadbLocalInstance } from '../../src/components/mariadb/local.js';
 import { memcachedLocalInstance } from '../../src/components/memcached/local.js';
 import { rabbitmqLocalInstance } from '../../src/components/rabbitmq/local.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/components/index.js';
 import { desiredState } from '../../src/model/desired.js';
 import {
   deploymentId,
