@@ -29,6 +29,18 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
       .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
       .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
+    // Hidden: what systemd units run before each start of a node (docs/supervision.md).
+    const node = program.command('node', { hidden: true }).description('steps the units of a supervised deployment run');
+    node
+      .command('prepare')
+      .description("write a node's files and decide its start arguments (Galera: join or bootstrap)")
+      .argument('<node>', 'e.g. mariadb-1')
+      .action(wrap(async (name: string, _o, cmd: Command) => {
+        const { prepareNode } = await import('../targets/local/node.js');
+        const { resolveStateDir } = await import('../config/state-dir.js');
+        await prepareNode(resolveStateDir(g(cmd).stateDir), name, (m) => process.stderr.write(`osb: ${m}\n`));
+        return 0;
+      }));
     // Hidden: how osb runs its own exporters as supervised processes (one per memcached node).
     const exporter = program.command('exporter', { hidden: true }).description("run one of osb's Prometheus exporters in the foreground");
     exporter

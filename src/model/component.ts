@@ -72,6 +72,13 @@ export interface LocalHooks {
    * runtime's own reconcile, in parallel. Clusters that need an order (Galera) bring their own.
    */
   reconcile?(plans: NodePlan[], ctx: LocalDeployContext): Promise<NodeResult[]>;
+  /**
+   * Before a supervisor (systemd) starts a node by itself — after a crash or a reboot, with no osb
+   * command running: what the daemon needs on its command line this time (e.g. Galera: rejoin at the
+   * recovered position, or bootstrap when this node is the most advanced and all are down). Throws
+   * (the unit fails, the message lands in the journal) when the node must not start.
+   */
+  prepare?(config: Config, secrets: Secrets, inst: LocalInstance, peers: LocalInstance[], report: (m: string) => void): Promise<string[]>;
   /** Live protocol check of one node. */
   inspect(config: Config, secrets: Secrets, inst: LocalInstance): Promise<NodeInspection>;
   /** The component's line in `osb status` (cluster view). */

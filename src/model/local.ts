@@ -46,6 +46,13 @@ export interface LocalInstance {
   /** How long a graceful stop may take before SIGKILL. */
   stopTimeoutMs: number;
   startTimeoutMs: number;
+  /**
+   * Under a supervisor (systemd) the daemon runs in the foreground: these args replace `args` when they
+   * differ (e.g. HAProxy's -Ws instead of -D); `notify`: it reports readiness with sd_notify.
+   */
+  foreground?: { args?: string[]; notify?: boolean };
+  /** Open files the daemon needs (systemd LimitNOFILE=). */
+  limitNofile?: number;
 }
 
 export interface LocalHelper {
@@ -57,6 +64,8 @@ export interface LocalHelper {
   cmdlineMarker: string;
   /** Resolves when the helper serves. */
   probe(): Promise<void>;
+  /** Under a supervisor: the foreground args, when they differ from `args`. */
+  foreground?: { args?: string[]; notify?: boolean };
 }
 
 export type NodeAction = 'unchanged' | 'started' | 'restarted' | 'recovered';

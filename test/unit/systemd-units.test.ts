@@ -7,6 +7,7 @@ import { mariadbLocalInstance } from '../../src/components/mariadb/local.js';
 import { memcachedLocalInstance } from '../../src/components/memcached/local.js';
 import { rabbitmqLocalInstance } from '../../src/components/rabbitmq/local.js';
 import { loadConfig } from '../../src/components/index.js';
+import { proxyInstance } from '../../src/components/mariadb/local-proxy.js';
 import { desiredState } from '../../src/model/desired.js';
 import {
   deploymentId,
@@ -69,10 +70,13 @@ describe('systemd service units', () => {
   const [mc, db, rabbit] = deployment('/var/lib/osb');
 
   it('run each daemon in the foreground with the type that fits it', () => {
-    expect(foreground('/usr/sbin/haproxy', ['-D', '-f', 'c']).argv).toEqual(['/usr/sbin/haproxy', '-Ws', '-f', 'c']);
-    expect(foreground('/usr/sbin/haproxy', ['-D']).type).toBe('notify');
-    expect(foreground('/usr/bin/memcached', ['-d', '-p', '1']).argv).toEqual(['/usr/bin/memcached', '-p', '1']);
-    expect(foreground('/usr/bin/epmd', ['-daemon', '-port', '1']).argv).toEqual(['/usr/bin/epmd', '-port', '1']);
+    const proxy = proxyInstance(loadConfig({ set: ['mariadb.replicas=3'] }), '/var/lib/osb', secrets);
+    const haproxy = foreground(proxy);
+    expect(haproxy.argv[1]).toBe('-Ws');
+    expect(haproxy.argv).not.toContain('-D');
+    expect(haproxy.type).toBe('notify');
+    expect(foreground(mc!).argv).not.toContain('-d');
+    expect(foreground(rabbit!.helpers![0]!).argv).not.toContain('-daemon');
     expect(instanceServiceSpec(db!, ctx).type).toBe('notify');
     expect(instanceServiceSpec(rabbit!, ctx).type).toBe('exec');
   });

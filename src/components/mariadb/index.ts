@@ -13,7 +13,7 @@ import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
-import { deployGalera, waitSynced } from './local-cluster.js';
+import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { ensureProxy, HAPROXY, PROXY_NAME, proxyInstance, proxyStatus } from './local-proxy.js';
 import { mariadbPorts, needsProxy, proxyPort } from './ports.js';

@@ -1,9 +1,10 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { LocalDeployContext } from '../../model/component.js';
 import type { LocalInstance, LocalRuntime, NodePlan, NodeResult } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
+import { runningPid } from '../../util/process.js';
 import { runQuiet } from '../../util/exec.js';
 import { sleep } from '../../util/net.js';
 import { decideGaleraStart, type GaleraNodeView } from './bootstrap.js';
@@ -179,4 +180,86 @@ export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): 
     }
   }
   return plans.map((p) => results.get(p.inst.name)!);
+}
+
+/** A stopped node's last committed position, published in its own dir for its peers (unattended starts). */
+interface PublishedPosition {
+  hasData: boolean;
+  uuid?: string;
+  seqno?: number;
+  safeToBootstrap?: boolean;
+  /** ms since the epoch: valid only when newer than the node's pid file (i.e. than its last start). */
+  at: number;
+}
+
+const POSITION_FILE = 'galera-position.json';
+const positionFile = (inst: LocalInstance) => join(inst.dir, POSITION_FILE);
+
+function readPublished(inst: LocalInstance): PublishedPosition | undefined {
+  try {
+    const pos = JSON.parse(readFileSync(positionFile(inst), 'utf8')) as PublishedPosition;
+    // A position older than the node's last start describes an earlier life: not to be trusted.
+    const started = existsSync(mariadbPaths(inst.dir).pidFile) ? statSync(mariadbPaths(inst.dir).pidFile).mtimeMs : 0;
+    return pos.at > started ? pos : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What a Galera node needs on its command line when the supervisor starts it by itself (after a crash
+ * or a reboot): the same `decideGaleraStart` `osb deploy` uses, over every node's published position.
+ * Joins at its recovered position when a Primary component exists; bootstraps when all are down and it
+ * is the most advanced; waits while that node starts; refuses (throws) when it must not start.
+ */
+export async function prepareGaleraStart(inst: LocalInstance, peers: LocalInstance[], report: (m: string) => void, timeoutMs = 300_000): Promise<string[]> {
+  const paths = mariadbPaths(inst.dir);
+  const gra = readGrastate(join(paths.dataDir, 'grastate.dat'));
+  const hasData = inst.isInitialized() || !!gra;
+  let mine: PublishedPosition = { hasData, uuid: gra?.uuid, seqno: gra?.seqno, safeToBootstrap: gra?.safeToBootstrap, at: Date.now() };
+  if (hasData && (mine.seqno === undefined || mine.seqno < 0)) {
+    const pos = await recoverPosition(inst);
+    if (pos) mine = { ...mine, uuid: mine.uuid ?? pos.uuid, seqno: pos.seqno };
+  }
+  writeFileSync(positionFile(inst), JSON.stringify({ ...mine, at: Date.now() }), { mode: 0o600 });
+  report(`${inst.name}: position ${mine.uuid ?? '-'}:${mine.seqno ?? -1}${hasData ? '' : ' (no data)'}`);
+  const startAt = mine.uuid && mine.seqno !== undefined && mine.seqno >= 0 ? [`--wsrep-start-position=${mine.uuid}:${mine.seqno}`] : [];
+  const deadline = Date.now() + timeoutMs;
+  let said = '';
+  for (;;) {
+    const views: GaleraNodeView[] = [];
+    const silent: string[] = [];
+    for (const p of peers) {
+      if (p.name === inst.name) {
+        views.push({ name: p.name, running: false, primary: false, ...mine });
+        continue;
+      }
+      const running = !!runningPid(p);
+      const ws = running ? await wsrepOf(p) : undefined;
+      const pub = running ? undefined : readPublished(p);
+      if (!running && !pub) silent.push(p.name);
+      views.push({ name: p.name, running, primary: ws?.clusterStatus === 'Primary', hasData: pub?.hasData ?? true, uuid: pub?.uuid, seqno: pub?.seqno, safeToBootstrap: pub?.safeToBootstrap });
+    }
+    let message: string;
+    if (views.some((v) => v.primary)) {
+      report(`${inst.name}: a Primary component exists; joining${startAt.length ? ` at ${startAt[0]!.split('=')[1]}` : ' (state transfer)'}`);
+      return startAt;
+    }
+    if (silent.length) {
+      message = `waiting for ${silent.join(', ')} to publish its last position (or for a Primary component)`;
+    } else {
+      const d = decideGaleraStart(views);
+      if (d.kind === 'refuse') throw new OsbError(`Galera: ${inst.name} must not start: ${d.reason}`);
+      if ((d.kind === 'form' || d.kind === 'recover') && d.bootstrap === inst.name) {
+        if (d.kind === 'recover' && d.seqno >= 0 && d.uuid) markBootstrap(join(paths.dataDir, 'grastate.dat'), d.uuid, d.seqno);
+        report(`${inst.name}: ${d.kind === 'form' ? 'forming a new cluster' : `every node is down; this one is the most advanced (seqno ${d.seqno}): bootstrapping`}`);
+        return ['--wsrep-new-cluster'];
+      }
+      message = d.kind === 'form' || d.kind === 'recover' ? `waiting for ${d.bootstrap} to bootstrap (${d.reason})` : `waiting for a Primary component${'reason' in d ? ` (${d.reason})` : ''}`;
+    }
+    if (message !== said) report(`${inst.name}: ${message}`);
+    said = message;
+    if (Date.now() > deadline) throw new OsbError(`Galera: ${inst.name} gave up after ${Math.round(timeoutMs / 1000)}s: ${message}`);
+    await sleep(1000);
+  }
 }

@@ -46,6 +46,9 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     ],
     command: HAPROXY,
     args: ['-D', '-f', cfg, '-p', join(dir, 'haproxy.pid')],
+    // Under systemd: master-worker mode with sd_notify instead of daemonising.
+    foreground: { args: ['-Ws', '-f', cfg, '-p', join(dir, 'haproxy.pid')], notify: true },
+    limitNofile: 65536,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     pidFile: join(dir, 'haproxy.pid'),
     logFile: join(dir, 'console.log'),

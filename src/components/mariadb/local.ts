@@ -85,6 +85,9 @@ export function mariadbLocalInstance(config: Config, node: NodeModel, dir: strin
     cmdlineMarker: p.myCnf,
     stopTimeoutMs: 60_000,
     startTimeoutMs: 120_000,
+    // mariadbd reports readiness (and SST progress) with sd_notify; MariaDB sizes its caches by open files.
+    foreground: { notify: true },
+    limitNofile: 32768,
     isInitialized: () => existsSync(join(p.dataDir, 'mysql', 'user.frm')) || existsSync(join(p.dataDir, 'mysql', 'global_priv.MAI')),
     async initialize() {
       await runQuiet(MARIADB_BINARIES.installDb, [

@@ -36,6 +36,7 @@ export function memcachedLocalInstance(config: Config, node: NodeModel, dir: str
     port: node.port,
     cmdlineMarker: pidFile,
     stopTimeoutMs: 10_000,
+    limitNofile: config.memcached.maxConnections + 1024,
     startTimeoutMs: 20_000,
     isInitialized: () => true,
     async probe() {

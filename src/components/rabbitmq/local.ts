@@ -148,6 +148,8 @@ export function rabbitmqLocalInstance(config: Config, node: NodeModel, dir: stri
     cmdlineMarker: p.mnesia,
     stopTimeoutMs: 60_000,
     startTimeoutMs: 180_000,
+    // One file per connection, queue segment and socket: RabbitMQ's production recommendation.
+    limitNofile: 65536,
     isInitialized: () => existsSync(p.mnesia) && readdirSync(p.mnesia).length > 0,
     async probe() {
       await withAmqp(ep, async () => undefined, 2000);

@@ -10,7 +10,8 @@ import { OsbError } from '../../util/errors.js';
 import type { Progress } from '../../util/progress.js';
 import { resolveDeployConfig, type DeploymentSources } from './context.js';
 import { localEndpoints } from './endpoints.js';
-import { localInstances } from './instances.js';
+import { localExtras, localInstances } from './instances.js';
+import { supervisorFor, type SupervisorChoice } from './supervisor.js';
 import { withStateLock } from './lock.js';
 import { ensurePackages } from './packages.js';
 import { preflightFreshPorts } from './preflight.js';
@@ -34,6 +35,8 @@ export interface DeployResult {
   changed: boolean;
   /** Per OpenStack service, when provisioning ran. */
   provisioning?: { service: string; changed: boolean }[];
+  /** Who restarts the daemons between osb commands. */
+  supervision: SupervisorChoice;
 }
 
 export interface DeployOptions extends DeploymentSources {
@@ -124,13 +127,19 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     const secrets = ensureSecrets(stateDir);
     const plans = new Map<ComponentName, NodePlan[]>();
     const instances = localInstances(config, stateDir, secrets, requested);
-    for (const [c, list] of instances) plans.set(c, list.map((i) => planNode(i, state)));
+    const supervisor = supervisorFor(stateDir);
+    for (const [c, list] of instances) plans.set(c, list.map((i) => planNode(i, state, supervisor.choice.kind)));
     // TLS on: certificates exist before any daemon starts; stale ones (2/3 of their life) are renewed.
     const newCerts = await ensureLocalCerts(config, stateDir, [...instances.values()].flat());
     await preflightPorts([...plans.values()].flat(), state, config.bindAddress);
 
+    // Under systemd: a unit per node, extra and helper, grouped by the deployment's target, before anything starts.
+    if (supervisor.choice.kind === 'systemd') {
+      const all = [...instances].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, secrets, c)]);
+      await supervisor.install(all);
+    }
     // Step 2: every component in parallel; each brings its nodes (and extras) to the desired state.
-    const runtime = localRuntime(stateDir, state);
+    const runtime = localRuntime(stateDir, state, supervisor);
     const results = await opts.progress.run(
       [...plans].map(([component, nodePlans]) => ({
         title: `${component}: ${nodePlans.length} node${nodePlans.length > 1 ? 's' : ''}`,
@@ -151,6 +160,8 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     await reloadCerts(config, secrets, newCerts.map((c) => c.inst).filter((i) => untouched.has(i.name)), () => {});
     const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress, results);
     const changed = results.some((r) => r.changed) || !!provisioning?.some((p) => p.changed);
-    return { stateDir, config, components: results, changed, provisioning };
+    // Said once, when this deploy started something that nothing will restart.
+    if (supervisor.choice.kind === 'none' && results.some((r) => r.changed)) opts.progress.info(`osb: note: ${supervisor.choice.reason}`);
+    return { stateDir, config, components: results, changed, provisioning, supervision: supervisor.choice };
   });
 }

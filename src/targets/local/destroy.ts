@@ -5,6 +5,7 @@ import { placeholderSecrets, readSecrets } from '../../config/secrets.js';
 import type { LocalInstance } from '../../model/local.js';
 import { localExtras, localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
+import { supervisorFor } from './supervisor.js';
 import { componentDir, resolveStateDir } from '../../config/state-dir.js';
 import { stopHelper, stopInstance } from './runner.js';
 import { readState, stateFile, writeState } from './state.js';
@@ -51,19 +52,28 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
     const instances = localInstances(config, stateDir, fakeSecrets, targets);
     const stopped: string[] = [];
     const removed: string[] = [];
+    // Units first (systemd would restart what is killed), then whatever still runs detached.
+    const supervisor = supervisorFor(stateDir);
+    const everything = targets.length === COMPONENTS.length;
+    if (supervisor.choice.kind === 'systemd') {
+      const all = [...instances].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, fakeSecrets, c)]);
+      const active = await Promise.all(all.map(async (i) => ((await supervisor.status(i))?.activeState ?? 'inactive') !== 'inactive'));
+      removed.push(...(await supervisor.uninstall(all, everything)));
+      stopped.push(...all.filter((_, k) => active[k]).map((i) => i.name));
+    }
     await opts.progress.run(
       [...instances].map(([component, list]) => ({
         title: `${component}: stop${opts.keepData ? '' : ' and remove'}`,
         task: async (report: (m: string) => void) => {
           await Promise.all(
             list.map(async (inst: LocalInstance) => {
-              if (await stopInstance(inst, !opts.keepData)) {
+              if ((await stopInstance(inst, !opts.keepData)) && !stopped.includes(inst.name)) {
                 stopped.push(inst.name);
                 report(`${inst.name} stopped`);
               }
             }),
           );
-          for (const extra of localExtras(config, stateDir, fakeSecrets, component)) if (await stopInstance(extra)) stopped.push(extra.name);
+          for (const extra of localExtras(config, stateDir, fakeSecrets, component)) if ((await stopInstance(extra)) && !stopped.includes(extra.name)) stopped.push(extra.name);
           const helpers = new Map(list.flatMap((i) => i.helpers ?? []).map((h) => [h.pidFile, h]));
           for (const h of helpers.values()) await stopHelper(h);
           if (!opts.keepData) {

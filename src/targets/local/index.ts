@@ -24,7 +24,7 @@ export function localTarget(src: TargetSources): Target {
       for (const c of result.components) for (const n of c.nodes) rows.push([c.component, n.name, n.address, String(n.pid), n.action + (n.reason ? ` (${n.reason})` : '')]);
       return {
         exitCode: 0,
-        json: { changed: result.changed, stateDir: result.stateDir, components: result.components, provisioning: result.provisioning },
+        json: { changed: result.changed, stateDir: result.stateDir, components: result.components, provisioning: result.provisioning, supervision: result.supervision },
         text: lines(
           (!req.quiet || result.changed) && table(rows),
           !!result.provisioning?.length && `OpenStack services: ${result.provisioning.map((p) => `${p.service} ${p.changed ? 'provisioned' : 'unchanged'}`).join(', ')}`,
@@ -36,12 +36,15 @@ export function localTarget(src: TargetSources): Target {
     async status(req): Promise<Outcome> {
       const d = openDeployment(src);
       const { report, extraLines } = await localStatus(d, req.components.length ? req.components : undefined);
-      const rows = [['COMPONENT', 'NODE', 'STATE', 'PID', 'ADDRESS', 'VERSION', 'UPTIME', 'DATA', 'CHECK']];
+      const rows = [['COMPONENT', 'NODE', 'STATE', 'PID', 'ADDRESS', 'VERSION', 'UPTIME', 'DATA', 'RESTARTS', 'CHECK']];
       for (const c of report.components) {
         for (const n of c.nodes) {
-          rows.push([c.component, n.name, !n.running ? 'DOWN' : (n.state ?? 'running'), n.pid ? String(n.pid) : '-', n.address, n.version ?? '-', formatDuration(n.uptimeSeconds), formatBytes(n.dataBytes), n.healthy ? 'ok' : (n.error ?? 'failed')]);
+          const state = !n.running ? 'DOWN' : (n.state ?? 'running');
+          const restarts = n.supervision ? String(n.supervision.restarts) : '-';
+          rows.push([c.component, n.name, state, n.pid ? String(n.pid) : '-', n.address, n.version ?? '-', formatDuration(n.uptimeSeconds), formatBytes(n.dataBytes), restarts, n.healthy ? 'ok' : (n.error ?? 'failed')]);
         }
       }
+      const supervision = report.supervision as { kind: string; reason: string } | undefined;
       return {
         exitCode: report.healthy ? 0 : 1,
         json: report,
@@ -50,6 +53,7 @@ export function localTarget(src: TargetSources): Target {
           ...report.components.map((c) => `${c.component}: ${c.summary}`),
           ...extraLines,
           ...certificateLines(report.components.flatMap((c) => c.nodes)),
+          supervision && `supervision: ${supervision.kind === 'systemd' ? 'systemd' : 'none'} — ${supervision.reason}`,
           report.healthy ? 'all healthy' : 'NOT healthy: run `osb deploy` to start what is down, `osb logs <component>` to see why',
         ),
       };

@@ -7,7 +7,8 @@ import { deployedComponents, openDeployment, type Deployment, type DeploymentSou
 import { deployLocal } from './deploy.js';
 import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
-import { runningPid, startInstance, stopInstance } from './runner.js';
+import { runningPid } from './runner.js';
+import { supervisorFor, type Supervisor } from './supervisor.js';
 
 export interface RestartOptions extends DeploymentSources {
   components?: ComponentName[];
@@ -15,11 +16,11 @@ export interface RestartOptions extends DeploymentSources {
   progress: Progress;
 }
 
-async function restartNode(d: Deployment, inst: LocalInstance, report: (m: string) => void): Promise<void> {
+async function restartNode(d: Deployment, inst: LocalInstance, supervisor: Supervisor, report: (m: string) => void): Promise<void> {
   await definition(inst.component).local.beforeStop?.(d.config, inst, report);
   report(`${inst.name}: stopping`);
-  await stopInstance(inst);
-  await startInstance(inst, { onProgress: report });
+  await supervisor.stop(inst);
+  await supervisor.start(inst, { onProgress: report });
   await definition(inst.component).local.afterRestart?.(d.config, d.secrets, inst, { runningPid }, report);
   report(`${inst.name}: back and healthy`);
 }
@@ -33,10 +34,11 @@ export async function restartLocal(opts: RestartOptions): Promise<string[]> {
   const components = deployedComponents(d, opts.components?.length ? opts.components : undefined);
   if (components.length === 0) throw new OsbError('nothing to restart: no such component deployed', 'see `osb status`');
   const restarted: string[] = [];
+  const supervisor = supervisorFor(d.stateDir);
   if (!opts.rolling) {
     await withStateLock(d.stateDir, async () => {
       for (const list of localInstances(d.config, d.stateDir, d.secrets, components).values()) {
-        await Promise.all(list.map((i) => stopInstance(i)));
+        await Promise.all(list.map((i) => supervisor.stop(i)));
         restarted.push(...list.map((i) => i.name));
       }
     });
@@ -50,7 +52,7 @@ export async function restartLocal(opts: RestartOptions): Promise<string[]> {
           title: `${component}: rolling restart of ${list.length} node(s)`,
           task: async (report) => {
             for (const inst of list) {
-              await restartNode(d, inst, report);
+              await restartNode(d, inst, supervisor, report);
               restarted.push(inst.name);
             }
           },

@@ -7,6 +7,8 @@ export interface InstanceRecord {
   hash: string;
   ports: number[];
   startedAt: string;
+  /** Who runs it: systemd (a unit) or nobody (detached). Absent in state files before supervision. */
+  supervisor?: 'systemd' | 'none';
 }
 
 export interface LocalState {

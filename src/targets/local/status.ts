@@ -7,6 +7,7 @@ import { processRssBytes, processUptimeSeconds } from '../../util/process.js';
 import { deployedComponents, type Deployment } from './context.js';
 import { localInstances } from './instances.js';
 import { runningPid } from './runner.js';
+import { supervisorFor, type Supervisor } from './supervisor.js';
 import { nodeCertStatus, type NodeCertStatus } from './tls.js';
 
 export interface NodeStatus {
@@ -24,6 +25,8 @@ export interface NodeStatus {
   state?: string;
   /** Component-specific live view (Galera state, RabbitMQ cluster, memcached stats). */
   details?: unknown;
+  /** Under systemd: its unit, the unit's state and how often systemd restarted it. */
+  supervision?: { unit: string; state: string; restarts: number; result: string };
   /** TLS on: the node's certificate (serial, expiry, a warning within 30 days). */
   certificate?: NodeCertStatus;
 }
@@ -65,11 +68,29 @@ export function dirBytes(dir: string): number {
   return total;
 }
 
-async function nodeStatus(d: Deployment, inst: LocalInstance): Promise<NodeStatus> {
+async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Supervisor): Promise<NodeStatus> {
   const pid = runningPid(inst);
   const certificate = nodeCertStatus(d.config, inst);
-  const base: NodeStatus = { name: inst.name, address: `${inst.host}:${inst.port}`, running: !!pid, dataBytes: dirBytes(inst.dir), healthy: false, ...(certificate ? { certificate } : {}) };
-  if (!pid) return { ...base, error: 'not running' };
+  const unit = await supervisor.status(inst);
+  const supervision = unit && unit.loadState === 'loaded' ? { unit: unit.unit, state: `${unit.activeState}/${unit.subState}`, restarts: unit.nRestarts, result: unit.result } : undefined;
+  const base: NodeStatus = {
+    name: inst.name,
+    address: `${inst.host}:${inst.port}`,
+    running: !!pid,
+    dataBytes: dirBytes(inst.dir),
+    healthy: false,
+    ...(supervision ? { supervision } : {}),
+    ...(certificate ? { certificate } : {}),
+  };
+  if (!pid) {
+    if (unit?.activeState === 'failed') {
+      // Why it gave up, from the journal: the prepare step's refusal or the daemon's last words.
+      const why = (await supervisor.journal(inst, 30)).split('\n').filter((l) => /error|must not|refus|failed/i.test(l) && !/Failed with result|Start request repeated/.test(l)).pop();
+      return { ...base, error: `unit failed (${unit.result})${why ? `: ${why.replace(/^\S+ \S+ \S+: /, '')}` : ''}` };
+    }
+    if (unit?.activeState === 'activating') return { ...base, error: `starting (${unit.subState}, ${unit.nRestarts} restarts so far)` };
+    return { ...base, error: 'not running' };
+  }
   base.pid = pid;
   base.uptimeSeconds = processUptimeSeconds(pid);
   base.rssBytes = processRssBytes(pid);
@@ -85,16 +106,17 @@ async function nodeStatus(d: Deployment, inst: LocalInstance): Promise<NodeStatu
 export async function localStatus(d: Deployment, components?: ComponentName[]): Promise<{ report: StatusReport; extraLines: string[] }> {
   const deployed = deployedComponents(d, components);
   const instances = localInstances(d.config, d.stateDir, d.secrets, deployed);
+  const supervisor = supervisorFor(d.stateDir);
   const out = await Promise.all(
     [...instances].map(async ([component, list]): Promise<ComponentStatus> => {
-      const nodes = await Promise.all(list.map((i) => nodeStatus(d, i)));
+      const nodes = await Promise.all(list.map((i) => nodeStatus(d, i, supervisor)));
       const up = nodes.filter((n) => n.healthy).length;
       const summary = `${up}/${nodes.length} healthy${definition(component).local.summary?.(d.config, nodes) ?? ''}`;
       return { component, nodes, healthy: nodes.every((n) => n.healthy), summary };
     }),
   );
   const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter((e) => e !== undefined);
-  const report: StatusReport = { stateDir: d.stateDir, healthy: out.every((c) => c.healthy) && extras.every((e) => e.healthy), components: out };
+  const report: StatusReport = { stateDir: d.stateDir, supervision: supervisor.choice, healthy: out.every((c) => c.healthy) && extras.every((e) => e.healthy), components: out };
   for (const e of extras) report[e.key] = e.json;
   return { report, extraLines: extras.map((e) => e.line) };
 }

@@ -21,6 +21,9 @@ import type { LocalHelper, LocalInstance } from '../../model/local.js';
 
 export type UnitScope = 'system' | 'user';
 
+/** Written by `osb node prepare` in the node's dir before each start: `OSB_START_ARGS=...`. */
+export const START_ENV_FILE = 'osb-start.env';
+
 /** systemd is the init of this machine (what `sd_booted()` checks, plus PID 1's name). */
 export function systemdIsPid1(root = '/'): boolean {
   try {
@@ -81,18 +84,9 @@ export interface Foreground {
   type: 'exec' | 'notify';
 }
 
-export function foreground(command: string, args: string[]): Foreground {
-  const bin = basename(command);
-  if (bin === 'haproxy') {
-    // Master-worker mode with sd_notify instead of daemonising.
-    return { argv: [command, '-Ws', ...args.filter((a) => a !== '-D' && a !== '-db')], type: 'notify' };
-  }
-  if (bin === 'memcached') return { argv: [command, ...args.filter((a) => a !== '-d' && a !== '--daemon')], type: 'exec' };
-  if (bin === 'epmd') return { argv: [command, ...args.filter((a) => a !== '-daemon')], type: 'exec' };
-  // mariadbd is built with systemd support on Debian: it notifies readiness (and SST progress).
-  if (bin === 'mariadbd' || bin === 'mysqld') return { argv: [command, ...args], type: 'notify' };
-  // rabbitmq-server (the script execs erl) stays in the foreground.
-  return { argv: [command, ...args], type: 'exec' };
+/** How a process runs under systemd: its foreground argv (the component says when it differs) and readiness. */
+export function foreground(p: Pick<LocalInstance, 'command' | 'args' | 'foreground'>): Foreground {
+  return { argv: [p.command, ...(p.foreground?.args ?? p.args)], type: p.foreground?.notify ? 'notify' : 'exec' };
 }
 
 export interface Entrypoint {
@@ -126,6 +120,8 @@ export interface ServiceSpec {
   type: 'exec' | 'notify';
   env: Record<string, string>;
   execStartPre?: string[];
+  /** A file the ExecStartPre step writes (OSB_START_ARGS=...): extra daemon args decided at each start. */
+  startArgsFile?: string;
   /** Console output goes here as well as to the journal. */
   consoleLog?: string;
   readWritePaths: string[];
@@ -138,22 +134,8 @@ export interface ServiceSpec {
   wants: string[];
 }
 
-/** Open files a daemon needs beyond its default: RabbitMQ and MariaDB are the big consumers. */
-function limitNofileFor(inst: Pick<LocalInstance, 'component' | 'command' | 'args'>): number | undefined {
-  const bin = basename(inst.command);
-  if (bin === 'rabbitmq-server') return 65536;
-  if (bin === 'mariadbd' || bin === 'mysqld') return 32768;
-  if (bin === 'haproxy') return 65536;
-  if (bin === 'memcached') {
-    const i = inst.args.indexOf('-c');
-    const conns = i >= 0 ? Number(inst.args[i + 1]) : 1024;
-    return (Number.isFinite(conns) ? conns : 1024) + 1024;
-  }
-  return undefined;
-}
-
 export function instanceServiceSpec(inst: LocalInstance, ctx: UnitContext): ServiceSpec {
-  const fg = foreground(inst.command, inst.args);
+  const fg = foreground(inst);
   const unit = serviceName(ctx.stateDir, inst.name);
   const helpers = (inst.helpers ?? []).map((h) => serviceName(ctx.stateDir, h.name));
   const ep = ctx.entrypoint;
@@ -167,10 +149,11 @@ export function instanceServiceSpec(inst: LocalInstance, ctx: UnitContext): Serv
     type: fg.type,
     env: inst.env,
     execStartPre: ep && !run ? nodeArgs('prepare') : undefined,
+    startArgsFile: ep && !run ? join(inst.dir, START_ENV_FILE) : undefined,
     consoleLog: inst.consoleLog,
     readWritePaths: [inst.dir],
     workingDirectory: inst.dir,
-    limitNofile: limitNofileFor(inst),
+    limitNofile: inst.limitNofile,
     timeoutStartSec: Math.ceil(inst.startTimeoutMs / 1000),
     timeoutStopSec: Math.ceil(inst.stopTimeoutMs / 1000),
     after: helpers,
@@ -180,7 +163,7 @@ export function instanceServiceSpec(inst: LocalInstance, ctx: UnitContext): Serv
 
 /** A helper (epmd) shared by the nodes of one component; its dir is where its log goes. */
 export function helperServiceSpec(h: LocalHelper, dir: string, ctx: UnitContext): ServiceSpec {
-  const fg = foreground(h.command, h.args);
+  const fg = foreground(h);
   return {
     unit: serviceName(ctx.stateDir, h.name),
     description: `osb helper ${h.name} (${resolve(ctx.stateDir)})`,
@@ -231,7 +214,9 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
     ...Object.entries(spec.env).map(([k, v]) => envAssignment(k, v)),
     `WorkingDirectory=${execWord(resolve(spec.workingDirectory))}`,
     ...(spec.execStartPre ? [`ExecStartPre=${execLine(spec.execStartPre)}`] : []),
-    `ExecStart=${execLine(command)}`,
+    ...(spec.startArgsFile ? [`EnvironmentFile=-${execWord(resolve(spec.startArgsFile))}`] : []),
+    // $OSB_START_ARGS (unbraced): systemd splits it into zero or more words.
+    `ExecStart=${execLine(command)}${spec.startArgsFile ? ' $OSB_START_ARGS' : ''}`,
     'Restart=on-failure',
     `RestartSec=${restartSec}`,
     `TimeoutStartSec=${spec.timeoutStartSec}`,
