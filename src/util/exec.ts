@@ -29,6 +29,8 @@ export function runQuiet(command: string, args: string[], opts: RunOptions = {})
       const tail = out.trim().split('\n').slice(-5).join('\n  ');
       reject(new OsbError(`${command} failed (${signal ?? `exit ${code}`}):\n  ${tail}`));
     });
+    // A command that exits without reading its input must not crash us with EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

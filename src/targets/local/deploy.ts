@@ -135,6 +135,8 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
 
     // Under systemd: a unit per node, extra and helper, grouped by the deployment's target, before anything starts.
     if (supervisor.choice.kind === 'systemd') {
+      // The units' prepare step reads the deployment (config, secrets) from the state dir.
+      writeState(stateDir, state);
       const all = [...instances].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, secrets, c)]);
       await supervisor.install(all);
     }

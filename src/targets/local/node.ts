@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { definition } from '../../components/index.js';
 import type { LocalInstance } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
-import { deployedComponents, openDeployment } from './context.js';
+import { openDeployment } from './context.js';
 import { localExtras, localInstances } from './instances.js';
 import { writeInstanceFiles } from './runner.js';
 import { ONE_SHOT_ARGS } from './supervisor.js';
@@ -19,7 +19,7 @@ import { START_ENV_FILE } from './systemd.js';
 export async function prepareNode(stateDir: string, name: string, report: (m: string) => void): Promise<string[]> {
   const d = openDeployment({ stateDir });
   let found: { inst: LocalInstance; peers: LocalInstance[] } | undefined;
-  for (const [component, list] of localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d))) {
+  for (const [component, list] of localInstances(d.config, d.stateDir, d.secrets)) {
     const all = [...list, ...localExtras(d.config, d.stateDir, d.secrets, component)];
     const inst = all.find((i) => i.name === name);
     if (inst) found = { inst, peers: list };
