@@ -116,6 +116,14 @@ export const kubernetesSchema = z.strictObject({
   waitTimeoutSeconds: z.int().min(1).max(86400).default(600),
 });
 
+/** Prometheus endpoints beside every node (docs/metrics.md). */
+export const metricsSchema = z.strictObject({
+  /** Exporters run beside the nodes (local: processes; Kubernetes: sidecars and the RabbitMQ plugin). */
+  enabled: z.boolean().default(true),
+  /** Kubernetes: also render PodMonitor and PrometheusRule objects (needs the monitoring.coreos.com CRDs). */
+  prometheusOperator: z.boolean().default(false),
+});
+
 export const configSchema = z.strictObject({
   bindAddress: ipv4.default('127.0.0.1'),
   target: z.enum(['local', 'kubernetes']).default('local'),
@@ -124,6 +132,7 @@ export const configSchema = z.strictObject({
   memcached: memcachedSchema.prefault({}),
   openstack: openstackSchema.prefault({}),
   kubernetes: kubernetesSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

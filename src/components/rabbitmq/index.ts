@@ -12,6 +12,8 @@ import { rabbitmqKubernetesObjects } from './kubernetes.js';
 import { rabbitmqEndpoint, rabbitmqLocalInstance, rabbitNodeName, RABBITMQ_BINARIES } from './local.js';
 import { rabbitmqPorts } from './ports.js';
 import { rabbitmqSmokeSteps } from './smoke.js';
+import { rabbitmqAlertRules } from './alerts.js';
+import { rabbitmqScrapeTargets } from './metrics.js';
 
 const hp = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 
@@ -40,6 +42,8 @@ export const rabbitmq: ComponentDefinition = {
   name: 'rabbitmq',
   packages: () => [{ binaries: [RABBITMQ_BINARIES.server, RABBITMQ_BINARIES.epmd], packages: ['rabbitmq-server'] }],
   ports: rabbitmqPorts,
+  // The built-in rabbitmq_prometheus plugin, in each node's own config (no extra process).
+  metrics: { targets: rabbitmqScrapeTargets, alerts: rabbitmqAlertRules },
   endpoints(config, secrets, at) {
     const r = config.rabbitmq;
     const nodes = Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, r.port));
@@ -53,7 +57,8 @@ export const rabbitmq: ComponentDefinition = {
     instance: rabbitmqLocalInstance,
     async inspect(config, secrets, inst) {
       const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets));
-      return { version: info.version, details: info };
+      const t = info.totals;
+      return { version: info.version, details: info, numbers: { queueMessages: t.messages, queueMessagesReady: t.messagesReady, queueMessagesUnacknowledged: t.messagesUnacknowledged, queues: t.queues, connections: t.connections } };
     },
     summary(config, nodes) {
       const c = nodes.map((n) => (n.details as RabbitmqNodeInfo | undefined)?.cluster).find(Boolean);
