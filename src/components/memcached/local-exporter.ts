@@ -27,7 +27,8 @@ export function memcachedExporterInstance(config: Config, stateDir: string, ordi
     files: [],
     command: process.execPath,
     args: [osbEntryPoint(), ...args],
-    env: { PATH: '/usr/bin:/bin' },
+    // Names its node's dir, so that tools that find a deployment's processes by path (leak checks, the bench) see it.
+    env: { PATH: '/usr/bin:/bin', OSB_EXPORTER_NODE_DIR: dir },
     pidFile: join(dir, 'exporter.pid'),
     foreground: true,
     logFile: log,
