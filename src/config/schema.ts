@@ -118,10 +118,8 @@ export const kubernetesSchema = z.strictObject({
 
 /** Prometheus endpoints beside every node (docs/metrics.md). */
 export const metricsSchema = z.strictObject({
-  /** Exporters run beside the nodes (local: processes; Kubernetes: sidecars and the RabbitMQ plugin). */
+  /** Exporters run beside the nodes (local target: processes; Kubernetes: the RabbitMQ plugin only, so far). */
   enabled: z.boolean().default(true),
-  /** Kubernetes: also render PodMonitor and PrometheusRule objects (needs the monitoring.coreos.com CRDs). */
-  prometheusOperator: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({

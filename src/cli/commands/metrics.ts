@@ -29,7 +29,7 @@ export async function metricsCommand(names: string[], o: MetricsOptions): Promis
   if (targetOf(o) === 'kubernetes') {
     throw new OsbError(
       'osb metrics lists the local target\'s addresses; on Kubernetes Prometheus finds the pods itself',
-      'deploy with --set metrics.prometheusOperator=true (PodMonitor and PrometheusRule objects), or use `osb metrics --rules` for the rule file',
+      'use `osb metrics --rules` for the rule file; scrape the pods with your Prometheus\'s Kubernetes service discovery (docs/metrics.md)',
       2,
     );
   }
