@@ -42,7 +42,7 @@ export const mariadb: ComponentDefinition = {
     forceBootstrap: true,
     // The single-writer proxy (Galera), then one mysqld-exporter per node.
     extras: (config, stateDir, secrets, all) => [
-      ...(needsProxy(config) ? [proxyInstance(config, stateDir, secrets)] : []),
+      ...(needsProxy(config) || all ? [proxyInstance(config, stateDir, secrets)] : []),
       ...(config.metrics.enabled || all ? Array.from({ length: config.mariadb.replicas }, (_, i) => mysqldExporterInstance(config, stateDir, secrets, i)) : []),
     ],
     async reconcile(plans, ctx) {
