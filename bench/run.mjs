@@ -33,8 +33,8 @@ const START = now();
 const elapsed = () => (now() - START) / 1000;
 
 // Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
-const MIN_COST = { cold: 60, noop: 15, load: 110, cluster: 150, render: 10 };
-const ORDER = ['cold', 'noop', 'load', 'cluster', 'render'];
+const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, cluster: 150, render: 10 };
+const ORDER = ['cold', 'noop', 'load', 'metrics', 'cluster', 'render'];
 const reserveAfter = (section) => ORDER.slice(ORDER.indexOf(section) + 1).reduce((a, s) => a + MIN_COST[s], 0);
 /** Is there time for another run of `perRunS` seconds in this section? */
 const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(section) <= BUDGET_S;
@@ -368,6 +368,95 @@ async function sectionLoad() {
   }
 }
 
+// ------------------------------------------------------------------ 4/5: what the exporters cost
+
+/**
+ * The same 1-node deployment with and without its exporters (`osb deploy --set metrics.enabled=…`
+ * toggled pair by pair): idle RSS of every process of the tier; and sysbench while Prometheus'
+ * usual 5 s scrape of mysqld-exporter runs (a GET /metrics every 5 s) against the same node unscraped.
+ */
+async function sectionMetrics() {
+  const fRss = figs.add('5', 'idle RSS, all daemons + exporters', { unit: 'MB', baseline: 'same deployment, metrics.enabled=false' });
+  const fSb = figs.add('4', 'sysbench oltp_read_write, 1 node, mysqld-exporter scraped every 5 s', { unit: 'tx/s', better: 'higher', baseline: 'same node, not scraped' });
+  if (!ctx.osbDir) {
+    for (const f of [fRss, fSb]) f.skip('no osb deployment');
+    return;
+  }
+  const dir = ctx.osbDir;
+  const epmd = blockPorts(ctx.blocks.osb).epmd;
+  const deployWith = async (on) => {
+    const r = await osb(dir, ['deploy', '--set', `metrics.enabled=${on}`], 600_000);
+    if (r.code !== 0) throw new Error(`osb deploy metrics.enabled=${on} exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
+    await sleep(SETTLE_MS);
+    return rssOf(osbGroups(dir), [epmd]).total / MB;
+  };
+  // Every measurement follows a real toggle (the plugin change restarts RabbitMQ, so both sides
+  // measure a freshly started broker): off once unmeasured, then on, off, on, off …
+  try {
+    await deployWith(false);
+  } catch (err) {
+    fRss.error(errMsg(err));
+  }
+  for (let i = 0; i < RUNS && !fRss.figure.errors.length; i++) {
+    if (i > 0 && !affordable('metrics', 60)) {
+      notes.push(`RSS with/without exporters: ${i} of ${RUNS} runs (time budget)`);
+      break;
+    }
+    try {
+      const on = await deployWith(true);
+      const off = await deployWith(false);
+      fRss.pair(on, off);
+      log(`5 idle RSS run ${i + 1}: with exporters ${on.toFixed(0)} MB, without ${off.toFixed(0)} MB`);
+    } catch (err) {
+      fRss.error(errMsg(err));
+      break;
+    }
+  }
+  try {
+    await deployWith(true);
+  } catch (err) {
+    fSb.skip(`metrics could not be turned back on: ${errMsg(err)}`);
+    return;
+  }
+  if (!ctx.sbPassword) {
+    fSb.skip('no sysbench tables (section 4 did not prepare them)');
+    return;
+  }
+  const targets = JSON.parse((await osb(dir, ['metrics', 'mariadb', '--json'], 60_000)).stdout);
+  const url = `http://${targets.find((t) => t.job === 'osb-mariadb').address}/metrics`;
+  const eps = await osbEndpoints(dir);
+  for (let i = 0; i < RUNS; i++) {
+    if (i > 1 && !affordable('metrics', 2 * LOAD_S + 20)) {
+      notes.push(`sysbench with/without scraping: ${i} of ${RUNS} runs (time budget)`);
+      break;
+    }
+    const res = {};
+    for (const scraped of i % 2 === 0 ? [true, false] : [false, true]) {
+      let timer;
+      let scrapes = 0;
+      if (scraped) {
+        const scrape = () =>
+          fetch(url)
+            .then((r) => r.text())
+            .then(() => scrapes++)
+            .catch(() => {});
+        scrape();
+        timer = setInterval(scrape, 5000);
+      }
+      try {
+        res[scraped ? 'on' : 'off'] = await sysbenchRun(eps.mariadb.port, ctx.sbPassword, LOAD_S);
+      } catch (err) {
+        fSb.error(`${scraped ? 'scraped' : 'not scraped'}: ${errMsg(err)}`);
+      } finally {
+        if (timer) clearInterval(timer);
+      }
+      if (scraped && scrapes === 0) fSb.error('the exporter answered no scrape');
+    }
+    fSb.pair(res.on?.tps, res.off?.tps);
+    log(`4 sysbench run ${i + 1}: scraped every 5 s ${res.on?.tps} tx/s, not scraped ${res.off?.tps} tx/s`);
+  }
+}
+
 /** Takes down the single-node deployments; keeps the bare mariadbd for the 3-node comparison. */
 async function teardownSingles() {
   let od;
@@ -665,6 +754,7 @@ async function main() {
       ['cold', 'cold deploy', sectionCold],
       ['noop', 'no-op redeploy / status', sectionNoop],
       ['load', 'throughput', sectionLoad],
+      ['metrics', 'exporters: RSS and sysbench while scraped', sectionMetrics],
       ['teardown', 'teardown of the single nodes', teardownSingles],
       ['cluster', 'clusters', sectionClusters],
       ['render', 'render', sectionRender],

@@ -32,6 +32,7 @@ Examples:
   osb status                                 health of every component (exit 0 only when all healthy)
   osb test                                   the helm-test equivalent over real connections
   osb endpoints --service nova --format oslo oslo.config lines for a service
+  osb metrics --format prometheus            scrape_configs for every exporter (alert rules: --rules)
   osb destroy --keep-data                    stop everything, keep the data for the next deploy
 
 Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,port,managementPort},
@@ -87,6 +88,15 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
     .option('--context <name>', 'kubeconfig context (kubernetes target)')
     .action(action(async (names: string[], o, cmd: Command) => (await import('./commands/destroy.js')).destroyCommand(parseComponents(names), { ...g(cmd), ...o })));
+
+  program
+    .command('metrics')
+    .description('every Prometheus scrape target of the deployment; --format prometheus prints a scrape_configs snippet, --rules the alert rule file')
+    .argument('[components...]', `any of ${COMPONENTS.join(', ')}`)
+    .addOption(new Option('--format <format>', 'output').choices(['text', 'prometheus']).default('text'))
+    .option('--rules', 'print the Prometheus alert rule file (thresholds follow the config)')
+    .option('--json', 'print the targets as JSON')
+    .action(action(async (names: string[], o, cmd: Command) => (await import('./commands/metrics.js')).metricsCommand(names, { ...g(cmd), ...o })));
 
   registerExtraCommands(program, action, g);
   return program;

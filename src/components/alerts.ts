@@ -1,13 +1,11 @@
 import { stringify } from 'yaml';
 import type { Config } from '../config/schema.js';
 import type { AlertOptions, RuleGroup } from '../model/metrics.js';
-import { mariadbAlertRules } from './mariadb/alerts.js';
-import { memcachedAlertRules } from './memcached/alerts.js';
-import { rabbitmqAlertRules } from './rabbitmq/alerts.js';
+import { REGISTRY } from './index.js';
 
-/** Every component's rule groups (the component registry can take this loop over). */
+/** Every component's rule groups, in registry order. */
 export function alertRuleGroups(config: Config, opts: AlertOptions = {}): RuleGroup[] {
-  return [...rabbitmqAlertRules(config, opts), ...mariadbAlertRules(config, opts), ...memcachedAlertRules(config, opts)];
+  return Object.values(REGISTRY).flatMap((d) => d.metrics.alerts(config, opts));
 }
 
 /** A Prometheus rule file (`rule_files:`), as `osb metrics --rules` prints it. */

@@ -10,6 +10,7 @@ import type { Secrets } from '../config/secrets.js';
 import type { ComponentDefinition, Placement, PortUse } from '../model/component.js';
 import { enabledComponents } from '../model/desired.js';
 import type { Endpoints } from '../model/endpoints.js';
+import type { ScrapeTarget } from '../model/metrics.js';
 import { OsbError } from '../util/errors.js';
 import { mariadb } from './mariadb/index.js';
 import { memcached } from './memcached/index.js';
@@ -72,3 +73,9 @@ export const describeEndpoints = (eps: Endpoints): string[] =>
   Object.values(REGISTRY)
     .map((d) => d.describeEndpoints(eps))
     .filter((l): l is string => !!l);
+
+/** Every metrics endpoint of the enabled components (none when `metrics.enabled` is false), addressed through `host`. */
+export function scrapeTargets(config: Config, host: string, only?: readonly ComponentName[]): ScrapeTarget[] {
+  if (!config.metrics.enabled) return [];
+  return definitions(config, only).flatMap((d) => d.metrics.targets(config, host));
+}

@@ -166,6 +166,12 @@ export const backupSchema = z.strictObject({
   verifyPort: port.optional(),
 });
 
+/** Prometheus endpoints beside every node (docs/metrics.md). */
+export const metricsSchema = z.strictObject({
+  /** Exporters run beside the nodes (local target: processes; Kubernetes: the RabbitMQ plugin only, so far). */
+  enabled: z.boolean().default(true),
+});
+
 export const configSchema = z.strictObject({
   bindAddress: ipv4.default('127.0.0.1'),
   target: z.enum(['local', 'kubernetes']).default('local'),
@@ -176,6 +182,7 @@ export const configSchema = z.strictObject({
   kubernetes: kubernetesSchema.prefault({}),
   tls: tlsSchema.prefault({}),
   backup: backupSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -16,6 +16,11 @@ export interface Secrets {
   mariadbAdminPassword: string;
   rabbitmqAdminPassword: string;
   erlangCookie: string;
+  /**
+   * prometheus-mysqld-exporter's own account (`osb_exporter@localhost`). Secrets files written
+   * before it existed lack it: `ensureSecrets` adds it on the next deploy.
+   */
+  mariadbExporterPassword: string;
   /** Per OpenStack service, generated on first provisioning. */
   services: Record<string, string>;
 }
@@ -33,6 +38,7 @@ export function readSecrets(stateDir: string): Secrets | undefined {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Secrets;
     if (!parsed.mariadbAdminPassword || !parsed.rabbitmqAdminPassword || !parsed.erlangCookie) throw new Error('missing fields');
     parsed.services ??= {};
+    parsed.mariadbExporterPassword ??= '';
     return parsed;
   } catch (err) {
     throw new OsbError(
@@ -53,11 +59,18 @@ export function writeSecrets(stateDir: string, secrets: Secrets): void {
 /** Secrets of this deployment, created (0600) on first use and reused afterwards. */
 export function ensureSecrets(stateDir: string): Secrets {
   const existing = readSecrets(stateDir);
-  if (existing) return existing;
+  if (existing) {
+    if (!existing.mariadbExporterPassword) {
+      existing.mariadbExporterPassword = generatePassword();
+      writeSecrets(stateDir, existing);
+    }
+    return existing;
+  }
   const fresh: Secrets = {
     mariadbAdminPassword: generatePassword(),
     rabbitmqAdminPassword: generatePassword(),
     erlangCookie: generatePassword(48).toUpperCase(),
+    mariadbExporterPassword: generatePassword(),
     services: {},
   };
   writeSecrets(stateDir, fresh);
@@ -65,4 +78,4 @@ export function ensureSecrets(stateDir: string): Secrets {
 }
 
 /** Stand-in secrets for commands that only stop processes of a deployment whose secrets file is gone. */
-export const placeholderSecrets = (): Secrets => ({ mariadbAdminPassword: 'x', rabbitmqAdminPassword: 'x', erlangCookie: 'x', services: {} });
+export const placeholderSecrets = (): Secrets => ({ mariadbAdminPassword: 'x', rabbitmqAdminPassword: 'x', erlangCookie: 'x', mariadbExporterPassword: 'x', services: {} });

@@ -6,6 +6,7 @@ import type { NodeModel } from './desired.js';
 import type { DoctorCheck } from './doctor.js';
 import type { Endpoints, HostPort } from './endpoints.js';
 import type { LocalInstance, LocalRuntime, NodePlan, NodeResult } from './local.js';
+import type { AlertOptions, RuleGroup, ScrapeTarget } from './metrics.js';
 import type { SmokeStep } from './smoke.js';
 
 /** A port a component binds on the local target, with the config key that sets it. */
@@ -40,6 +41,11 @@ export interface NodeInspection {
   problem?: string;
   /** A short state shown in the STATE column instead of "running" (e.g. Galera's Synced/Primary). */
   state?: string;
+  /**
+   * The few numbers an operator checks first, read from the same server counters the exporters
+   * serve (connections used/max, Galera flow control, queue depth totals, cache hit ratio).
+   */
+  numbers?: Record<string, number | null>;
 }
 
 /** Something a component runs beside its nodes (the Galera proxy), as `osb status` reports it. */
@@ -65,11 +71,16 @@ export interface LocalDeployContext {
 export interface LocalHooks {
   /** One node: its files, argv, env, ports, probe. */
   instance(config: Config, node: NodeModel, dir: string, secrets: Secrets): LocalInstance;
-  /** Processes beside the nodes (started after them, stopped with them), e.g. a proxy. */
-  extras?(config: Config, stateDir: string, secrets: Secrets): LocalInstance[];
   /**
-   * Brings the planned nodes (and extras) to the desired state. Default: every node through the
-   * runtime's own reconcile, in parallel. Clusters that need an order (Galera) bring their own.
+   * Processes beside the nodes (the Galera proxy, exporters): planned with the nodes, started by
+   * the generic deploy after `reconcile` (through the runtime's plan/apply), stopped with them.
+   * Every extra a config could ask for when `all` is true (so that deploy and destroy find the
+   * ones a changed config no longer wants).
+   */
+  extras?(config: Config, stateDir: string, secrets: Secrets, all?: boolean): LocalInstance[];
+  /**
+   * Brings the planned nodes to the desired state. Default: every node through the runtime's own
+   * reconcile, in parallel. Clusters that need an order (Galera) bring their own.
    */
   reconcile?(plans: NodePlan[], ctx: LocalDeployContext): Promise<NodeResult[]>;
   /**
@@ -79,6 +90,10 @@ export interface LocalHooks {
    * (the unit fails, the message lands in the journal) when the node must not start.
    */
   prepare?(config: Config, secrets: Secrets, inst: LocalInstance, peers: LocalInstance[], report: (m: string) => void): Promise<string[]>;
+  /** After the nodes, before the extras: what the extras need from the running nodes (e.g. an exporter's account). Idempotent. */
+  beforeExtras?(ctx: LocalDeployContext): Promise<void>;
+  /** After the extras were reconciled (changed or not): e.g. wait until the Galera proxy settled on its writer. */
+  afterExtras?(ctx: LocalDeployContext): Promise<void>;
   /** Live protocol check of one node. */
   inspect(config: Config, secrets: Secrets, inst: LocalInstance): Promise<NodeInspection>;
   /** The component's line in `osb status` (cluster view). */
@@ -119,6 +134,14 @@ export interface KubernetesHooks {
   status?(config: Config, servers: KubernetesPodView[], allPods: KubernetesPodView[]): { healthy: boolean; summary: string; fields: Record<string, unknown> };
 }
 
+/** What a backend exposes to Prometheus (docs/metrics.md). */
+export interface MetricsHooks {
+  /** Every metrics endpoint of this component when `metrics.enabled` (`osb metrics`), addressed through `host`. */
+  targets(config: Config, host: string): ScrapeTarget[];
+  /** Alert rule groups; thresholds follow the config. */
+  alerts(config: Config, opts: AlertOptions): RuleGroup[];
+}
+
 /** One backend, whole: the registry (src/components/index.ts) lists one per component folder. */
 export interface ComponentDefinition {
   name: ComponentName;
@@ -132,6 +155,7 @@ export interface ComponentDefinition {
   describeEndpoints(eps: Endpoints): string | undefined;
   /** What clients need (addresses, admin credentials) wherever the target placed the nodes. */
   endpoints(config: Config, secrets: Secrets, at: Placement): Partial<Endpoints>;
+  metrics: MetricsHooks;
   local: LocalHooks;
   kubernetes: KubernetesHooks;
   /** `osb backup`, `osb restore`, `osb backup verify` (local target); absent: not part of backups. */

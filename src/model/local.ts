@@ -22,8 +22,10 @@ export interface LocalInstance {
   command: string;
   args: string[];
   env: Record<string, string>;
-  /** Written by the daemon itself; holds the pid osb supervises. */
+  /** Written by the daemon itself (or, for a process that `writesNoPidFile`, by the local target); holds the pid osb supervises. */
   pidFile: string;
+  /** The process writes no pid file (an exporter): the local target writes the pid it started. */
+  writesNoPidFile?: boolean;
   /** The daemon's own log (what `osb logs` shows). */
   logFile: string;
   /** stdout/stderr of the process osb started. */

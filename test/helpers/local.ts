@@ -7,7 +7,19 @@ export const blockBase = (block: number) => 20000 + block * 100;
 
 export const blockPorts = (block: number) => {
   const b = blockBase(block);
-  return { amqp: b, management: b + 10, dist: b + 20, epmd: b + 30, mariadb: b + 40, galera: b + 50, memcached: b + 80 };
+  return {
+    amqp: b,
+    management: b + 10,
+    dist: b + 20,
+    epmd: b + 30,
+    mariadb: b + 40,
+    galera: b + 50,
+    memcached: b + 80,
+    // Exporters of node 0 (metrics.enabled by default): rabbitmq_prometheus, mysqld-exporter, osb's memcached exporter.
+    rabbitmqMetrics: b + 90,
+    mariadbExporter: b + 93,
+    memcachedExporter: b + 96,
+  };
 };
 
 /** TCP ports in LISTEN state on this host (IPv4 and IPv6), from /proc. */
@@ -138,7 +150,8 @@ export function ok(r: OsbRun): OsbRun {
 export function deployActions(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of stdout.split('\n')) {
-    const m = /^(rabbitmq|mariadb|memcached)\s+(\S+-\d+)\s+\S+\s+\d+\s+(\w+)/.exec(line);
+    // Nodes only (component-N); the exporters beside them are checked in metrics.test.ts.
+    const m = /^(rabbitmq|mariadb|memcached)\s+((?:rabbitmq|mariadb|memcached)-\d+)\s+\S+\s+\d+\s+(\w+)/.exec(line);
     if (m) out[m[2]!] = m[3]!;
   }
   return out;

@@ -150,7 +150,7 @@ describe('bad input for a running deployment changes nothing', () => {
   const unchanged = async () => {
     expect(snapshot(existingDir)).toEqual(before);
     expect((await pids(existingDir)).memcached).toBe(pidBefore);
-    expect(listeningInBlock(EXISTING)).toEqual([existingPorts.memcached]);
+    expect(listeningInBlock(EXISTING)).toEqual([existingPorts.memcached, existingPorts.memcachedExporter]);
   };
 
   it.each(BAD_INPUTS)('%s', async (_name, extra, pattern) => {

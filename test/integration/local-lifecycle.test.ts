@@ -48,7 +48,9 @@ describe('osb deploy (all three)', () => {
   });
 
   it('listens only on the configured ports of its block, on loopback', () => {
-    expect(listeningInBlock(BLOCK)).toEqual([ports.amqp, ports.management, ports.dist, ports.epmd, ports.mariadb, ports.memcached].sort((a, b) => a - b));
+    expect(listeningInBlock(BLOCK)).toEqual(
+      [ports.amqp, ports.management, ports.dist, ports.epmd, ports.mariadb, ports.memcached, ports.rabbitmqMetrics, ports.mariadbExporter, ports.memcachedExporter].sort((a, b) => a - b),
+    );
   });
 });
 

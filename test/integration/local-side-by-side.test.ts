@@ -84,7 +84,9 @@ describe('two deployments side by side', () => {
     expect(run.code, run.stdout).toBe(0);
     expect(status.healthy).toBe(true);
     expect(await pids(B.stateDir)).toEqual(beforeB);
-    expect(listeningInBlock(B.block)).toEqual([B.ports.amqp, B.ports.management, B.ports.dist, B.ports.epmd, B.ports.mariadb, B.ports.memcached].sort((x, y) => x - y));
+    expect(listeningInBlock(B.block)).toEqual(
+      [B.ports.amqp, B.ports.management, B.ports.dist, B.ports.epmd, B.ports.mariadb, B.ports.memcached, B.ports.rabbitmqMetrics, B.ports.mariadbExporter, B.ports.memcachedExporter].sort((x, y) => x - y),
+    );
     ok(await osb(['test'], { stateDir: B.stateDir }));
   });
 

@@ -31,7 +31,7 @@ import { mountsUnder, SystemdContainer } from '../helpers/systemd-container.js';
 const config = loadConfig({ set: ['memcached.port=29080', 'mariadb.port=29040', 'mariadb.galeraPort=29050', 'rabbitmq.port=29000'] });
 // Under /root: exercises ProtectHome=read-only with a ReadWritePaths hole (root's default state dir is ~/.local/state/osb).
 const STATE_DIR = '/root/.local/state/osb-systemd-test';
-const secrets = { mariadbAdminPassword: 'unused-in-this-test', rabbitmqAdminPassword: 'unused', erlangCookie: 'unused', services: {} };
+const secrets = { mariadbAdminPassword: 'unused-in-this-test', rabbitmqAdminPassword: 'unused', erlangCookie: 'unused', mariadbExporterPassword: 'e', services: {} };
 const nodes = desiredState(config, ['memcached', 'mariadb']).components;
 const memcached = memcachedLocalInstance(config, nodes.memcached![0]!, `${STATE_DIR}/memcached/memcached-0`);
 const mariadb = mariadbLocalInstance(config, nodes.mariadb![0]!, `${STATE_DIR}/mariadb/mariadb-0`, secrets);

@@ -15,7 +15,9 @@ import type { AlertRule } from '../../src/model/metrics.js';
  */
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 type Labels = Record<string, string>;
 interface Case {

@@ -53,14 +53,22 @@ describe('schema defaults', () => {
       'rabbitmq.managementPort=15672',
       'rabbitmq.distPort=25672',
       'rabbitmq.epmdPort=4672',
+      'rabbitmq.prometheusPort=15692',
       'mariadb.port=3306',
+      'mariadb.exporterPort=9104',
       'memcached.port=11211',
+      'memcached.exporterPort=9150',
     ]);
   });
 
   it('a disabled component binds no ports', () => {
     const ports = portsInUse(loadConfig({ set: ['rabbitmq.enabled=false', 'memcached.enabled=false'] }));
-    expect(ports.map((p) => p.key)).toEqual(['mariadb.port']);
+    expect(ports.map((p) => p.key)).toEqual(['mariadb.port', 'mariadb.exporterPort']);
+  });
+
+  it('metrics.enabled=false: no exporter port', () => {
+    const ports = portsInUse(loadConfig({ set: ['metrics.enabled=false', 'mariadb.replicas=3'] }));
+    expect(ports.map((p) => p.key).filter((k) => /exporter|prometheus|Metrics/i.test(k))).toEqual([]);
   });
 });
 

@@ -34,7 +34,7 @@ describe('kubernetes ConfigMaps hold the files the local target runs', () => {
       // The same functions...
       expect(data('mariadb-etc')[MARIADB_TUNING_KEY]).toBe(renderTuningCnf(config.mariadb));
       expect(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.conf]).toBe(renderRabbitmqConf(config.rabbitmq));
-      expect(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.plugins]).toBe(renderEnabledPlugins());
+      expect(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.plugins]).toBe(renderEnabledPlugins(config.metrics.enabled));
       // ...and the very bytes the local target writes for every node.
       for (const inst of local.get('mariadb')!) expect(inst.files.find((f) => basename(f.path) === 'tuning.cnf')!.content).toBe(data('mariadb-etc')[MARIADB_TUNING_KEY]);
       expect(file('rabbitmq', 'rabbitmq.conf')).toBe(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.conf]);

@@ -22,7 +22,7 @@ import { OsbError } from '../../src/util/errors.js';
 
 const PW = 'Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789AbCd';
 
-const secrets = (): Secrets => ({ mariadbAdminPassword: 'x'.repeat(40), rabbitmqAdminPassword: 'y'.repeat(40), erlangCookie: 'Z'.repeat(48), services: {} });
+const secrets = (): Secrets => ({ mariadbAdminPassword: 'x'.repeat(40), rabbitmqAdminPassword: 'y'.repeat(40), erlangCookie: 'Z'.repeat(48), mariadbExporterPassword: 'w'.repeat(40), services: {} });
 
 /** Node i of a component at its configured port + i on 127.0.0.1, like the local target. */
 const addressing = (_config: Config): Placement => ({

@@ -4,7 +4,7 @@ import { COMPONENTS } from '../../src/config/schema.js';
 import type { Secrets } from '../../src/config/secrets.js';
 import { localExtras, localInstances } from '../../src/targets/local/instances.js';
 
-const secrets: Secrets = { mariadbAdminPassword: 'a'.repeat(40), rabbitmqAdminPassword: 'b'.repeat(40), erlangCookie: 'C'.repeat(48), services: {} };
+const secrets: Secrets = { mariadbAdminPassword: 'a'.repeat(40), rabbitmqAdminPassword: 'b'.repeat(40), erlangCookie: 'C'.repeat(48), mariadbExporterPassword: 'd'.repeat(40), services: {} };
 
 describe('component registry', () => {
   it('has one definition per component, in the order of the config', () => {
@@ -24,7 +24,9 @@ describe('component registry', () => {
     const shipped = new Set(definitions(config).flatMap((d) => d.packages(config).flatMap((p) => p.binaries)));
     // Galera with 3 nodes runs HAProxy: `osb deploy --set mariadb.replicas=3` on a fresh host must install it.
     if (replicas > 1) expect(runs).toContain('/usr/sbin/haproxy');
-    expect([...runs].filter((b) => !shipped.has(b))).toEqual([]);
+    // The memcached exporter is osb itself (`osb exporter memcached`), run by the node binary osb runs on.
+    expect(runs).toContain(process.execPath);
+    expect([...runs].filter((b) => !shipped.has(b) && b !== process.execPath)).toEqual([]);
   });
 
   it('every port a node or extra binds is one the registry reports (preflight and port checks see them all)', () => {

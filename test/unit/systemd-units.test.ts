@@ -25,7 +25,7 @@ import {
 } from '../../src/targets/local/systemd.js';
 
 const config = loadConfig({ set: ['rabbitmq.replicas=1', 'mariadb.replicas=1'] });
-const secrets = { mariadbAdminPassword: 'p', rabbitmqAdminPassword: 'p', erlangCookie: 'c', services: {} };
+const secrets = { mariadbAdminPassword: 'p', rabbitmqAdminPassword: 'p', erlangCookie: 'c', mariadbExporterPassword: 'e', services: {} };
 const nodes = desiredState(config).components;
 
 function deployment(stateDir: string) {
@@ -78,12 +78,12 @@ describe('systemd service units', () => {
     expect(foreground(mc!).argv).not.toContain('-d');
     expect(foreground(rabbit!.helpers![0]!).argv).not.toContain('-daemon');
     expect(instanceServiceSpec(db!, ctx).type).toBe('notify');
-    expect(instanceServiceSpec(rabbit!, ctx).type).toBe('exec');
+    expect(instanceServiceSpec(rabbit!, ctx).type).toBe('notify');
   });
 
   it('restart on failure with a back-off and a start limit; sandbox limited to the node dir', () => {
     const unit = renderService(instanceServiceSpec(db!, ctx), ctx);
-    expect(line(unit, 'Restart')).toEqual(['Restart=on-failure']);
+    expect(line(unit, 'Restart')).toEqual(['Restart=always']);
     expect(line(unit, 'RestartSec')).toEqual(['RestartSec=2']);
     expect(line(unit, 'StartLimitBurst')).toEqual(['StartLimitBurst=5']);
     expect(line(unit, 'ProtectSystem')).toEqual(['ProtectSystem=strict']);

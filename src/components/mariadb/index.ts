@@ -15,7 +15,10 @@ import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
 import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
-import { ensureProxy, HAPROXY, PROXY_NAME, proxyInstance, proxyStatus } from './local-proxy.js';
+import { mariadbAlertRules } from './alerts.js';
+import { ensureExporterAccount, mysqldExporterInstance } from './local-exporter.js';
+import { HAPROXY, PROXY_NAME, proxyInstance, proxyStatus, waitProxySettled } from './local-proxy.js';
+import { mariadbScrapeTargets, MYSQLD_EXPORTER_BINARY } from './metrics.js';
 import { mariadbPorts, needsProxy, proxyPort } from './ports.js';
 import { mariadbSmokeSteps } from './smoke.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
@@ -37,10 +40,12 @@ export const mariadb: ComponentDefinition = {
     ...(clustered(config.mariadb)
       ? [{ binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat', HAPROXY], packages: ['galera-4', 'mariadb-backup', 'socat', 'haproxy'] }]
       : []),
+    ...(config.metrics.enabled ? [{ binaries: [MYSQLD_EXPORTER_BINARY], packages: ['prometheus-mysqld-exporter'] }] : []),
   ],
   // Measured: idle RSS ~100 MB plus the buffer pool (Galera: a few MB more for its cache); 126 MB on disk fresh.
   sizing: (config) => ({ memoryMB: 100 + config.mariadb.innodbBufferPoolMB + (clustered(config.mariadb) ? 4 : 0), diskMB: 250 }),
   ports: mariadbPorts,
+  metrics: { targets: mariadbScrapeTargets, alerts: mariadbAlertRules },
   endpoints(config, secrets, at) {
     const m = config.mariadb;
     const nodes = Array.from({ length: m.replicas }, (_, i) => at.node('mariadb', i, m.port));
@@ -54,11 +59,21 @@ export const mariadb: ComponentDefinition = {
   local: {
     instance: mariadbLocalInstance,
     forceBootstrap: true,
-    extras: (config, stateDir, secrets) => (needsProxy(config) ? [proxyInstance(config, stateDir, secrets)] : []),
+    // The single-writer proxy (Galera), then one mysqld-exporter per node.
+    extras: (config, stateDir, secrets, all) => [
+      ...(needsProxy(config) || all ? [proxyInstance(config, stateDir, secrets)] : []),
+      ...(config.metrics.enabled || all ? Array.from({ length: config.mariadb.replicas }, (_, i) => mysqldExporterInstance(config, stateDir, secrets, i)) : []),
+    ],
     async reconcile(plans, ctx) {
       if (!clustered(ctx.config.mariadb)) return Promise.all(plans.map((p) => ctx.runtime.apply(p, ctx.report)));
-      const nodes = await deployGalera(plans, ctx);
-      return [...nodes, await ensureProxy(ctx.config, ctx.secrets, ctx.runtime, ctx.report)];
+      return deployGalera(plans, ctx);
+    },
+    async beforeExtras(ctx) {
+      if (ctx.config.metrics.enabled) await ensureExporterAccount(ctx.config, ctx.runtime.stateDir, ctx.secrets);
+    },
+    async afterExtras(ctx) {
+      // Right after a node rejoined, HAProxy is still counting checks: provisioning must not start on a writer about to move.
+      if (needsProxy(ctx.config)) await waitProxySettled(ctx.config, ctx.runtime.stateDir, ctx.report);
     },
     async inspect(config, secrets, inst) {
       const info = await inspectMariadb(adminOf(config, secrets, inst));
@@ -66,6 +81,11 @@ export const mariadb: ComponentDefinition = {
       return {
         version: info.version,
         details: info,
+        numbers: {
+          connectionsUsed: info.connections.used,
+          connectionsMax: info.connections.max,
+          ...(info.flowControl ? { flowControlPausedFraction: info.flowControl.pausedFraction, flowControlPausedSeconds: info.flowControl.pausedSeconds } : {}),
+        },
         ...(g ? { state: `${g.state}/${g.clusterStatus}` } : {}),
         ...(g && !(g.state === 'Synced' && g.clusterStatus === 'Primary') ? { problem: 'not Synced/Primary' } : {}),
       };

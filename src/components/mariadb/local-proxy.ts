@@ -8,9 +8,10 @@ import type { Secrets } from '../../config/secrets.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER } from '../../model/desired.js';
 import { clientHost, tlsCaFile, type HostPort } from '../../model/endpoints.js';
-import type { LocalInstance, LocalRuntime, NodeResult } from '../../model/local.js';
+import type { LocalInstance } from '../../model/local.js';
 import { withMariadb } from './client.js';
 import { mariadbPaths } from './local.js';
+import { renderHaproxyMetricsFrontend } from './metrics.js';
 import { proxyPort } from './ports.js';
 import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from './proxy.js';
 
@@ -41,7 +42,13 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     dir,
     dirs: [],
     files: [
-      { path: cfg, content: renderHaproxyCfg(backends, { listen: { host: config.bindAddress, port }, statsSocket, checkScript: check }), mode: 0o600 },
+      {
+        path: cfg,
+        content:
+          renderHaproxyCfg(backends, { listen: { host: config.bindAddress, port }, statsSocket, checkScript: check }) +
+          (config.metrics.enabled ? `\n${renderHaproxyMetricsFrontend(config)}` : ''),
+        mode: 0o600,
+      },
       { path: check, content: renderGaleraCheck(backends, userInfo().username), mode: 0o700 },
     ],
     command: HAPROXY,
@@ -53,7 +60,7 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     pidFile: join(dir, 'haproxy.pid'),
     logFile: join(dir, 'console.log'),
     consoleLog: join(dir, 'console.log'),
-    ports: [{ port, key: 'mariadb.proxyPort' }],
+    ports: [{ port, key: 'mariadb.proxyPort' }, ...(config.metrics.enabled ? [{ port: config.mariadb.proxyMetricsPort, key: 'mariadb.proxyMetricsPort' }] : [])],
     host,
     port,
     cmdlineMarker: cfg,
@@ -65,23 +72,6 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
       await withMariadb({ host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...tlsCaFile(config, stateDir) }, (c) => c.query('SELECT 1'), 1500);
     },
   };
-}
-
-/** Starts (or restarts on config change) the proxy; returns what it did. */
-export async function ensureProxy(config: Config, secrets: Secrets, runtime: LocalRuntime, report: (m: string) => void): Promise<NodeResult> {
-  const inst = proxyInstance(config, runtime.stateDir, secrets);
-  const plan = runtime.plan(inst);
-  const address = `${inst.host}:${inst.port}`;
-  if (plan.action === 'unchanged') {
-    await waitProxySettled(config, runtime.stateDir, report);
-    return { name: PROXY_NAME, address, action: 'unchanged', pid: plan.pid! };
-  }
-  if (plan.pid) await runtime.stop(inst);
-  report(`${PROXY_NAME}: ${plan.pid ? 'restarting' : 'starting'} haproxy on ${address}`);
-  const newPid = await runtime.start(inst, { onProgress: report });
-  runtime.record(plan);
-  await waitProxySettled(config, runtime.stateDir, report);
-  return { name: PROXY_NAME, address, action: plan.action, reason: plan.reason, pid: newPid };
 }
 
 /** Runs the proxy's own health check for one backend, with the arguments HAProxy gives it. */

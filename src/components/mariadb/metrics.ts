@@ -85,11 +85,3 @@ export function mariadbScrapeTargets(config: Config, host: string): ScrapeTarget
   }
   return out;
 }
-
-/** Ports the exporters of this component bind, for the lead's portsInUse. */
-export function mariadbMetricsPorts(config: Config): { port: number; key: string }[] {
-  if (!config.mariadb.enabled) return [];
-  const out = Array.from({ length: config.mariadb.replicas }, (_, i) => ({ port: mariadbExporterPort(config, i), key: 'mariadb.exporterPort' }));
-  if (config.mariadb.replicas > 1) out.push({ port: config.mariadb.proxyMetricsPort, key: 'mariadb.proxyMetricsPort' });
-  return out;
-}

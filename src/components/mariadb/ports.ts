@@ -30,5 +30,9 @@ export function mariadbPorts(config: Config): PortUse[] {
     }
   }
   if (clustered(m)) out.push({ port: proxyPort(config), key: 'mariadb.proxyPort' });
+  if (config.metrics.enabled) {
+    for (let i = 0; i < m.replicas; i++) out.push({ port: m.exporterPort + i, key: 'mariadb.exporterPort' });
+    if (clustered(m)) out.push({ port: m.proxyMetricsPort, key: 'mariadb.proxyMetricsPort' });
+  }
   return out;
 }

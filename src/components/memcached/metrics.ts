@@ -27,8 +27,3 @@ export function memcachedScrapeTargets(config: Config, host: string): ScrapeTarg
     labels: { node: `memcached-${i}`, ordinal: String(i) },
   }));
 }
-
-export function memcachedMetricsPorts(config: Config): { port: number; key: string }[] {
-  if (!config.memcached.enabled) return [];
-  return Array.from({ length: config.memcached.replicas }, (_, i) => ({ port: memcachedExporterPort(config, i), key: 'memcached.exporterPort' }));
-}

@@ -24,9 +24,12 @@ export function renderRabbitmqConf(cfg: RabbitmqConfig): string {
 }
 
 export const RABBITMQ_PLUGINS = ['rabbitmq_management'];
+/** RabbitMQ's built-in Prometheus exporter (metrics.enabled). */
+export const PROMETHEUS_PLUGIN = 'rabbitmq_prometheus';
 
-export function renderEnabledPlugins(): string {
-  return `[${RABBITMQ_PLUGINS.join(',')}].\n`;
+/** enabled_plugins, shared by both targets; with the Prometheus plugin when metrics are on. */
+export function renderEnabledPlugins(withPrometheus = false): string {
+  return `[${[...RABBITMQ_PLUGINS, ...(withPrometheus ? [PROMETHEUS_PLUGIN] : [])].join(',')}].\n`;
 }
 
 /**

@@ -17,6 +17,8 @@ import { rabbitmqNodePorts } from './ports.js';
 import { rabbitmqPorts } from './ports.js';
 import { tlsCaFile } from '../../model/endpoints.js';
 import { rabbitmqSmokeSteps } from './smoke.js';
+import { rabbitmqAlertRules } from './alerts.js';
+import { rabbitmqScrapeTargets } from './metrics.js';
 
 const hp = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 
@@ -47,6 +49,8 @@ export const rabbitmq: ComponentDefinition = {
   // Measured: idle RSS ~132 MB; a fresh node's mnesia and logs well under 100 MB.
   sizing: () => ({ memoryMB: 150, diskMB: 100 }),
   ports: rabbitmqPorts,
+  // The built-in rabbitmq_prometheus plugin, in each node's own config (no extra process).
+  metrics: { targets: rabbitmqScrapeTargets, alerts: rabbitmqAlertRules },
   endpoints(config, secrets, at) {
     const r = config.rabbitmq;
     // TLS on: clients are given the AMQPS port (rabbitmq.port with tls.require, else tlsPort).
@@ -69,7 +73,8 @@ export const rabbitmq: ComponentDefinition = {
     instance: rabbitmqLocalInstance,
     async inspect(config, secrets, inst) {
       const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
-      return { version: info.version, details: info };
+      const t = info.totals;
+      return { version: info.version, details: info, numbers: { queueMessages: t.messages, queueMessagesReady: t.messagesReady, queueMessagesUnacknowledged: t.messagesUnacknowledged, queues: t.queues, connections: t.connections } };
     },
     summary(config, nodes) {
       const c = nodes.map((n) => (n.details as RabbitmqNodeInfo | undefined)?.cluster).find(Boolean);

@@ -2,6 +2,8 @@ import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
 
 export interface RabbitmqNodeInfo {
   version: string;
+  /** Cluster-wide totals of the management API's /overview (the numbers rabbitmq_queue_messages* sums). */
+  totals: { messages: number; messagesReady: number; messagesUnacknowledged: number; queues: number; connections: number };
   cluster: { name: string; members: string[]; running: string[]; partitions: string[]; alarms: string[] };
 }
 
@@ -17,7 +19,13 @@ interface ApiNode {
 export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNodeInfo> {
   const [version, overview, nodes] = await Promise.all([
     withAmqp(ep, async (c) => String((c.connection as unknown as { serverProperties: { version: string } }).serverProperties.version), 2000),
-    managementApi<{ cluster_name: string }>(ep, 'GET', '/overview?columns=cluster_name', undefined, 2000),
+    managementApi<{ cluster_name: string; queue_totals?: Record<string, number>; object_totals?: Record<string, number> }>(
+      ep,
+      'GET',
+      '/overview?columns=cluster_name,queue_totals,object_totals',
+      undefined,
+      2000,
+    ),
     managementApi<ApiNode[]>(ep, 'GET', '/nodes?columns=name,running,partitions,mem_alarm,disk_free_alarm', undefined, 2000),
   ]);
   const alarms: string[] = [];
@@ -25,8 +33,17 @@ export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNod
     if (n.mem_alarm) alarms.push(`memory alarm on ${n.name}`);
     if (n.disk_free_alarm) alarms.push(`disk alarm on ${n.name}`);
   }
+  const q = overview.queue_totals ?? {};
+  const o = overview.object_totals ?? {};
   return {
     version,
+    totals: {
+      messages: q.messages ?? 0,
+      messagesReady: q.messages_ready ?? 0,
+      messagesUnacknowledged: q.messages_unacknowledged ?? 0,
+      queues: o.queues ?? 0,
+      connections: o.connections ?? 0,
+    },
     cluster: {
       name: overview.cluster_name,
       members: nodes.map((n) => n.name),

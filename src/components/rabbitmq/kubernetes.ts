@@ -72,7 +72,7 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
   const conf = {
     [RABBITMQ_CONFIGMAP_FILES.conf]: renderRabbitmqConf(r),
     [RABBITMQ_CONFIGMAP_FILES.kubernetes]: renderKubernetesRabbitmqConf(ctx),
-    [RABBITMQ_CONFIGMAP_FILES.plugins]: renderEnabledPlugins(),
+    [RABBITMQ_CONFIGMAP_FILES.plugins]: renderEnabledPlugins(ctx.config.metrics.enabled),
   };
   const creds = secret(ctx, 'rabbitmq-credentials', 'rabbitmq', 'credentials', {
     'admin-user': ADMIN_USER.rabbitmq,

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/schema.js';
 import type { ScrapeTarget } from '../../model/metrics.js';
-import { RABBITMQ_PLUGINS } from './config.js';
+import { rabbitmqNodePorts } from './ports.js';
 
 /** Prometheus job names; the alert rules select on them. */
 export const RABBITMQ_JOB = 'osb-rabbitmq';
@@ -8,21 +8,9 @@ export const RABBITMQ_JOB = 'osb-rabbitmq';
 export const RABBITMQ_DETAILED_JOB = 'osb-rabbitmq-detailed';
 export const RABBITMQ_DETAILED_FAMILIES = ['ra_metrics', 'queue_coarse_metrics'];
 
-export const PROMETHEUS_PLUGIN = 'rabbitmq_prometheus';
-
 /** Port of node `ordinal`'s rabbitmq_prometheus listener. */
 export function rabbitmqPrometheusPort(config: Config, ordinal: number): number {
-  return config.rabbitmq.prometheusPort + ordinal;
-}
-
-/** enabled_plugins with the built-in Prometheus plugin added. */
-export function renderEnabledPluginsWithPrometheus(): string {
-  return `[${[...RABBITMQ_PLUGINS.filter((p) => p !== PROMETHEUS_PLUGIN), PROMETHEUS_PLUGIN].join(',')}].\n`;
-}
-
-/** rabbitmq.conf lines for node `ordinal`: the plugin's listener, bound like the daemons. */
-export function renderPrometheusConfLines(config: Config, ordinal: number): string {
-  return [`prometheus.tcp.port = ${rabbitmqPrometheusPort(config, ordinal)}`, `prometheus.tcp.ip = ${config.bindAddress}`, ''].join('\n');
+  return rabbitmqNodePorts(config, ordinal).prometheus;
 }
 
 /** Every metrics endpoint of the RabbitMQ component on the local target. */
@@ -36,10 +24,4 @@ export function rabbitmqScrapeTargets(config: Config, host: string): ScrapeTarge
     out.push({ job: RABBITMQ_DETAILED_JOB, component: 'rabbitmq', address, metricsPath: '/metrics/detailed', params: { family: RABBITMQ_DETAILED_FAMILIES }, labels });
   }
   return out;
-}
-
-/** Ports the plugin binds, for the lead's portsInUse. */
-export function rabbitmqMetricsPorts(config: Config): { port: number; key: string }[] {
-  if (!config.rabbitmq.enabled) return [];
-  return Array.from({ length: config.rabbitmq.replicas }, (_, i) => ({ port: rabbitmqPrometheusPort(config, i), key: 'rabbitmq.prometheusPort' }));
 }

@@ -3,7 +3,7 @@ import { definition, missingPackages } from '../../components/index.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { ensureSecrets, type Secrets } from '../../config/secrets.js';
 import { ensureStateDir } from '../../config/state-dir.js';
-import type { NodePlan, NodeResult } from '../../model/local.js';
+import type { LocalInstance, LocalRuntime, NodePlan, NodeResult } from '../../model/local.js';
 import { accountName, planServices } from '../../model/services.js';
 import { adminAccess, provisionServices, type ProvisionResult } from '../../openstack/provision.js';
 import { OsbError } from '../../util/errors.js';
@@ -75,6 +75,16 @@ async function preflightPorts(plans: NodePlan[], state: LocalState | undefined, 
   }
 }
 
+/** Extras a changed config no longer wants (e.g. `metrics.enabled=false`): stopped and forgotten. */
+async function stopUnwanted(possible: LocalInstance[], wanted: NodePlan[], state: LocalState, runtime: LocalRuntime): Promise<void> {
+  const keep = new Set(wanted.map((p) => p.inst.name));
+  for (const inst of possible) {
+    if (keep.has(inst.name)) continue;
+    await runtime.stop(inst);
+    delete state.instances[inst.name];
+  }
+}
+
 /** Step 3, when anything is deployed: databases, users and vhosts of the OpenStack services. */
 async function provisionDeployed(
   config: Config,
@@ -128,10 +138,14 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     const plans = new Map<ComponentName, NodePlan[]>();
     const instances = localInstances(config, stateDir, secrets, requested);
     const supervisor = supervisorFor(stateDir);
-    for (const [c, list] of instances) plans.set(c, list.map((i) => planNode(i, state, supervisor.choice.kind)));
+    const extraPlans = new Map<ComponentName, NodePlan[]>();
+    for (const [c, list] of instances) {
+      plans.set(c, list.map((i) => planNode(i, state, supervisor.choice.kind)));
+      extraPlans.set(c, localExtras(config, stateDir, secrets, c).map((i) => planNode(i, state, supervisor.choice.kind)));
+    }
     // TLS on: certificates exist before any daemon starts; stale ones (2/3 of their life) are renewed.
     const newCerts = await ensureLocalCerts(config, stateDir, [...instances.values()].flat());
-    await preflightPorts([...plans.values()].flat(), state, config.bindAddress);
+    await preflightPorts([...plans.values(), ...extraPlans.values()].flat(), state, config.bindAddress);
 
     // Under systemd: a unit per node, extra and helper, grouped by the deployment's target, before anything starts.
     if (supervisor.choice.kind === 'systemd') {
@@ -147,8 +161,14 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
         title: `${component}: ${nodePlans.length} node${nodePlans.length > 1 ? 's' : ''}`,
         task: async (report: (m: string) => void): Promise<ComponentResult> => {
           const ctx = { config, secrets, runtime, report, forceBootstrap: opts.forceBootstrap };
-          const reconcile = definition(component).local.reconcile;
-          const nodes = reconcile ? await reconcile(nodePlans, ctx) : await Promise.all(nodePlans.map((p) => runtime.apply(p, report)));
+          const local = definition(component).local;
+          const nodes = local.reconcile ? await local.reconcile(nodePlans, ctx) : await Promise.all(nodePlans.map((p) => runtime.apply(p, report)));
+          // Then the processes beside the nodes (proxy, exporters), through the same plan/apply.
+          const wanted = extraPlans.get(component) ?? [];
+          await stopUnwanted(localExtras(config, stateDir, secrets, component, true), wanted, state, runtime);
+          if (wanted.length) await local.beforeExtras?.(ctx);
+          nodes.push(...(await Promise.all(wanted.map((p) => runtime.apply(p, report)))));
+          await local.afterExtras?.(ctx);
           const changed = nodes.some((n) => n.action !== 'unchanged');
           report(changed ? nodes.map((n) => `${n.name} ${n.action}`).join(', ') : 'unchanged');
           return { component, nodes, changed };

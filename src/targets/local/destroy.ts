@@ -73,13 +73,14 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
               }
             }),
           );
-          for (const extra of localExtras(config, stateDir, fakeSecrets, component)) if ((await stopInstance(extra)) && !stopped.includes(extra.name)) stopped.push(extra.name);
+          const extras = localExtras(config, stateDir, fakeSecrets, component, true);
+          for (const extra of extras) if ((await stopInstance(extra)) && !stopped.includes(extra.name)) stopped.push(extra.name);
           const helpers = new Map(list.flatMap((i) => i.helpers ?? []).map((h) => [h.pidFile, h]));
           for (const h of helpers.values()) await stopHelper(h);
           if (!opts.keepData) {
             rmSync(componentDir(stateDir, component), { recursive: true, force: true });
             removed.push(componentDir(stateDir, component));
-            if (state) for (const i of list) delete state.instances[i.name];
+            if (state) for (const i of [...list, ...extras]) delete state.instances[i.name];
           }
         },
       })),

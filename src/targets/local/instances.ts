@@ -15,7 +15,10 @@ export function localInstances(config: Config, stateDir: string, secrets: Secret
   return out;
 }
 
-/** Processes components run beside their nodes (e.g. Galera's proxy). */
-export function localExtras(config: Config, stateDir: string, secrets: Secrets, component: ComponentName): LocalInstance[] {
-  return definitions(config, [component]).flatMap((d) => d.local.extras?.(config, stateDir, secrets) ?? []);
+/**
+ * Processes components run beside their nodes (Galera's proxy, exporters); with `all`, also
+ * those the config does not want now (to stop them).
+ */
+export function localExtras(config: Config, stateDir: string, secrets: Secrets, component: ComponentName, all = false): LocalInstance[] {
+  return definitions(config, [component]).flatMap((d) => d.local.extras?.(config, stateDir, secrets, all) ?? []);
 }

@@ -139,6 +139,8 @@ export async function startInstance(inst: LocalInstance, opts: StartOptions = {}
   rmSync(inst.pidFile, { force: true });
   opts.onProgress?.(`${inst.name}: starting ${inst.command.split('/').pop()}`);
   const spawned = startDetached(inst.command, [...inst.args, ...(opts.extraArgs ?? [])], inst.env, inst.consoleLog);
+  // A foreground process (an exporter) writes no pid file: the pid we started is the one to supervise.
+  if (inst.writesNoPidFile) writeFileSync(inst.pidFile, `${spawned}\n`, { mode: 0o600 });
   try {
     await waitReady(inst, spawned, opts.onProgress);
     if (inst.afterReady) await inst.afterReady();

@@ -5,7 +5,7 @@ import type { ComponentName } from '../../config/schema.js';
 import type { LocalInstance } from '../../model/local.js';
 import { processRssBytes, processUptimeSeconds } from '../../util/process.js';
 import { deployedComponents, type Deployment } from './context.js';
-import { localInstances } from './instances.js';
+import { localExtras, localInstances } from './instances.js';
 import { runningPid } from './runner.js';
 import { supervisorFor, type Supervisor } from './supervisor.js';
 import { nodeCertStatus, type NodeCertStatus } from './tls.js';
@@ -29,6 +29,20 @@ export interface NodeStatus {
   supervision?: { unit: string; state: string; restarts: number; result: string };
   /** TLS on: the node's certificate (serial, expiry, a warning within 30 days). */
   certificate?: NodeCertStatus;
+  /** What an operator checks first (connections used/max, flow control, queue depth, hit ratio). */
+  numbers?: Record<string, number | null>;
+}
+
+/** A process beside the nodes (the Galera proxy, an exporter). */
+export interface ExtraProcessStatus {
+  name: string;
+  component: ComponentName;
+  address: string;
+  running: boolean;
+  pid?: number;
+  rssBytes?: number;
+  healthy: boolean;
+  error?: string;
 }
 
 export interface ComponentStatus {
@@ -96,9 +110,30 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
   base.rssBytes = processRssBytes(pid);
   try {
     const live = await definition(inst.component).local.inspect(d.config, d.secrets, inst);
-    return { ...base, version: live.version, ...(live.state ? { state: live.state } : {}), details: live.details, healthy: !live.problem, ...(live.problem ? { error: live.problem } : {}) };
+    return {
+      ...base,
+      version: live.version,
+      ...(live.state ? { state: live.state } : {}),
+      details: live.details,
+      ...(live.numbers ? { numbers: live.numbers } : {}),
+      healthy: !live.problem,
+      ...(live.problem ? { error: live.problem } : {}),
+    };
   } catch (err) {
     return { ...base, error: `protocol check failed: ${(err as Error).message}` };
+  }
+}
+
+/** Running (its pid file names our live process) and answering its probe (an exporter serves /metrics). */
+async function extraProcessStatus(inst: LocalInstance): Promise<ExtraProcessStatus> {
+  const pid = runningPid(inst);
+  const base = { name: inst.name, component: inst.component, address: `${inst.host}:${inst.port}`, running: !!pid };
+  if (!pid) return { ...base, healthy: false, error: 'not running' };
+  try {
+    await inst.probe();
+    return { ...base, pid, rssBytes: processRssBytes(pid), healthy: true };
+  } catch (err) {
+    return { ...base, pid, rssBytes: processRssBytes(pid), healthy: false, error: (err as Error).message };
   }
 }
 
@@ -116,7 +151,18 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
     }),
   );
   const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter((e) => e !== undefined);
-  const report: StatusReport = { stateDir: d.stateDir, supervision: supervisor.choice, healthy: out.every((c) => c.healthy) && extras.every((e) => e.healthy), components: out };
+  const processes = await Promise.all(deployed.flatMap((c) => localExtras(d.config, d.stateDir, d.secrets, c)).map(extraProcessStatus));
+  const report: StatusReport = {
+    stateDir: d.stateDir,
+    supervision: supervisor.choice,
+    healthy: out.every((c) => c.healthy) && extras.every((e) => e.healthy) && processes.every((p) => p.healthy),
+    components: out,
+    extras: processes,
+  };
   for (const e of extras) report[e.key] = e.json;
-  return { report, extraLines: extras.map((e) => e.line) };
+  const down = processes.filter((p) => !p.healthy);
+  const processLine =
+    processes.length > 0 &&
+    `beside the nodes: ${processes.filter((p) => p.healthy).length}/${processes.length} running` + (down.length ? `; DOWN: ${down.map((p) => `${p.name} (${p.error})`).join(', ')}` : '');
+  return { report, extraLines: [...extras.map((e) => e.line), ...(processLine ? [processLine] : [])] };
 }

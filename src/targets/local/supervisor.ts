@@ -136,6 +136,7 @@ export function systemdSupervisor(stateDir: string, choice: SupervisorChoice, wr
       await systemctl(o, 'reset-failed', unitOf(inst)).catch(() => {});
       await systemctl(o, 'start', '--no-block', unitOf(inst));
       await waitReady(inst, opts.onProgress);
+      if (inst.writesNoPidFile) writeFileSync(inst.pidFile, `${(await unitStatus(o, unitOf(inst))).mainPid}\n`, { mode: 0o600 });
       if (inst.afterReady) await inst.afterReady();
       for (let i = 0; i < 100 && !runningPid(inst); i++) await sleep(50);
       return runningPid(inst) ?? (await unitStatus(o, unitOf(inst))).mainPid;

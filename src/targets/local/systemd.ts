@@ -120,6 +120,8 @@ export interface ServiceSpec {
   type: 'exec' | 'notify';
   env: Record<string, string>;
   execStartPre?: string[];
+  /** The daemon writes no pid file: systemd writes its MainPID there once started. */
+  pidFileFromMainPid?: string;
   /** A file the ExecStartPre step writes (OSB_START_ARGS=...): extra daemon args decided at each start. */
   startArgsFile?: string;
   /** Console output goes here as well as to the journal. */
@@ -150,6 +152,7 @@ export function instanceServiceSpec(inst: LocalInstance, ctx: UnitContext): Serv
     env: inst.env,
     execStartPre: ep && !run ? nodeArgs('prepare') : undefined,
     startArgsFile: ep && !run ? join(inst.dir, START_ENV_FILE) : undefined,
+    pidFileFromMainPid: inst.writesNoPidFile ? inst.pidFile : undefined,
     consoleLog: inst.consoleLog,
     readWritePaths: [inst.dir],
     workingDirectory: inst.dir,
@@ -210,14 +213,17 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
     '',
     '[Service]',
     `Type=${spec.type}`,
-    ...(spec.type === 'notify' ? [`NotifyAccess=${ctx.entrypoint?.mode === 'run' ? 'all' : 'main'}`] : []),
+    ...(spec.type === 'notify' ? ['NotifyAccess=all'] : []),
     ...Object.entries(spec.env).map(([k, v]) => envAssignment(k, v)),
     `WorkingDirectory=${execWord(resolve(spec.workingDirectory))}`,
     ...(spec.execStartPre ? [`ExecStartPre=${execLine(spec.execStartPre)}`] : []),
     ...(spec.startArgsFile ? [`EnvironmentFile=-${execWord(resolve(spec.startArgsFile))}`] : []),
     // $OSB_START_ARGS (unbraced): systemd splits it into zero or more words.
     `ExecStart=${execLine(command)}${spec.startArgsFile ? ' $OSB_START_ARGS' : ''}`,
-    'Restart=on-failure',
+    ...(spec.pidFileFromMainPid ? [`ExecStartPost=/bin/sh -c ${execWord(`echo $MAINPID > ${shellQuote(resolve(spec.pidFileFromMainPid))}`)}`] : []),
+    // always, not on-failure: a daemon killed under a wrapper script may exit 0 (rabbitmq-server's shell
+    // does); only `systemctl stop` (osb destroy/restart) keeps a node down.
+    'Restart=always',
     `RestartSec=${restartSec}`,
     `TimeoutStartSec=${spec.timeoutStartSec}`,
     `TimeoutStopSec=${spec.timeoutStopSec}`,
