@@ -42,7 +42,10 @@ const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(sect
 const figs = new Figures();
 const notes = [];
 const log = (msg) => process.stderr.write(`[${elapsed().toFixed(1).padStart(6)}s] ${msg}\n`);
-const errMsg = (err) => String(err?.message ?? err).split('\n')[0].slice(0, 300);
+const errMsg = (err) =>
+  String(err?.message ?? err)
+    .split('\n')[0]
+    .slice(0, 300);
 
 let root;
 const ctx = { blocks: {}, sections: [], osbDir: undefined, bare: undefined, bareMariadb: undefined };
@@ -57,9 +60,13 @@ async function pickBlocks() {
 }
 
 function hostInfo() {
-  const pkgs = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${Version}\\n', 'rabbitmq-server', 'erlang-base', 'mariadb-server', 'galera-4', 'memcached', 'sysbench', 'libmemcached-tools'], {
-    encoding: 'utf8',
-  }).stdout;
+  const pkgs = spawnSync(
+    'dpkg-query',
+    ['-W', '-f', '${Package} ${Version}\\n', 'rabbitmq-server', 'erlang-base', 'mariadb-server', 'galera-4', 'memcached', 'sysbench', 'libmemcached-tools'],
+    {
+      encoding: 'utf8',
+    },
+  ).stdout;
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
   // Daemons on this host that are not ours: a sign of parallel work loading the machine.
   const others = processes().filter((p) => /(beam\.smp|mariadbd|memcached|mysqld)( |$)/.test(p.cmdline.split(' ')[0].split('/').pop() + ' ')).length;
@@ -110,7 +117,9 @@ async function osbDestroy(dir, block) {
   await sleep(500);
   const left = processesOf({ osb: dir }, [blockPorts(block).epmd]);
   if (left.length) {
-    notes.push(`\`osb destroy\` left ${left.length} process(es) behind: ${[...new Set(left.map((p) => p.cmdline.slice(0, 60)))].join('; ')} (killed by the bench)`);
+    notes.push(
+      `\`osb destroy\` left ${left.length} process(es) behind: ${[...new Set(left.map((p) => p.cmdline.slice(0, 60)))].join('; ')} (killed by the bench)`,
+    );
     for (const p of left) {
       try {
         process.kill(p.pid, 'SIGKILL');
@@ -163,7 +172,10 @@ async function sectionCold() {
   const fC = figs.add('1', '  bare memcached: spawn → version', { unit: 's', baseline: '(baseline detail)' });
   const fDestroy = figs.add('2', 'osb destroy (all three)', { unit: 's', baseline: 'SIGTERM to the bare daemons until exit' });
   const fRss = figs.add('5', 'idle RSS, all daemons', { unit: 'MB', baseline: 'bare daemons, package defaults' });
-  const fRssC = ['rabbitmq', 'mariadb', 'memcached'].map((c) => [c, figs.add('5', `  idle RSS, ${c}${c === 'rabbitmq' ? ' (+epmd)' : ''}`, { unit: 'MB', baseline: `bare ${c}` })]);
+  const fRssC = ['rabbitmq', 'mariadb', 'memcached'].map((c) => [
+    c,
+    figs.add('5', `  idle RSS, ${c}${c === 'rabbitmq' ? ' (+epmd)' : ''}`, { unit: 'MB', baseline: `bare ${c}` }),
+  ]);
   const fDisk = figs.add('5', 'disk used by a fresh deployment', { unit: 'MB', baseline: 'bare data dirs' });
   const fDiskC = ['rabbitmq', 'mariadb'].map((c) => [c, figs.add('5', `  disk, ${c}`, { unit: 'MB', baseline: `bare ${c}` })]);
 
@@ -189,7 +201,9 @@ async function sectionCold() {
     const doBare = async () => {
       try {
         b = await bareStartAll(i);
-        log(`1 cold deploy run ${i + 1}: bare rabbitmq ${b.rabbitmq.readyS.toFixed(2)} s, mariadb ${b.mariadb.readyS.toFixed(2)} s, memcached ${b.memcached.readyS.toFixed(3)} s`);
+        log(
+          `1 cold deploy run ${i + 1}: bare rabbitmq ${b.rabbitmq.readyS.toFixed(2)} s, mariadb ${b.mariadb.readyS.toFixed(2)} s, memcached ${b.memcached.readyS.toFixed(3)} s`,
+        );
       } catch (err) {
         fCold.error(`bare: ${errMsg(err)}`);
         log(`1 cold deploy run ${i + 1}: bare failed: ${errMsg(err)}`);
@@ -342,7 +356,9 @@ async function sectionLoad() {
     }
     fSet.pair(res.osb?.set, res.bare?.set);
     fGet.pair(res.osb?.get, res.bare?.get);
-    log(`4 memcslap run ${i + 1}: osb set ${Math.round(res.osb?.set)} get ${Math.round(res.osb?.get)}, bare set ${Math.round(res.bare?.set)} get ${Math.round(res.bare?.get)} ops/s`);
+    log(
+      `4 memcslap run ${i + 1}: osb set ${Math.round(res.osb?.set)} get ${Math.round(res.osb?.get)}, bare set ${Math.round(res.bare?.set)} get ${Math.round(res.bare?.get)} ops/s`,
+    );
   }
 
   // AMQP
@@ -363,7 +379,9 @@ async function sectionLoad() {
       }
       fAmqp[q].publish.pair(res.osb?.publish, res.bare?.publish);
       fAmqp[q].consume.pair(res.osb?.consume, res.bare?.consume);
-      log(`4 AMQP ${q} run ${i + 1}: osb pub ${Math.round(res.osb?.publish)} cons ${Math.round(res.osb?.consume)}, bare pub ${Math.round(res.bare?.publish)} cons ${Math.round(res.bare?.consume)} msg/s`);
+      log(
+        `4 AMQP ${q} run ${i + 1}: osb pub ${Math.round(res.osb?.publish)} cons ${Math.round(res.osb?.consume)}, bare pub ${Math.round(res.bare?.publish)} cons ${Math.round(res.bare?.consume)} msg/s`,
+      );
     }
   }
 }
@@ -377,7 +395,11 @@ async function sectionLoad() {
  */
 async function sectionMetrics() {
   const fRss = figs.add('5', 'idle RSS, all daemons + exporters', { unit: 'MB', baseline: 'same deployment, metrics.enabled=false' });
-  const fSb = figs.add('4', 'sysbench oltp_read_write, 1 node, mysqld-exporter scraped every 5 s', { unit: 'tx/s', better: 'higher', baseline: 'same node, not scraped' });
+  const fSb = figs.add('4', 'sysbench oltp_read_write, 1 node, mysqld-exporter scraped every 5 s', {
+    unit: 'tx/s',
+    better: 'higher',
+    baseline: 'same node, not scraped',
+  });
   if (!ctx.osbDir) {
     for (const f of [fRss, fSb]) f.skip('no osb deployment');
     return;
@@ -496,9 +518,7 @@ async function galeraState(eps) {
   for (const n of nodes) {
     const c = await mysql.createConnection({ host: n.host, port: n.port, user: eps.mariadb.username, password: eps.mariadb.password, connectTimeout: 2000 });
     try {
-      const [rows] = await c.query(
-        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_cluster_size', 'wsrep_local_state_comment')",
-      );
+      const [rows] = await c.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_cluster_size', 'wsrep_local_state_comment')");
       states.push(Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value])));
     } finally {
       c.destroy();
@@ -510,12 +530,17 @@ async function galeraState(eps) {
 /** Primary component of 3 and every node Synced (a joiner still in SST is counted but useless). */
 async function galeraReady(eps) {
   const s = await galeraState(eps);
-  return s.length === 3 && s.every((x) => x.wsrep_cluster_status === 'Primary' && Number(x.wsrep_cluster_size) === 3 && x.wsrep_local_state_comment === 'Synced');
+  return (
+    s.length === 3 && s.every((x) => x.wsrep_cluster_status === 'Primary' && Number(x.wsrep_cluster_size) === 3 && x.wsrep_local_state_comment === 'Synced')
+  );
 }
 
 async function rabbitRunningNodes(eps) {
   const auth = Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64');
-  const res = await fetch(`${eps.rabbitmq.managementUrl.replace(/\/$/, '')}/api/nodes`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`${eps.rabbitmq.managementUrl.replace(/\/$/, '')}/api/nodes`, {
+    headers: { authorization: `Basic ${auth}` },
+    signal: AbortSignal.timeout(3000),
+  });
   if (!res.ok) throw new Error(`management API ${res.status}`);
   return (await res.json()).filter((n) => n.running).length;
 }
@@ -566,10 +591,12 @@ async function sectionClusters() {
           fGForm.error(galeraSkip);
         } else {
           eps = await osbEndpoints(dir);
-          const extra = await waitFor(() => galeraReady(eps), { timeoutMs: 180_000, intervalMs: 200, what: 'Galera Primary with 3 Synced nodes' }).catch((err) => {
-            galeraSkip = `Galera did not reach 3 Synced nodes: ${errMsg(err)}`;
-            fGForm.error(galeraSkip);
-          });
+          const extra = await waitFor(() => galeraReady(eps), { timeoutMs: 180_000, intervalMs: 200, what: 'Galera Primary with 3 Synced nodes' }).catch(
+            (err) => {
+              galeraSkip = `Galera did not reach 3 Synced nodes: ${errMsg(err)}`;
+              fGForm.error(galeraSkip);
+            },
+          );
           if (extra !== undefined) {
             galeraForm = r.seconds + extra;
             fGForm.pair(galeraForm, undefined);
@@ -585,7 +612,11 @@ async function sectionClusters() {
           fRForm.error(rabbitSkip);
         } else {
           eps = await osbEndpoints(dir);
-          const extra = await waitFor(async () => (await rabbitRunningNodes(eps)) === 3, { timeoutMs: 180_000, intervalMs: 250, what: '3 running RabbitMQ nodes' }).catch((err) => {
+          const extra = await waitFor(async () => (await rabbitRunningNodes(eps)) === 3, {
+            timeoutMs: 180_000,
+            intervalMs: 250,
+            what: '3 running RabbitMQ nodes',
+          }).catch((err) => {
             rabbitSkip = `RabbitMQ did not report 3 running nodes: ${errMsg(err)}`;
             fRForm.error(rabbitSkip);
           });
@@ -600,7 +631,10 @@ async function sectionClusters() {
       if (c === 0 && galeraForm !== undefined) {
         try {
           await ensureBareMariadbForSysbench();
-          await prepareSysbenchAccount({ host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password }, ctx.sbPassword);
+          await prepareSysbenchAccount(
+            { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password },
+            ctx.sbPassword,
+          );
           const secs = await sysbenchPrepare(eps.mariadb.port, ctx.sbPassword);
           log(`4 sysbench prepare (Galera): ${secs.toFixed(1)} s`);
           for (let i = 0; i < RUNS; i++) {
@@ -649,7 +683,11 @@ async function sectionClusters() {
             const beams = pidsUnder(join(dir, 'rabbitmq', `rabbitmq-${node}`), 'beam.smp');
             if (beams.length !== 1) throw new Error(`expected 1 beam.smp for rabbitmq-${node}, found ${beams.length}`);
             process.kill(beams[0], 'SIGKILL');
-            await waitFor(async () => !alive(beams[0]) && (await rabbitRunningNodes(eps)) < 3, { timeoutMs: 30_000, intervalMs: 100, what: 'the cluster to notice' });
+            await waitFor(async () => !alive(beams[0]) && (await rabbitRunningNodes(eps)) < 3, {
+              timeoutMs: 30_000,
+              intervalMs: 100,
+              what: 'the cluster to notice',
+            });
             const t1 = now();
             const r = await osb(dir, ['deploy', 'rabbitmq'], 600_000);
             if (r.code !== 0) throw new Error(`osb deploy exited ${r.code}: ${lastLines(r.stderr || r.stdout, 2)}`);
@@ -743,7 +781,9 @@ async function main() {
   registry.setRoot(root);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => onSignal(sig));
   ctx.host = hostInfo();
-  log(`osb bench: ${RUNS} runs per figure (${FAST_RUNS} for fast ones), ${LOAD_S} s load runs, ${ctx.host.cpus} CPUs, load ${ctx.host.loadavgStart.join(' ')}, root ${root}`);
+  log(
+    `osb bench: ${RUNS} runs per figure (${FAST_RUNS} for fast ones), ${LOAD_S} s load runs, ${ctx.host.cpus} CPUs, load ${ctx.host.loadavgStart.join(' ')}, root ${root}`,
+  );
   let leftovers = [];
   try {
     ctx.blocks = await pickBlocks();

@@ -86,7 +86,10 @@ export async function startBareMemcached(dir, port) {
   mkdirSync(dir, { recursive: true });
   const log = join(dir, 'memcached.log');
   const t0 = now();
-  const child = startDaemon(BIN.memcached, ['-u', userInfo().username, '-l', '127.0.0.1', '-p', String(port), '-m', '64', '-P', join(dir, 'memcached.pid')], { cwd: dir, log });
+  const child = startDaemon(BIN.memcached, ['-u', userInfo().username, '-l', '127.0.0.1', '-p', String(port), '-m', '64', '-P', join(dir, 'memcached.pid')], {
+    cwd: dir,
+    log,
+  });
   await waitFor(
     async () => {
       exitedEarly(child, log);
@@ -227,4 +230,3 @@ export async function startBareRabbitmq(dir, { port, distPort, epmdPort }) {
     },
   };
 }
-

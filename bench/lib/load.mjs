@@ -66,9 +66,13 @@ export const MEMCSLAP = { concurrency: 4, executeNumber: 5000 };
 export async function memcslap(port) {
   const out = {};
   for (const test of ['set', 'get']) {
-    const r = await run('memcslap', [`--servers=127.0.0.1:${port}`, `--test=${test}`, `--concurrency=${MEMCSLAP.concurrency}`, `--execute-number=${MEMCSLAP.executeNumber}`], {
-      timeoutMs: 180_000,
-    });
+    const r = await run(
+      'memcslap',
+      [`--servers=127.0.0.1:${port}`, `--test=${test}`, `--concurrency=${MEMCSLAP.concurrency}`, `--execute-number=${MEMCSLAP.executeNumber}`],
+      {
+        timeoutMs: 180_000,
+      },
+    );
     const m = new RegExp(`Time to ${test}\\s+(\\d+) keys by\\s+\\d+ threads:\\s+([\\d.]+) seconds`).exec(r.stdout);
     if (r.code !== 0 || !m) throw new Error(`memcslap ${test} failed: ${lastLines(r.stderr || r.stdout)}`);
     out[test] = Number(m[1]) / Math.max(Number(m[2]), 1e-6);

@@ -81,7 +81,8 @@ export function completionModel(program: Command): CompletionModel {
     options: [...c.options.map(optionSpec), HELP],
     positional: positionalOf(c, names),
   }));
-  if (!names.includes('help')) commands.push({ name: 'help', description: 'display help for a command', options: [], positional: { kind: 'words', words: names } });
+  if (!names.includes('help'))
+    commands.push({ name: 'help', description: 'display help for a command', options: [], positional: { kind: 'words', words: names } });
   return { commands, global: [...program.options.map(optionSpec), HELP], setKeys: configKeys(), services: SERVICES() };
 }
 
@@ -93,12 +94,26 @@ const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 function sharedFunctions(m: CompletionModel): string {
   const kindCases: string[] = [];
   for (const c of m.commands) {
-    for (const o of c.options) kindCases.push(`    ${flagsOf(o).map((f) => sq(`${c.name} ${f}`)).join('|')}) echo ${sq(kindWord(o.value))} ;;`);
+    for (const o of c.options)
+      kindCases.push(
+        `    ${flagsOf(o)
+          .map((f) => sq(`${c.name} ${f}`))
+          .join('|')}) echo ${sq(kindWord(o.value))} ;;`,
+      );
   }
-  for (const o of m.global) kindCases.push(`    ${flagsOf(o).map((f) => `*${sq(` ${f}`)}`).join('|')}) echo ${sq(kindWord(o.value))} ;;`);
+  for (const o of m.global)
+    kindCases.push(
+      `    ${flagsOf(o)
+        .map((f) => `*${sq(` ${f}`)}`)
+        .join('|')}) echo ${sq(kindWord(o.value))} ;;`,
+    );
   const globalFlags = m.global.flatMap(flagsOf).join(' ');
-  const optionCases = m.commands.map((c) => `    ${sq(c.name)}) echo ${sq([...new Set([...c.options.flatMap(flagsOf), ...m.global.flatMap(flagsOf)])].join(' '))} ;;`);
-  const positionalCases = m.commands.filter((c) => c.positional.kind === 'words').map((c) => `    ${sq(c.name)}) echo ${sq((c.positional as { words: string[] }).words.join(' '))} ;;`);
+  const optionCases = m.commands.map(
+    (c) => `    ${sq(c.name)}) echo ${sq([...new Set([...c.options.flatMap(flagsOf), ...m.global.flatMap(flagsOf)])].join(' '))} ;;`,
+  );
+  const positionalCases = m.commands
+    .filter((c) => c.positional.kind === 'words')
+    .map((c) => `    ${sq(c.name)}) echo ${sq((c.positional as { words: string[] }).words.join(' '))} ;;`);
   const setValueCases = m.setKeys.filter((k) => k.values).map((k) => `    ${sq(k.key)}) echo ${sq(k.values!.join(' '))} ;;`);
   return `_osb_commands=${sq(m.commands.map((c) => c.name).join(' '))}
 _osb_set_keys=${sq(m.setKeys.map((k) => `${k.key}=`).join(' '))}

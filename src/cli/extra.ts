@@ -4,83 +4,91 @@ import { type GlobalOptions, withOutput } from './options.js';
 
 /** Commands beyond the core lifecycle (provisioning, clusters, Kubernetes rendering). */
 export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
-    withOutput(program.command('provision'))
-      .description('create databases (utf8mb4), users, vhosts and grants for OpenStack services (default: all in openstack.services); idempotent')
-      .argument('[services...]', 'services from openstack.services')
-      .action(wrap(async (services: string[], _o, cmd: Command) => (await import('./commands/provision.js')).provisionCommand(services, g(cmd))));
-    program
-      .command('deprovision')
-      .description("drop a service's databases, user and vhost (data is lost; needs --yes)")
-      .argument('<service>', 'service name')
-      .option('--yes', 'confirm dropping its data')
-      .option('--databases <list>', 'databases to drop, when osb cannot know them (comma separated)')
-      .action(wrap(async (service: string, o, cmd: Command) => (await import('./commands/provision.js')).deprovisionCommand(service, { ...g(cmd), ...o })));
-    program
-      .command('restart')
-      .description('restart components; --rolling goes one node at a time, each healthy (Galera Synced, RabbitMQ quorum members back) before the next')
-      .argument('[components...]', 'any of rabbitmq, mariadb, memcached')
-      .option('--rolling', 'one node at a time, waiting for health in between')
-      .action(wrap(async (names: string[], o, cmd: Command) => {
+  withOutput(program.command('provision'))
+    .description('create databases (utf8mb4), users, vhosts and grants for OpenStack services (default: all in openstack.services); idempotent')
+    .argument('[services...]', 'services from openstack.services')
+    .action(wrap(async (services: string[], _o, cmd: Command) => (await import('./commands/provision.js')).provisionCommand(services, g(cmd))));
+  program
+    .command('deprovision')
+    .description("drop a service's databases, user and vhost (data is lost; needs --yes)")
+    .argument('<service>', 'service name')
+    .option('--yes', 'confirm dropping its data')
+    .option('--databases <list>', 'databases to drop, when osb cannot know them (comma separated)')
+    .action(wrap(async (service: string, o, cmd: Command) => (await import('./commands/provision.js')).deprovisionCommand(service, { ...g(cmd), ...o })));
+  program
+    .command('restart')
+    .description('restart components; --rolling goes one node at a time, each healthy (Galera Synced, RabbitMQ quorum members back) before the next')
+    .argument('[components...]', 'any of rabbitmq, mariadb, memcached')
+    .option('--rolling', 'one node at a time, waiting for health in between')
+    .action(
+      wrap(async (names: string[], o, cmd: Command) => {
         const { parseComponents } = await import('./options.js');
         return (await import('./commands/cluster.js')).restartCommand(parseComponents(names), { ...g(cmd), ...o });
-      }));
-    program
-      .command('recover')
-      .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
-      .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
-      .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
-    // Hidden: what systemd units run before each start of a node (docs/supervision.md).
-    const node = program.command('node', { hidden: true }).description('steps the units of a supervised deployment run');
-    node
-      .command('prepare')
-      .description("write a node's files and decide its start arguments (Galera: join or bootstrap)")
-      .argument('<node>', 'e.g. mariadb-1')
-      .action(wrap(async (name: string, _o, cmd: Command) => {
+      }),
+    );
+  program
+    .command('recover')
+    .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
+    .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
+    .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
+  // Hidden: what systemd units run before each start of a node (docs/supervision.md).
+  const node = program.command('node', { hidden: true }).description('steps the units of a supervised deployment run');
+  node
+    .command('prepare')
+    .description("write a node's files and decide its start arguments (Galera: join or bootstrap)")
+    .argument('<node>', 'e.g. mariadb-1')
+    .action(
+      wrap(async (name: string, _o, cmd: Command) => {
         const { prepareNode } = await import('../targets/local/node.js');
         const { resolveStateDir } = await import('../config/state-dir.js');
         await prepareNode(resolveStateDir(g(cmd).stateDir), name, (m) => process.stderr.write(`osb: ${m}\n`));
         return 0;
-      }));
-    // Hidden: how osb runs its own exporters as supervised processes (one per memcached node).
-    const exporter = program.command('exporter', { hidden: true }).description("run one of osb's Prometheus exporters in the foreground");
-    exporter
-      .command('memcached')
-      .description('serve memcached `stats` in Prometheus format on /metrics')
-      .requiredOption('--listen <host:port>', 'address to serve /metrics on')
-      .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-      .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
-    program
-      .command('certs')
-      .description('TLS certificates of the local target (tls.enabled)')
-      .command('rotate')
-      .description('issue a new certificate for every node and make each running daemon load it without a restart')
-      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
-      .option('--json', 'print JSON')
-      .action(wrap(async (names: string[], _o, cmd: Command) => {
+      }),
+    );
+  // Hidden: how osb runs its own exporters as supervised processes (one per memcached node).
+  const exporter = program.command('exporter', { hidden: true }).description("run one of osb's Prometheus exporters in the foreground");
+  exporter
+    .command('memcached')
+    .description('serve memcached `stats` in Prometheus format on /metrics')
+    .requiredOption('--listen <host:port>', 'address to serve /metrics on')
+    .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
+  program
+    .command('certs')
+    .description('TLS certificates of the local target (tls.enabled)')
+    .command('rotate')
+    .description('issue a new certificate for every node and make each running daemon load it without a restart')
+    .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
+    .option('--json', 'print JSON')
+    .action(
+      wrap(async (names: string[], _o, cmd: Command) => {
         const { parseComponents } = await import('./options.js');
         return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), g(cmd));
-      }));
-    program
-      .command('render')
-      .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
-      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
-      .option('--namespace <ns>', 'Kubernetes namespace (default: kubernetes.namespace, "openstack")')
-      .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/render.js')).renderCommand(names, g(cmd))));
-    program
-      .command('completion')
-      .description('print a shell completion script (bash, zsh or fish); see README "Shell completion"')
-      .argument('<shell>', 'bash, zsh or fish')
-      .action(wrap(async (shell: string) => (await import('./commands/completion.js')).completionCommand(shell, program)));
-    withOutput(program.command('version'))
-      .description("osb's version, the daemon packages installed on this host and the images the Kubernetes target runs")
-      .action(wrap(async (_o, cmd: Command) => (await import('./commands/version.js')).versionCommand(g(cmd))));
-    withOutput(program.command('doctor'))
-      .description('check this host (or, with --target kubernetes, the cluster) before a deploy: packages, supervision, ports, disk, memory, limits, clock, state dir; exit 0 only when a deploy would work')
-      .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
-      .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
-      .option('--context <name>', 'kubeconfig context (kubernetes target)')
-      .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/doctor.js')).doctorCommand(names, g(cmd))));
-    registerBackupCommands(program, wrap, g);
+      }),
+    );
+  program
+    .command('render')
+    .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
+    .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
+    .option('--namespace <ns>', 'Kubernetes namespace (default: kubernetes.namespace, "openstack")')
+    .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/render.js')).renderCommand(names, g(cmd))));
+  program
+    .command('completion')
+    .description('print a shell completion script (bash, zsh or fish); see README "Shell completion"')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(wrap(async (shell: string) => (await import('./commands/completion.js')).completionCommand(shell, program)));
+  withOutput(program.command('version'))
+    .description("osb's version, the daemon packages installed on this host and the images the Kubernetes target runs")
+    .action(wrap(async (_o, cmd: Command) => (await import('./commands/version.js')).versionCommand(g(cmd))));
+  withOutput(program.command('doctor'))
+    .description(
+      'check this host (or, with --target kubernetes, the cluster) before a deploy: packages, supervision, ports, disk, memory, limits, clock, state dir; exit 0 only when a deploy would work',
+    )
+    .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: every enabled one)')
+    .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
+    .option('--context <name>', 'kubeconfig context (kubernetes target)')
+    .action(wrap(async (names: string[], _o, cmd: Command) => (await import('./commands/doctor.js')).doctorCommand(names, g(cmd))));
+  registerBackupCommands(program, wrap, g);
 }
 
 /** `osb backup [verify|list|archive-binlogs]` and `osb restore` (local target; docs/backup.md). */
@@ -114,7 +122,9 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
     .action(wrap(async (_o, cmd: Command) => (await cmds()).archiveCommand({ ...g(cmd), ...cmd.opts() })));
   program
     .command('restore')
-    .description('restore a backup into a fresh deployment (another --state-dir, or this one after osb destroy); refuses a damaged or incomplete chain before changing anything')
+    .description(
+      'restore a backup into a fresh deployment (another --state-dir, or this one after osb destroy); refuses a damaged or incomplete chain before changing anything',
+    )
     .argument('<backup>', 'backup id (under the backups folder) or folder')
     .option('--to-time <time>', "point in time, local 'YYYY-MM-DD HH:MM:SS' (needs backup.pitr and archived binlogs)")
     .option('--json', 'print JSON')

@@ -77,7 +77,9 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --lines <n>', 'lines to show', '100')
     .option('--node <ordinal>', 'node of a cluster', '0')
-    .action(action(async (name: string, o, cmd: Command) => (await import('./commands/logs.js')).logsCommand(parseComponents([name])[0]!, { ...g(cmd), ...o })));
+    .action(
+      action(async (name: string, o, cmd: Command) => (await import('./commands/logs.js')).logsCommand(parseComponents([name])[0]!, { ...g(cmd), ...o })),
+    );
 
   program
     .command('destroy')
@@ -87,7 +89,9 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
     .option('--delete-data', 'kubernetes target: also delete PersistentVolumeClaims')
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
     .option('--context <name>', 'kubeconfig context (kubernetes target)')
-    .action(action(async (names: string[], o, cmd: Command) => (await import('./commands/destroy.js')).destroyCommand(parseComponents(names), { ...g(cmd), ...o })));
+    .action(
+      action(async (names: string[], o, cmd: Command) => (await import('./commands/destroy.js')).destroyCommand(parseComponents(names), { ...g(cmd), ...o })),
+    );
 
   program
     .command('metrics')

@@ -23,7 +23,11 @@ export function parseComponents(names: string[]): ComponentName[] {
   return names.map((n) => {
     if ((COMPONENTS as readonly string[]).includes(n)) return n as ComponentName;
     const hint = didYouMean(n, COMPONENTS);
-    throw new OsbError(`unknown component "${n}"`, hint ? `did you mean "${hint}"? (components: ${COMPONENTS.join(', ')})` : `components are: ${COMPONENTS.join(', ')}`, 2);
+    throw new OsbError(
+      `unknown component "${n}"`,
+      hint ? `did you mean "${hint}"? (components: ${COMPONENTS.join(', ')})` : `components are: ${COMPONENTS.join(', ')}`,
+      2,
+    );
   });
 }
 
@@ -35,13 +39,14 @@ export function sources(o: GlobalOptions) {
   return { values: o.values, set: o.set, stateDir: o.stateDir, resetValues: o.resetValues };
 }
 
-
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 /** `-o table|json|yaml` (and `--json`, its alias for json) on a command that prints data. */
 export function withOutput(cmd: Command): Command {
   return cmd
-    .addOption(new Option('-o, --output <format>', 'output format: table (readable), json or yaml; shapes in docs/output.md').choices(['table', 'json', 'yaml']))
+    .addOption(
+      new Option('-o, --output <format>', 'output format: table (readable), json or yaml; shapes in docs/output.md').choices(['table', 'json', 'yaml']),
+    )
     .option('--json', 'same as -o json');
 }
 

@@ -32,7 +32,13 @@ export function listrProgress(): Progress {
           rendererOptions: { persistentOutput: true },
         })),
         // Same contract as plainProgress: a sequential list stops at its first failure.
-        { concurrent: opts?.concurrent ?? false, exitOnError: !opts?.concurrent, renderer: 'default', rendererOptions: { collapseErrors: false, formatOutput: 'wrap' }, registerSignalListeners: false },
+        {
+          concurrent: opts?.concurrent ?? false,
+          exitOnError: !opts?.concurrent,
+          renderer: 'default',
+          rendererOptions: { collapseErrors: false, formatOutput: 'wrap' },
+          registerSignalListeners: false,
+        },
       );
       await list.run().catch((err: unknown) => {
         failure ??= { error: err };

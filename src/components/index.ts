@@ -34,7 +34,8 @@ export function portsInUse(config: Config): PortUse[] {
 export function checkPorts(config: Config): void {
   const seen = new Map<number, string>();
   for (const { port, key } of portsInUse(config)) {
-    if (port < 1 || port > 65535) throw new OsbError(`config key "${key}": derived port ${port} is out of range 1-65535`, `set ${key} so that every node's port fits`, 2);
+    if (port < 1 || port > 65535)
+      throw new OsbError(`config key "${key}": derived port ${port} is out of range 1-65535`, `set ${key} so that every node's port fits`, 2);
     const other = seen.get(port);
     if (other && other !== key) throw new OsbError(`port ${port} is used twice: by ${other} and by ${key}`, 'give each a different port', 2);
     seen.set(port, key);

@@ -31,7 +31,11 @@ function readValuesFile(file: string): Tree {
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new OsbError(`values file ${file} must hold a mapping of keys (got ${Array.isArray(doc) ? 'a list' : typeof doc})`, 'see README for the config keys', 2);
+    throw new OsbError(
+      `values file ${file} must hold a mapping of keys (got ${Array.isArray(doc) ? 'a list' : typeof doc})`,
+      'see README for the config keys',
+      2,
+    );
   }
   return doc as Tree;
 }
@@ -68,9 +72,23 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
   }
   // Never echo a secret back: a refused password stays out of terminals and CI logs.
   const secret = /password|secret|cookie/i.test(where);
-  const got = !secret && 'input' in issue && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null) ? ` (got ${JSON.stringify(issue.input)})` : '';
+  const got =
+    !secret && 'input' in issue && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null)
+      ? ` (got ${JSON.stringify(issue.input)})`
+      : '';
   if (issue.code === 'invalid_type') {
-    const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'number' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'object' ? 'a mapping of keys' : issue.expected === 'array' ? 'a list' : issue.expected;
+    const expected =
+      issue.expected === 'int'
+        ? 'a whole number'
+        : issue.expected === 'number'
+          ? 'a number'
+          : issue.expected === 'boolean'
+            ? 'true or false'
+            : issue.expected === 'object'
+              ? 'a mapping of keys'
+              : issue.expected === 'array'
+                ? 'a list'
+                : issue.expected;
     return `config key "${where}": expected ${expected}${got}`;
   }
   if ((issue.code === 'too_big' || issue.code === 'too_small') && typeof issue.input === 'number') {
@@ -97,4 +115,3 @@ export function loadValuesTree(sources: ConfigSources = {}): Tree {
   for (const s of sources.set ?? []) applySet(tree, s);
   return tree;
 }
-

@@ -5,18 +5,17 @@ export type ComponentName = (typeof COMPONENTS)[number];
 
 const port = z.int().min(1).max(65535);
 const replicas = z.int().min(1).max(9);
-const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits and "-", at most 63 characters)');
-const quantity = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/, 'must be a Kubernetes quantity such as 8Gi or 500Mi');
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits and "-", at most 63 characters)');
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/, 'must be a Kubernetes quantity such as 8Gi or 500Mi');
 const ipv4 = z
   .string()
   .refine((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255), 'must be an IPv4 address such as 127.0.0.1');
 
 /** `<component>.imageDigest`: pins the image (`image@sha256:...`), so a moved tag cannot change what runs. */
-const imageDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be an image digest such as sha256:<64 lowercase hex digits> (see `docker buildx imagetools inspect IMAGE`)').optional();
+const imageDigest = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'must be an image digest such as sha256:<64 lowercase hex digits> (see `docker buildx imagetools inspect IMAGE`)')
+  .optional();
 
 const volume = z.strictObject({
   enabled: z.boolean().default(true),
@@ -111,9 +110,7 @@ const serviceEntry = z.strictObject({
 
 export const openstackSchema = z.strictObject({
   /** Names from the catalogue, or objects for services not in it. */
-  services: z
-    .array(z.union([dnsLabel, serviceEntry]))
-    .default(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder']),
+  services: z.array(z.union([dnsLabel, serviceEntry])).default(['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder']),
   provision: z.boolean().default(true),
 });
 
@@ -146,7 +143,12 @@ export const tlsSchema = z
   .superRefine((t, ctx) => {
     if (t.require && !t.enabled) ctx.addIssue({ code: 'custom', path: ['require'], message: 'needs tls.enabled=true (set both, or unset tls.require)' });
     const given = [t.caFile, t.certFile, t.keyFile].filter(Boolean).length;
-    if (given > 0 && given < 3) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'operator certificates need all three of tls.caFile, tls.certFile and tls.keyFile (or none: osb issues its own)' });
+    if (given > 0 && given < 3)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certFile'],
+        message: 'operator certificates need all three of tls.caFile, tls.certFile and tls.keyFile (or none: osb issues its own)',
+      });
   });
 export const backupSchema = z.strictObject({
   /** Where backups land (each in its own folder); default: <state dir>/backups. */

@@ -78,4 +78,10 @@ export function ensureSecrets(stateDir: string): Secrets {
 }
 
 /** Stand-in secrets for commands that only stop processes of a deployment whose secrets file is gone. */
-export const placeholderSecrets = (): Secrets => ({ mariadbAdminPassword: 'x', rabbitmqAdminPassword: 'x', erlangCookie: 'x', mariadbExporterPassword: 'x', services: {} });
+export const placeholderSecrets = (): Secrets => ({
+  mariadbAdminPassword: 'x',
+  rabbitmqAdminPassword: 'x',
+  erlangCookie: 'x',
+  mariadbExporterPassword: 'x',
+  services: {},
+});

@@ -78,7 +78,8 @@ function openssl(args: string[], input?: string): Promise<string> {
 }
 
 function assertReadable(key: string, file: string | undefined): string {
-  if (!file || !existsSync(file)) throw new OsbError(`config key "${key}": file ${file} does not exist`, `point ${key} at a readable PEM file, or unset it to let osb issue its own`, 2);
+  if (!file || !existsSync(file))
+    throw new OsbError(`config key "${key}": file ${file} does not exist`, `point ${key} at a readable PEM file, or unset it to let osb issue its own`, 2);
   return file;
 }
 
@@ -100,11 +101,22 @@ export async function ensureCa(stateDir: string, tls: TlsConfig): Promise<string
   privateFile(ca.key);
   await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ca.key]);
   await openssl([
-    'req', '-x509', '-new', '-key', ca.key, '-sha256', '-days', String(tls.caDays),
-    '-subj', `/O=osb/CN=osb CA ${randomBytes(4).toString('hex')}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-out', ca.cert,
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    ca.key,
+    '-sha256',
+    '-days',
+    String(tls.caDays),
+    '-subj',
+    `/O=osb/CN=osb CA ${randomBytes(4).toString('hex')}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    ca.cert,
   ]);
   chmodSync(ca.cert, 0o644);
   return ca.cert;
@@ -160,8 +172,25 @@ export async function issueNodeCert(stateDir: string, tls: TlsConfig, nodeName: 
       `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${altNames}\n`,
     );
     await openssl([
-      'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex').replace(/^[89a-f]/, '1')}`,
-      '-days', String(tls.certDays), '-sha256', '-extfile', ext, '-out', tmpCert,
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(16)
+        .toString('hex')
+        .replace(/^[89a-f]/, '1')}`,
+      '-days',
+      String(tls.certDays),
+      '-sha256',
+      '-extfile',
+      ext,
+      '-out',
+      tmpCert,
     ]);
     rmSync(csr, { force: true });
     rmSync(ext, { force: true });
@@ -174,7 +203,11 @@ export async function issueNodeCert(stateDir: string, tls: TlsConfig, nodeName: 
   if (tls.certFile) {
     const missing = sans.filter((s) => !info.sans.includes(s));
     if (missing.length) {
-      throw new OsbError(`tls.certFile ${tls.certFile} does not name ${missing.join(', ')} (its SANs: ${info.sans.join(', ') || 'none'})`, `issue a certificate whose subjectAltName covers every address clients dial (${sans.join(', ')})`, 2);
+      throw new OsbError(
+        `tls.certFile ${tls.certFile} does not name ${missing.join(', ')} (its SANs: ${info.sans.join(', ') || 'none'})`,
+        `issue a certificate whose subjectAltName covers every address clients dial (${sans.join(', ')})`,
+        2,
+      );
     }
   }
   return info;

@@ -75,7 +75,10 @@ export function serviceFqdn(ctx: RenderContext, service: string): string {
 export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 export function shortHash(value: unknown): string {
-  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(typeof value === 'string' ? value : JSON.stringify(value))
+    .digest('hex')
+    .slice(0, 8);
 }
 
 /** Restricted-profile container security context (the images' own non-root users). */
@@ -107,7 +110,21 @@ export function imageRef(cfg: { image: string; imageDigest?: string | undefined 
   return `${cfg.image.replace(/@sha256:[0-9a-f]{64}$/, '')}@${cfg.imageDigest}`;
 }
 
-const QUANTITY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const QUANTITY_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
 
 /** Bytes of a Kubernetes memory quantity such as `1Gi`, `512Mi` or `1.5G` (the schema's quantity syntax). */
 export function quantityBytes(q: string): number {
@@ -206,7 +223,14 @@ export function serviceAccount(ctx: RenderContext, c: ComponentName, name: strin
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, c, role), automountServiceAccountToken: true };
 }
 
-export function roleAndBinding(ctx: RenderContext, c: ComponentName, name: string, rules: unknown[], account: string = c, role: Role = 'discovery'): K8sObject[] {
+export function roleAndBinding(
+  ctx: RenderContext,
+  c: ComponentName,
+  name: string,
+  rules: unknown[],
+  account: string = c,
+  role: Role = 'discovery',
+): K8sObject[] {
   return [
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(ctx, name, c, role), rules },
     {

@@ -102,9 +102,22 @@ export interface BackupHooks {
    */
   restoreData?(ctx: RestoreDataContext): Promise<{ forceBootstrap?: string }>;
   /** Restore, step 2, after the deployment runs (e.g. import RabbitMQ definitions). */
-  restoreAfterStart?(ctx: { config: Config; secrets: Secrets; part: Record<string, unknown>; dir: string; nodes: LocalInstance[]; report: (m: string) => void }): Promise<void>;
+  restoreAfterStart?(ctx: {
+    config: Config;
+    secrets: Secrets;
+    part: Record<string, unknown>;
+    dir: string;
+    nodes: LocalInstance[];
+    report: (m: string) => void;
+  }): Promise<void>;
   /** Restores the chain into a scratch private server and checks it; removes it afterwards. */
   verifyScratch?(ctx: ScratchVerifyContext): Promise<RestoredCheck>;
   /** Point-in-time logs: copies closed logs of the running nodes into the backup root; returns what it copied. */
-  archiveLogs?(ctx: { config: Config; nodes: LocalInstance[]; backupRoot: string; stateDir: string; report: (m: string) => void }): Promise<{ copied: string[]; window?: { from?: string; to?: string } }>;
+  archiveLogs?(ctx: {
+    config: Config;
+    nodes: LocalInstance[];
+    backupRoot: string;
+    stateDir: string;
+    report: (m: string) => void;
+  }): Promise<{ copied: string[]; window?: { from?: string; to?: string } }>;
 }

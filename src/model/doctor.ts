@@ -39,7 +39,8 @@ export function stateDirCheck(dir: string): DoctorCheck {
     return ok(name, `${dir} does not exist yet; osb deploy will create it under ${existing} (writable)`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const why = code === 'EROFS' ? 'is on a read-only file system' : code === 'EACCES' || code === 'EPERM' ? 'is not writable by this user' : `is not writable (${code})`;
+    const why =
+      code === 'EROFS' ? 'is on a read-only file system' : code === 'EACCES' || code === 'EPERM' ? 'is not writable by this user' : `is not writable (${code})`;
     return fail(name, `${existing === dir ? dir : `${existing} (parent of ${dir})`} ${why} (${code})`, fix);
   }
 }

@@ -8,7 +8,15 @@ export interface HostPort {
 
 /** What a client needs; the same shape for every target. */
 export interface Endpoints {
-  rabbitmq?: { hosts: string[]; username: string; password: string; managementUrl: string; nodes: HostPort[]; /** Management API of each node (one Service on Kubernetes). */ management: HostPort[]; caFile?: string };
+  rabbitmq?: {
+    hosts: string[];
+    username: string;
+    password: string;
+    managementUrl: string;
+    nodes: HostPort[] /** Management API of each node (one Service on Kubernetes). */;
+    management: HostPort[];
+    caFile?: string;
+  };
   mariadb?: { host: string; port: number; username: string; password: string; socket?: string; nodes: HostPort[]; caFile?: string };
   memcached?: { servers: string[]; nodes: HostPort[]; caFile?: string };
 }

@@ -109,4 +109,3 @@ export interface LocalRuntime {
   /** True when this process was started before (it has a record in the state file). */
   known(name: string): boolean;
 }
-

@@ -29,13 +29,13 @@ export function serviceSpecs(config: Config): ServiceSpec[] {
       const hint = didYouMean(e.name, Object.keys(CATALOGUE));
       throw new OsbError(
         `openstack.services: "${e.name}" is not in the catalogue`,
-        hint ? `did you mean "${hint}"? Otherwise give its databases: {name: ${e.name}, databases: [${accountName(e.name)}]}` : `give its databases: {name: ${e.name}, databases: [${accountName(e.name)}]}`,
+        hint
+          ? `did you mean "${hint}"? Otherwise give its databases: {name: ${e.name}, databases: [${accountName(e.name)}]}`
+          : `give its databases: {name: ${e.name}, databases: [${accountName(e.name)}]}`,
         2,
       );
     }
-    const databases = custom?.databases
-      ? Object.fromEntries(custom.databases.map((d, i) => [d, i === 0 ? 'database' : null]))
-      : known!.databases;
+    const databases = custom?.databases ? Object.fromEntries(custom.databases.map((d, i) => [d, i === 0 ? 'database' : null])) : known!.databases;
     specs.push({
       name: e.name,
       databases,

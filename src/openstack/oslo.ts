@@ -111,7 +111,12 @@ export function renderEnv(settings: ServiceSettings): string {
     [`${p}_TRANSPORT_URL`, settings.transport_url],
     [`${p}_MEMCACHE_SERVERS`, settings.memcache_servers],
   ];
-  return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n';
+  return (
+    lines
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `export ${k}='${v}'`)
+      .join('\n') + '\n'
+  );
 }
 
 /** The machine-readable form: what `--format json` and `endpoints --json` give per service. */

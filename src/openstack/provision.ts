@@ -21,10 +21,24 @@ export interface AdminAccess {
 /** Admin access for provisioning, from a target's endpoints: the database clients use, and every broker node's management API. */
 export function adminAccess(eps: Endpoints): AdminAccess {
   const out: AdminAccess = {};
-  if (eps.mariadb) out.mariadb = { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password, ...(eps.mariadb.caFile ? { caFile: eps.mariadb.caFile } : {}) };
+  if (eps.mariadb)
+    out.mariadb = {
+      host: eps.mariadb.host,
+      port: eps.mariadb.port,
+      user: eps.mariadb.username,
+      password: eps.mariadb.password,
+      ...(eps.mariadb.caFile ? { caFile: eps.mariadb.caFile } : {}),
+    };
   if (eps.rabbitmq) {
     const r = eps.rabbitmq;
-    out.rabbitmq = r.nodes.map((n, i) => ({ host: n.host, port: n.port, managementPort: (r.management[i] ?? r.management[0]!).port, username: r.username, password: r.password, ...(r.caFile ? { caFile: r.caFile } : {}) }));
+    out.rabbitmq = r.nodes.map((n, i) => ({
+      host: n.host,
+      port: n.port,
+      managementPort: (r.management[i] ?? r.management[0]!).port,
+      username: r.username,
+      password: r.password,
+      ...(r.caFile ? { caFile: r.caFile } : {}),
+    }));
   }
   return out;
 }
@@ -52,7 +66,11 @@ function selectServices(config: Config, only?: string[]): ServiceSpec[] {
   const specs = planServices(config);
   for (const name of only ?? []) {
     if (!specs.some((s) => s.name === name)) {
-      throw new OsbError(`service "${name}" is not in openstack.services`, `add it to openstack.services (e.g. --set 'openstack.services={${[...specs.map((s) => s.name), name].join(',')}}')`, 2);
+      throw new OsbError(
+        `service "${name}" is not in openstack.services`,
+        `add it to openstack.services (e.g. --set 'openstack.services={${[...specs.map((s) => s.name), name].join(',')}}')`,
+        2,
+      );
     }
   }
   return only?.length ? specs.filter((s) => only.includes(s.name)) : specs;
@@ -68,7 +86,8 @@ async function retryTransient<T>(fn: () => Promise<T>, attempts = 4): Promise<T>
       return await fn();
     } catch (err) {
       const msg = `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
-      if (i >= attempts || !/PROTOCOL_CONNECTION_LOST|ECONNRESET|ECONNREFUSED|ETIMEDOUT|Connection lost|WSREP has not yet prepared|Deadlock found/i.test(msg)) throw err;
+      if (i >= attempts || !/PROTOCOL_CONNECTION_LOST|ECONNRESET|ECONNREFUSED|ETIMEDOUT|Connection lost|WSREP has not yet prepared|Deadlock found/i.test(msg))
+        throw err;
       await new Promise((r) => setTimeout(r, 500 * i));
     }
   }

@@ -17,8 +17,15 @@ export interface ServiceSource {
 function settingsOf(d: ServiceSource, eps: Endpoints, name: string) {
   const spec = findService(d.config, name);
   if (!spec) {
-    const hint = didYouMean(name, serviceSpecs(d.config).map((s) => s.name));
-    throw new OsbError(`service "${name}" is not in openstack.services`, hint ? `did you mean "${hint}"?` : 'add it to openstack.services and run `osb provision`', 2);
+    const hint = didYouMean(
+      name,
+      serviceSpecs(d.config).map((s) => s.name),
+    );
+    throw new OsbError(
+      `service "${name}" is not in openstack.services`,
+      hint ? `did you mean "${hint}"?` : 'add it to openstack.services and run `osb provision`',
+      2,
+    );
   }
   if (!spec.configuredPassword && !d.secrets.services[name]) {
     throw new OsbError(`service "${name}" has not been provisioned yet`, `run \`osb provision ${name}\` (or \`osb deploy\`)`);

@@ -64,7 +64,11 @@ export function processRssBytes(pid: number): number | undefined {
 export function startDetached(command: string, args: string[], env: Record<string, string>, consoleLog: string): number {
   const fd = openSync(consoleLog, 'a', 0o600);
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env: Object.keys(env).length ? env : { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: Object.keys(env).length ? env : { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
     child.on('error', () => {});
     child.unref();
     if (!child.pid) throw new Error(`could not start ${command}`);

@@ -39,4 +39,3 @@ export function plainProgress(write: (line: string) => void = (l) => process.std
     info: write,
   };
 }
-

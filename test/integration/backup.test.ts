@@ -18,7 +18,17 @@ const PY = '/usr/bin/python3';
 const HELPERS = resolve(__dirname, '../openstack');
 const BLOCK = 100;
 const PORTS = blockPorts(BLOCK);
-const SETS = [...portBlock(BLOCK), '--set', 'mariadb.replicas=3', '--set', 'rabbitmq.replicas=3', '--set', 'memcached.enabled=false', '--set', 'backup.pitr=true'];
+const SETS = [
+  ...portBlock(BLOCK),
+  '--set',
+  'mariadb.replicas=3',
+  '--set',
+  'rabbitmq.replicas=3',
+  '--set',
+  'memcached.enabled=false',
+  '--set',
+  'backup.pitr=true',
+];
 const SERVICES = ['keystone', 'glance', 'placement', 'nova', 'neutron', 'cinder'];
 
 const stateDir = tempStateDir('backup');
@@ -60,7 +70,9 @@ async function osloSql(service: string, ...sql: string[]): Promise<string[][]> {
 }
 
 async function admin(): Promise<mysql.Connection> {
-  const eps = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout) as { mariadb: { host: string; port: number; username: string; password: string } };
+  const eps = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout) as {
+    mariadb: { host: string; port: number; username: string; password: string };
+  };
   return mysql.createConnection({ host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password });
 }
 
@@ -191,7 +203,9 @@ describe('backup and restore (3-node Galera, 3-node RabbitMQ, 6 services, PITR)'
     cpSync(backups, flipped, { recursive: true, filter: (src) => !src.includes('/binlogs') });
     // The incremental's biggest page-delta file (changed InnoDB pages).
     const data = join(flipped, incr.id, 'mariadb', 'data');
-    const deltas = (readdirSync(data, { recursive: true }) as string[]).filter((f) => f.endsWith('.delta')).sort((a, b) => statSync(join(data, b)).size - statSync(join(data, a)).size);
+    const deltas = (readdirSync(data, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.delta'))
+      .sort((a, b) => statSync(join(data, b)).size - statSync(join(data, a)).size);
     expect(deltas.length).toBeGreaterThan(0);
     const ibd = join(data, deltas[0]!);
     const buf = readFileSync(ibd);
@@ -232,13 +246,25 @@ describe('backup and restore (3-node Galera, 3-node RabbitMQ, 6 services, PITR)'
     const galera = status.components.find((c) => c.component === 'mariadb')!.nodes.map((n) => n.details?.galera);
     expect(galera.map((g) => `${g?.state}/${g?.clusterStatus}/${g?.clusterSize}`)).toEqual(Array(3).fill('Synced/Primary/3'));
     for (const s of SERVICES) {
-      expect(await osloSql(s, 'CREATE TABLE IF NOT EXISTS restored_probe (id INT PRIMARY KEY)', 'INSERT INTO restored_probe VALUES (1)', 'SELECT COUNT(*) FROM restored_probe')).toEqual([['1']]);
+      expect(
+        await osloSql(
+          s,
+          'CREATE TABLE IF NOT EXISTS restored_probe (id INT PRIMARY KEY)',
+          'INSERT INTO restored_probe VALUES (1)',
+          'SELECT COUNT(*) FROM restored_probe',
+        ),
+      ).toEqual([['1']]);
     }
     // oslo.messaging RPC with the restored service user and vhost; quorum default queue type kept.
-    const eps = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout) as { services: Record<string, { transport_url?: string }>; rabbitmq: { username: string; password: string } };
+    const eps = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout) as {
+      services: Record<string, { transport_url?: string }>;
+      rabbitmq: { username: string; password: string };
+    };
     const rpc = await run(PY, [join(HELPERS, 'rpc_roundtrip.py'), eps.services.nova!.transport_url!], 90_000);
     expect(rpc.code, rpc.stderr.slice(-1500)).toBe(0);
-    const res = await fetch(`http://127.0.0.1:${PORTS.management}/api/vhosts/nova`, { headers: { authorization: `Basic ${Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64')}` } });
+    const res = await fetch(`http://127.0.0.1:${PORTS.management}/api/vhosts/nova`, {
+      headers: { authorization: `Basic ${Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64')}` },
+    });
     expect(((await res.json()) as { default_queue_type?: string }).default_queue_type).toBe('quorum');
   }, 700_000);
 

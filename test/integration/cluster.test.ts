@@ -69,7 +69,9 @@ describe('real clusters: 3-node Galera, 3-node RabbitMQ, Memcached pool', () => 
     // With replicas > 1 each service's vhost defaults to quorum queues (checked on the real broker).
     const n0 = eps.rabbitmq.nodes[0]!;
     const mgmt = JSON.parse((await osb(['endpoints', '--json'], { stateDir })).stdout).rabbitmq.managementUrl as string;
-    const res = await fetch(`${mgmt}api/vhosts/nova`, { headers: { authorization: 'Basic ' + Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64') } });
+    const res = await fetch(`${mgmt}api/vhosts/nova`, {
+      headers: { authorization: 'Basic ' + Buffer.from(`${eps.rabbitmq.username}:${eps.rabbitmq.password}`).toString('base64') },
+    });
     expect(((await res.json()) as { default_queue_type?: string }).default_queue_type, `vhost nova on ${n0.port}`).toBe('quorum');
   });
 
@@ -136,7 +138,10 @@ describe('real clusters: 3-node Galera, 3-node RabbitMQ, Memcached pool', () => 
     for (const n of ['rabbitmq-0', 'rabbitmq-1', 'rabbitmq-2']) expect(r.stderr).toContain(`${n}: draining`);
     expect(pub.confirmed.size).toBeGreaterThan(50);
     const got = await pub.drain(urls[0]!);
-    expect([...pub.confirmed].filter((id) => !got.has(id)), 'confirmed messages lost').toEqual([]);
+    expect(
+      [...pub.confirmed].filter((id) => !got.has(id)),
+      'confirmed messages lost',
+    ).toEqual([]);
     expect((await status()).healthy).toBe(true);
   });
 

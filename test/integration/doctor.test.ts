@@ -49,8 +49,18 @@ describe('osb doctor (local target, this host)', () => {
     const text = await osb(['doctor', ...portBlock(BLOCK)], { stateDir });
     console.log(text.stdout);
     expect(r.report!.checks.map((c) => c.name)).toEqual([
-      'os', 'packages', 'supervision', 'ports', 'ephemeral ports', 'disk', 'memory',
-      'fd limit rabbitmq', 'fd limit mariadb', 'fd limit memcached', 'clock', 'state dir',
+      'os',
+      'packages',
+      'supervision',
+      'ports',
+      'ephemeral ports',
+      'disk',
+      'memory',
+      'fd limit rabbitmq',
+      'fd limit mariadb',
+      'fd limit memcached',
+      'clock',
+      'state dir',
     ]);
     for (const c of r.report!.checks) {
       expect(['ok', 'warn', 'fail']).toContain(c.status);
@@ -121,7 +131,15 @@ describe('osb doctor (local target, this host)', () => {
     expect(asRoot.status).toBe('warn');
     expect(asRoot.detail).toMatch(/osb deploy installs them/);
     // A package apt does not know fails even as root.
-    const unknown = (await hostChecks({ config, stateDir, components: ['memcached'], requirements: [{ binaries: ['/nonexistent/osb-probe'], packages: ['osb-no-such-package'] }], uid: 0 })).find((c) => c.name === 'packages')!;
+    const unknown = (
+      await hostChecks({
+        config,
+        stateDir,
+        components: ['memcached'],
+        requirements: [{ binaries: ['/nonexistent/osb-probe'], packages: ['osb-no-such-package'] }],
+        uid: 0,
+      })
+    ).find((c) => c.name === 'packages')!;
     expect(unknown.status).toBe('fail');
     expect(unknown.detail).toContain('no installable version of osb-no-such-package');
   });
@@ -131,7 +149,10 @@ describe('osb doctor (local target, this host)', () => {
     mkdirSync(home, { recursive: true });
     execFileSync('chown', ['nobody', home]);
     chmodSync(tmp, 0o755);
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, OSB, 'doctor', '--json', ...portBlock(BLOCK), '--state-dir', join(home, 'state')], { env: { PATH: process.env.PATH!, HOME: home }, encoding: 'utf8' });
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, OSB, 'doctor', '--json', ...portBlock(BLOCK), '--state-dir', join(home, 'state')], {
+      env: { PATH: process.env.PATH!, HOME: home },
+      encoding: 'utf8',
+    });
     const report = JSON.parse(r.stdout) as Report;
     expect(check(report, 'packages').status).toBe('ok');
     expect(check(report, 'state dir').status).toBe('ok');
@@ -153,7 +174,10 @@ describe('osb doctor (local target, this host)', () => {
         code = r.code;
       } else {
         chmodSync(ro, 0o755);
-        const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, OSB, 'doctor', '--json', ...portBlock(BLOCK), '--state-dir', ro], { env: { PATH: process.env.PATH!, HOME: '/tmp' }, encoding: 'utf8' });
+        const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, OSB, 'doctor', '--json', ...portBlock(BLOCK), '--state-dir', ro], {
+          env: { PATH: process.env.PATH!, HOME: '/tmp' },
+          encoding: 'utf8',
+        });
         report = JSON.parse(r.stdout) as Report;
         code = r.status;
       }
@@ -183,11 +207,21 @@ describe('osb doctor --target kubernetes (against the in-process Kubernetes API 
 
   it('passes with a reachable namespace, every verb allowed and a default StorageClass; asks with SelfSubjectAccessReview', async () => {
     standin.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'openstack' } });
-    standin.put({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'x' });
+    standin.put({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'x',
+    });
     const r = await kdoctor([]);
     console.log(JSON.stringify(r.report, null, 2));
     expect(r.report!.checks.map((c) => [c.name, c.status])).toEqual([
-      ['kubeconfig', 'ok'], ['context', 'ok'], ['namespace', 'ok'], ['rbac', 'ok'], ['storage class', 'ok'], ['state dir', 'ok'],
+      ['kubeconfig', 'ok'],
+      ['context', 'ok'],
+      ['namespace', 'ok'],
+      ['rbac', 'ok'],
+      ['storage class', 'ok'],
+      ['state dir', 'ok'],
     ]);
     expect(check(r.report!, 'storage class').detail).toContain('standard (default)');
     expect(standin.accessReviews).toContain('patch statefulsets openstack');
@@ -240,4 +274,3 @@ describe('osb doctor --target kubernetes (against the in-process Kubernetes API 
     expect(r.code).toBe(1);
   });
 });
-

@@ -291,7 +291,7 @@ afterAll(async () => {
 }, 180_000);
 
 describe('what OpenStack is given', () => {
-  it('nova\'s oslo config: the proxy in [database], every RabbitMQ node in transport_url with quorum queues, every memcached', async () => {
+  it("nova's oslo config: the proxy in [database], every RabbitMQ node in transport_url with quorum queues, every memcached", async () => {
     const text = readFileSync(novaConf, 'utf8');
     expect(text).toMatch(new RegExp(`^connection = mysql\\+pymysql://nova:[^@]+@127\\.0\\.0\\.1:${PROXY_PORT}/nova\\?`, 'm'));
     const hosts = [0, 1, 2].map((i) => `nova:[A-Za-z0-9]+@127\\.0\\.0\\.1:${PORTS.amqp + i}`).join(',');
@@ -369,7 +369,10 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
         commits: acked.length,
         failedCommits: errors.length,
         deployWaitedForProxy,
-        writers: sampler.samples.map((x) => x.writer).filter((w, k, a) => k === 0 || a[k - 1] !== w).join(' -> '),
+        writers: sampler.samples
+          .map((x) => x.writer)
+          .filter((w, k, a) => k === 0 || a[k - 1] !== w)
+          .join(' -> '),
         rejoinSyncedAfterDeployStartSeconds: firstSynced ? round(firstSynced.t - deployStart) : undefined,
         proxyUpAfterSyncedSeconds: firstSynced && firstUp ? round(firstUp.t - firstSynced.t) : undefined,
       };
@@ -377,7 +380,12 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
       console.log(
         `Galera kill -9 ${victim}${wasWriter ? ' (the writer)' : ''}: first commit after the kill ${result.failoverSeconds}s, ` +
           `longest gap between commits ${g.max}s (at +${result.longestGapAtSecondsAfterKill}s), ${acked.length} commits, ${errors.length} failed` +
-          (errors.length ? `: ${errors.slice(0, 3).map((e) => e.slice(4).join(' ')).join(' | ')}` : '') +
+          (errors.length
+            ? `: ${errors
+                .slice(0, 3)
+                .map((e) => e.slice(4).join(' '))
+                .join(' | ')}`
+            : '') +
           `\n  ${victim}'s galera state | the proxy's view of it | the writer, from the kill (osb deploy started at +${round(deployStart - killedAt)}s):` +
           `\n    ${timeline(sampler.samples, killedAt)}`,
       );
@@ -391,15 +399,24 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
       expect(firstSynced, 'the node reached Synced').toBeDefined();
       const early = samples.filter((s) => (s.proxy.startsWith('UP') || s.sessions > 0) && s.galera !== 'Synced/Primary');
       expect(early, 'samples where the proxy let a non-Synced node in').toEqual([]);
-      expect(samples.some((s) => s.galera !== 'Synced/Primary'), 'the rejoin was observed before Synced').toBe(true);
+      expect(
+        samples.some((s) => s.galera !== 'Synced/Primary'),
+        'the rejoin was observed before Synced',
+      ).toBe(true);
       // No acknowledged commit lost, on any node.
       for (const n of eps.mariadb.nodes) expect(await missingOn(n, table, acked), `acked commits missing on :${n.port}`).toEqual([]);
       // whole again (a donor may still be finishing): all Synced, mariadb-0 the writer
-      const after = await waitFor('healthy with mariadb-0 the writer', async () => {
-        const s = (await status()).s;
-        return s.healthy && s.proxy?.writer === 'mariadb-0' ? s : undefined;
-      }, 20_000, 500);
-      for (const c of after.components.find((x) => x.component === 'mariadb')!.nodes) expect(c.details?.galera).toMatchObject({ state: 'Synced', clusterSize: 3 });
+      const after = await waitFor(
+        'healthy with mariadb-0 the writer',
+        async () => {
+          const s = (await status()).s;
+          return s.healthy && s.proxy?.writer === 'mariadb-0' ? s : undefined;
+        },
+        20_000,
+        500,
+      );
+      for (const c of after.components.find((x) => x.component === 'mariadb')!.nodes)
+        expect(c.details?.galera).toMatchObject({ state: 'Synced', clusterSize: 3 });
     } finally {
       loop.kill();
     }
@@ -410,10 +427,15 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
     try {
       await c.query('SET GLOBAL wsrep_desync = ON');
       const t0 = now();
-      const moved = await waitFor('writer moved off mariadb-0', async () => {
-        const p = (await status()).s.proxy!;
-        return p.writer && p.writer !== 'mariadb-0' ? p : undefined;
-      }, 10_000, 250);
+      const moved = await waitFor(
+        'writer moved off mariadb-0',
+        async () => {
+          const p = (await status()).s.proxy!;
+          return p.writer && p.writer !== 'mariadb-0' ? p : undefined;
+        },
+        10_000,
+        250,
+      );
       const movedAfter = round(now() - t0);
       expect(moved.backends.find((b) => b.name === 'mariadb-0')!.status).toMatch(/^DOWN/);
       // still alive and answering: the check is about Galera state, not TCP
@@ -464,7 +486,9 @@ describe('RabbitMQ: an oslo.messaging RPC server and client keep completing call
       const reconnectLines = log.filter((l) => /Reconnected to AMQP server/.test(l));
       const reconnects = reconnectLines.length;
       const lastReconnect = Math.max(0, ...reconnectLines.map((l) => Number(l.split(' ')[0])));
-      const lost = log.filter((l) => l.includes(`AMQP server on 127.0.0.1:${victimPort} is unreachable`) || /recoverable connection\/channel error/.test(l)).length;
+      const lost = log.filter(
+        (l) => l.includes(`AMQP server on 127.0.0.1:${victimPort} is unreachable`) || /recoverable connection\/channel error/.test(l),
+      ).length;
       const result = {
         victim,
         reconnects,
@@ -489,10 +513,15 @@ describe('RabbitMQ: an oslo.messaging RPC server and client keep completing call
       // whatever reconnected went to a surviving node
       for (const l of reconnectLines) expect(l).not.toContain(`on 127.0.0.1:${victimPort} `);
       // the cluster is whole again before the next node is killed
-      await waitFor('3/3 RabbitMQ nodes running', async () => {
-        const s = (await status()).s;
-        return s.components.find((c) => c.component === 'rabbitmq')!.nodes.every((n) => n.details?.cluster?.running.length === 3);
-      }, 30_000, 500);
+      await waitFor(
+        '3/3 RabbitMQ nodes running',
+        async () => {
+          const s = (await status()).s;
+          return s.components.find((c) => c.component === 'rabbitmq')!.nodes.every((n) => n.details?.cluster?.running.length === 3);
+        },
+        30_000,
+        500,
+      );
     } finally {
       loop.kill();
     }

@@ -110,7 +110,10 @@ describe('bad input for a deployment that does not exist yet', () => {
     const srv = await listen(freshPorts.mariadb);
     try {
       const r = await osb(['deploy', ...portBlock(FRESH)], { stateDir: freshDir });
-      expectOneLineError(r, new RegExp(`port ${freshPorts.mariadb} \\(mariadb\\.port\\) on 127\\.0\\.0\\.1 is already in use by another process — .*--set mariadb\\.port=`));
+      expectOneLineError(
+        r,
+        new RegExp(`port ${freshPorts.mariadb} \\(mariadb\\.port\\) on 127\\.0\\.0\\.1 is already in use by another process — .*--set mariadb\\.port=`),
+      );
       expect(existsSync(freshDir)).toBe(false);
       expect(processesOf(freshDir, freshPorts.epmd)).toEqual([]);
       expect(listeningInBlock(FRESH)).toEqual([freshPorts.mariadb]);

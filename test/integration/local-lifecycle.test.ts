@@ -49,7 +49,17 @@ describe('osb deploy (all three)', () => {
 
   it('listens only on the configured ports of its block, on loopback', () => {
     expect(listeningInBlock(BLOCK)).toEqual(
-      [ports.amqp, ports.management, ports.dist, ports.epmd, ports.mariadb, ports.memcached, ports.rabbitmqMetrics, ports.mariadbExporter, ports.memcachedExporter].sort((a, b) => a - b),
+      [
+        ports.amqp,
+        ports.management,
+        ports.dist,
+        ports.epmd,
+        ports.mariadb,
+        ports.memcached,
+        ports.rabbitmqMetrics,
+        ports.mariadbExporter,
+        ports.memcachedExporter,
+      ].sort((a, b) => a - b),
     );
   });
 });
@@ -85,7 +95,8 @@ describe('osb test', () => {
   it('passes every step over real connections', async () => {
     const r = ok(await osb(['test'], { stateDir }));
     outputs.push(r);
-    for (const step of ['publish with publisher confirm', 'consume and ack', 'create table', 'read it back', 'get it back', 'stats']) expect(r.stdout).toContain(step);
+    for (const step of ['publish with publisher confirm', 'consume and ack', 'create table', 'read it back', 'get it back', 'stats'])
+      expect(r.stdout).toContain(step);
     expect(r.stdout).not.toMatch(/✘|FAIL/);
     expect(r.stdout).toMatch(/passed: \d+ steps on 3 node/);
   });
@@ -206,11 +217,15 @@ describe('RabbitMQ has no guest account', () => {
   });
 
   it('an AMQP login as guest/guest (from loopback) is refused', async () => {
-    await expect(amqp.connect({ hostname: '127.0.0.1', port: ports.amqp, username: 'guest', password: 'guest' }, { timeout: 5000 })).rejects.toThrow(/ACCESS_REFUSED|403|auth/i);
+    await expect(amqp.connect({ hostname: '127.0.0.1', port: ports.amqp, username: 'guest', password: 'guest' }, { timeout: 5000 })).rejects.toThrow(
+      /ACCESS_REFUSED|403|auth/i,
+    );
   });
 
   it('a wrong admin password is refused', async () => {
-    await expect(amqp.connect({ hostname: '127.0.0.1', port: ports.amqp, username: eps.rabbitmq.username, password: 'wrong-password' }, { timeout: 5000 })).rejects.toThrow(/ACCESS_REFUSED|403/i);
+    await expect(
+      amqp.connect({ hostname: '127.0.0.1', port: ports.amqp, username: eps.rabbitmq.username, password: 'wrong-password' }, { timeout: 5000 }),
+    ).rejects.toThrow(/ACCESS_REFUSED|403/i);
   });
 });
 

@@ -19,7 +19,8 @@ const MESSAGES = Array.from({ length: 20 }, (_, i) => `persistent message ${i}`)
 let eps: EndpointsJson;
 
 const mariadb = () => mysql.createConnection({ host: '127.0.0.1', port: ports.mariadb, user: eps.mariadb.username, password: eps.mariadb.password });
-const rabbit = () => amqp.connect({ hostname: '127.0.0.1', port: ports.amqp, username: eps.rabbitmq.username, password: eps.rabbitmq.password }, { timeout: 5000 });
+const rabbit = () =>
+  amqp.connect({ hostname: '127.0.0.1', port: ports.amqp, username: eps.rabbitmq.username, password: eps.rabbitmq.password }, { timeout: 5000 });
 
 function isAlive(pid: number): boolean {
   try {

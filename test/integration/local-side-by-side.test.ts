@@ -17,7 +17,10 @@ let epsB: EndpointsJson;
 
 beforeAll(async () => {
   // Both at once: nothing shared (epmd, node names, cookies, sockets) may collide.
-  const [ra, rb] = await Promise.all([osb(['deploy', ...portBlock(A.block)], { stateDir: A.stateDir }), osb(['deploy', ...portBlock(B.block)], { stateDir: B.stateDir })]);
+  const [ra, rb] = await Promise.all([
+    osb(['deploy', ...portBlock(A.block)], { stateDir: A.stateDir }),
+    osb(['deploy', ...portBlock(B.block)], { stateDir: B.stateDir }),
+  ]);
   ok(ra);
   ok(rb);
   [epsA, epsB] = await Promise.all([endpoints(A.stateDir), endpoints(B.stateDir)]);
@@ -67,7 +70,9 @@ describe('two deployments side by side', () => {
     await dbA.end();
     await dbB.end();
     // Each admin password works only on its own server.
-    await expect(mysql.createConnection({ host: '127.0.0.1', port: B.ports.mariadb, user: epsA.mariadb.username, password: epsA.mariadb.password })).rejects.toThrow(/Access denied/);
+    await expect(
+      mysql.createConnection({ host: '127.0.0.1', port: B.ports.mariadb, user: epsA.mariadb.username, password: epsA.mariadb.password }),
+    ).rejects.toThrow(/Access denied/);
 
     await withMemcached([{ host: '127.0.0.1', port: A.ports.memcached }], (c) => c.set('side-by-side', 'A', { expires: 60 }));
     const fromB = await withMemcached([{ host: '127.0.0.1', port: B.ports.memcached }], (c) => c.get('side-by-side'));
@@ -85,7 +90,17 @@ describe('two deployments side by side', () => {
     expect(status.healthy).toBe(true);
     expect(await pids(B.stateDir)).toEqual(beforeB);
     expect(listeningInBlock(B.block)).toEqual(
-      [B.ports.amqp, B.ports.management, B.ports.dist, B.ports.epmd, B.ports.mariadb, B.ports.memcached, B.ports.rabbitmqMetrics, B.ports.mariadbExporter, B.ports.memcachedExporter].sort((x, y) => x - y),
+      [
+        B.ports.amqp,
+        B.ports.management,
+        B.ports.dist,
+        B.ports.epmd,
+        B.ports.mariadb,
+        B.ports.memcached,
+        B.ports.rabbitmqMetrics,
+        B.ports.mariadbExporter,
+        B.ports.memcachedExporter,
+      ].sort((x, y) => x - y),
     );
     ok(await osb(['test'], { stateDir: B.stateDir }));
   });

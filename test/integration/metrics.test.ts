@@ -80,7 +80,11 @@ function haproxy(command: string): Promise<string> {
 }
 
 function rabbitmqctl(ordinal: number, args: string[]): string {
-  const r = spawnSync('/usr/lib/rabbitmq/bin/rabbitmqctl', args, { env: rabbitmqEnv(config, ordinal, nodeDir(stateDir, 'rabbitmq', `rabbitmq-${ordinal}`)), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('/usr/lib/rabbitmq/bin/rabbitmqctl', args, {
+    env: rabbitmqEnv(config, ordinal, nodeDir(stateDir, 'rabbitmq', `rabbitmq-${ordinal}`)),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.status, `rabbitmqctl ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
   return r.stdout;
 }
@@ -102,12 +106,27 @@ beforeAll(async () => {
   const promCfg = join(work, 'prometheus.yml');
   writeFileSync(
     promCfg,
-    stringify({ global: { scrape_interval: `${SCRAPE_S}s`, scrape_timeout: '900ms', evaluation_interval: `${EVAL_S}s` }, rule_files: [ruleFile], scrape_configs: scrapeConfigs }),
+    stringify({
+      global: { scrape_interval: `${SCRAPE_S}s`, scrape_timeout: '900ms', evaluation_interval: `${EVAL_S}s` },
+      rule_files: [ruleFile],
+      scrape_configs: scrapeConfigs,
+    }),
   );
-  prometheus = spawn('prometheus', [`--config.file=${promCfg}`, `--storage.tsdb.path=${join(work, 'tsdb')}`, `--web.listen-address=127.0.0.1:${PROMETHEUS_PORT}`, '--log.level=warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await waitFor(async () => fetch(`${prom}/-/ready`).then((r) => r.ok).catch(() => false), 30_000, 'Prometheus ready');
+  prometheus = spawn(
+    'prometheus',
+    [`--config.file=${promCfg}`, `--storage.tsdb.path=${join(work, 'tsdb')}`, `--web.listen-address=127.0.0.1:${PROMETHEUS_PORT}`, '--log.level=warn'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  await waitFor(
+    async () =>
+      fetch(`${prom}/-/ready`)
+        .then((r) => r.ok)
+        .catch(() => false),
+    30_000,
+    'Prometheus ready',
+  );
 }, 700_000);
 
 afterAll(async () => {
@@ -129,7 +148,11 @@ describe('a real Prometheus scrapes every node of a 3-node tier through `osb met
     await waitFor(async () => (await query('up == 1')).length === targetCount, 60_000, 'every target up');
     const up = await query('up');
     expect(up.every((s) => s.value[1] === '1')).toBe(true);
-    const byJob = (job: string) => up.filter((s) => s.metric.job === job).map((s) => s.metric.node).sort();
+    const byJob = (job: string) =>
+      up
+        .filter((s) => s.metric.job === job)
+        .map((s) => s.metric.node)
+        .sort();
     expect(byJob('osb-rabbitmq')).toEqual(['rabbitmq-0', 'rabbitmq-1', 'rabbitmq-2']);
     expect(byJob('osb-rabbitmq-detailed')).toEqual(['rabbitmq-0', 'rabbitmq-1', 'rabbitmq-2']);
     expect(byJob('osb-mariadb')).toEqual(['mariadb-0', 'mariadb-1', 'mariadb-2']);
@@ -165,7 +188,13 @@ describe('a real Prometheus scrapes every node of a 3-node tier through `osb met
     const per = async (m: string) => (await query(m)).map((s) => Number(s.value[1]));
     expect(await per('memcached_max_connections')).toEqual([1, 2, 3].map(() => config.memcached.maxConnections));
     expect(await per('memcached_limit_bytes')).toEqual([1, 2, 3].map(() => config.memcached.memoryMB * 1024 * 1024));
-    for (const m of ['memcached_current_connections', 'memcached_uptime_seconds', 'memcached_items_evicted_total', 'memcached_current_items', 'memcached_commands_total{command="get",status="hit"}']) {
+    for (const m of [
+      'memcached_current_connections',
+      'memcached_uptime_seconds',
+      'memcached_items_evicted_total',
+      'memcached_current_items',
+      'memcached_commands_total{command="get",status="hit"}',
+    ]) {
       const v = await per(m);
       expect(v.length, m).toBe(3);
       expect(v.every(Number.isFinite), m).toBe(true);
@@ -220,9 +249,25 @@ describe('exporter accounts and secrets', () => {
   it('osb status --json: the exporters beside the nodes, and the numbers an operator checks first', async () => {
     const { run, status } = await statusJson(stateDir);
     ok(run);
-    const s = status as unknown as { extras: { name: string; healthy: boolean }[]; components: { component: string; nodes: { numbers: Record<string, number | null> }[] }[] };
-    expect(s.extras.filter((e) => e.healthy).map((e) => e.name).sort()).toEqual(
-      ['mariadb-exporter-0', 'mariadb-exporter-1', 'mariadb-exporter-2', 'mariadb-proxy', 'memcached-exporter-0', 'memcached-exporter-1', 'memcached-exporter-2'].sort(),
+    const s = status as unknown as {
+      extras: { name: string; healthy: boolean }[];
+      components: { component: string; nodes: { numbers: Record<string, number | null> }[] }[];
+    };
+    expect(
+      s.extras
+        .filter((e) => e.healthy)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(
+      [
+        'mariadb-exporter-0',
+        'mariadb-exporter-1',
+        'mariadb-exporter-2',
+        'mariadb-proxy',
+        'memcached-exporter-0',
+        'memcached-exporter-1',
+        'memcached-exporter-2',
+      ].sort(),
     );
     const numbers = (c: string) => s.components.find((x) => x.component === c)!.nodes.map((n) => n.numbers);
     for (const n of numbers('mariadb')) {

@@ -45,7 +45,7 @@ interface ServiceJson {
 function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<OsbRun> {
   return new Promise((res) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       res({ code, stdout: stdout.toString(), stderr: stderr.toString() });
     });
   });
@@ -60,7 +60,12 @@ async function serviceJson(name: string): Promise<ServiceJson> {
 }
 
 async function asAdmin<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection({ host: admin.mariadb.host, port: admin.mariadb.port, user: admin.mariadb.username, password: admin.mariadb.password });
+  const c = await mysql.createConnection({
+    host: admin.mariadb.host,
+    port: admin.mariadb.port,
+    user: admin.mariadb.username,
+    password: admin.mariadb.password,
+  });
   try {
     return await fn(c);
   } finally {
@@ -129,7 +134,11 @@ describe('osb provisions the OpenStack services (default config)', () => {
       const [rows] = await c.query('SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS cs FROM information_schema.SCHEMATA');
       return rows as { name: string; cs: string }[];
     });
-    for (const db of wanted) expect(dbs.find((d) => d.name === db), db).toMatchObject({ cs: 'utf8mb4' });
+    for (const db of wanted)
+      expect(
+        dbs.find((d) => d.name === db),
+        db,
+      ).toMatchObject({ cs: 'utf8mb4' });
 
     const users = await asAdmin(async (c) => {
       const [rows] = await c.query("SELECT User AS user, Db AS db FROM mysql.db WHERE Host = '%'");
@@ -137,14 +146,23 @@ describe('osb provisions the OpenStack services (default config)', () => {
     });
     for (const s of SERVICES) {
       // privileges on its own databases, and on nothing else
-      expect(users.filter((u) => u.user === s).map((u) => u.db).sort(), s).toEqual([...DATABASES[s]!].sort());
+      expect(
+        users
+          .filter((u) => u.user === s)
+          .map((u) => u.db)
+          .sort(),
+        s,
+      ).toEqual([...DATABASES[s]!].sort());
     }
 
     const vhosts = ((await rabbitApi('/vhosts')).body as { name: string }[]).map((v) => v.name);
     for (const s of SERVICES) expect(vhosts.includes(s), `vhost ${s}`).toBe(MESSAGING.includes(s));
     for (const s of MESSAGING) {
       const perms = (await rabbitApi(`/users/${s}/permissions`)).body as { vhost: string }[];
-      expect(perms.map((p) => p.vhost), `permissions of ${s}`).toEqual([s]);
+      expect(
+        perms.map((p) => p.vhost),
+        `permissions of ${s}`,
+      ).toEqual([s]);
     }
     const endpoints = JSON.parse((await o(['endpoints', '--json'])).stdout);
     expect(Object.keys(endpoints.services).sort()).toEqual([...SERVICES].sort());
@@ -207,7 +225,7 @@ describe('real OpenStack code, configured only from osb output', () => {
     }
   });
 
-  it('oslo.messaging: an RPC call and a cast over nova\'s transport_url', async () => {
+  it("oslo.messaging: an RPC call and a cast over nova's transport_url", async () => {
     const nova = await serviceJson('nova');
     const r = await run(PY, [join(HELPERS, 'rpc_roundtrip.py'), nova.transport_url!], 60_000);
     expect(r.code, r.stderr).toBe(0);
@@ -230,8 +248,8 @@ describe('real OpenStack code, configured only from osb output', () => {
   });
 });
 
-describe('one service cannot reach another\'s data', () => {
-  it('MariaDB: nova cannot read keystone\'s database nor create a database', async () => {
+describe("one service cannot reach another's data", () => {
+  it("MariaDB: nova cannot read keystone's database nor create a database", async () => {
     const nova = await serviceJson('nova');
     const conn = { host: '127.0.0.1', port: PORTS.mariadb, user: nova.username, password: nova.password };
     // control: nova can use its own databases
@@ -239,11 +257,18 @@ describe('one service cannot reach another\'s data', () => {
     try {
       await c.query('CREATE TABLE osb_probe (id INT PRIMARY KEY)');
       await c.query('DROP TABLE osb_probe');
-      await expect(c.query('SELECT * FROM keystone.user LIMIT 1')).rejects.toMatchObject({ code: expect.stringMatching(/ER_(TABLEACCESS|DBACCESS)_DENIED_ERROR/) });
+      await expect(c.query('SELECT * FROM keystone.user LIMIT 1')).rejects.toMatchObject({
+        code: expect.stringMatching(/ER_(TABLEACCESS|DBACCESS)_DENIED_ERROR/),
+      });
       await expect(c.query('USE keystone')).rejects.toMatchObject({ code: 'ER_DBACCESS_DENIED_ERROR' });
       await expect(c.query('CREATE DATABASE osb_intruder')).rejects.toMatchObject({ code: 'ER_DBACCESS_DENIED_ERROR' });
       const [dbs] = (await c.query('SHOW DATABASES')) as unknown as [{ Database: string }[]];
-      expect(dbs.map((d) => d.Database).filter((d) => d !== 'information_schema').sort()).toEqual(['nova', 'nova_api', 'nova_cell0']);
+      expect(
+        dbs
+          .map((d) => d.Database)
+          .filter((d) => d !== 'information_schema')
+          .sort(),
+      ).toEqual(['nova', 'nova_api', 'nova_cell0']);
     } finally {
       await c.end();
     }
@@ -251,7 +276,7 @@ describe('one service cannot reach another\'s data', () => {
     expect(await asAdmin(async (a) => (await a.query("SHOW DATABASES LIKE 'osb_intruder'"))[0])).toHaveLength(0);
   });
 
-  it('RabbitMQ: neutron\'s credentials open its own vhost but are refused on nova\'s', async () => {
+  it("RabbitMQ: neutron's credentials open its own vhost but are refused on nova's", async () => {
     const neutron = await serviceJson('neutron');
     const conn = { protocol: 'amqp', hostname: '127.0.0.1', port: PORTS.amqp, username: neutron.username, password: neutron.password };
     const own = await amqp.connect({ ...conn, vhost: 'neutron' });
@@ -331,7 +356,7 @@ describe('bad input is refused up front, nothing changed', () => {
 });
 
 describe('osb deprovision', () => {
-  it('refuses without --yes, then drops nova\'s databases, user and vhost', async () => {
+  it("refuses without --yes, then drops nova's databases, user and vhost", async () => {
     const before = stateFiles();
     const refused = await o(['deprovision', 'nova']);
     expect(refused.code).not.toBe(0);
@@ -344,7 +369,9 @@ describe('osb deprovision', () => {
     const left = await asAdmin(async (c) => {
       const [dbs] = (await c.query("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'nova%'")) as unknown as [{ n: string }[]];
       const [users] = (await c.query("SELECT User FROM mysql.user WHERE User = 'nova'")) as unknown as [unknown[]];
-      const [others] = (await c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('keystone','neutron')")) as unknown as [unknown[]];
+      const [others] = (await c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('keystone','neutron')")) as unknown as [
+        unknown[],
+      ];
       return { dbs: dbs.map((d) => d.n), users: users.length, others: others.length };
     });
     expect(left).toEqual({ dbs: [], users: 0, others: 2 });

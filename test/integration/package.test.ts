@@ -22,7 +22,11 @@ let tarball = '';
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<OsbRun> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? tmp, env: { ...(process.env as Record<string, string>), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? tmp,
+      env: { ...(process.env as Record<string, string>), ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -41,7 +45,10 @@ beforeAll(async () => {
   expect(pack.code, pack.stderr).toBe(0);
   const info = (JSON.parse(pack.stdout) as { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }[])[0]!;
   tarball = join(tmp, info.filename);
-  console.log(`npm pack: ${info.filename}, ${info.size} bytes packed, ${info.unpackedSize} bytes unpacked, ${info.files.length} files:\n` + info.files.map((f) => `  ${String(f.size).padStart(8)}  ${f.path}`).join('\n'));
+  console.log(
+    `npm pack: ${info.filename}, ${info.size} bytes packed, ${info.unpackedSize} bytes unpacked, ${info.files.length} files:\n` +
+      info.files.map((f) => `  ${String(f.size).padStart(8)}  ${f.path}`).join('\n'),
+  );
   // A clean prefix; dependencies come from the npm cache when it has them.
   const install = await run('npm', ['install', '-g', '--prefix', prefix, tarball, '--no-audit', '--no-fund', '--prefer-offline']);
   expect(install.code, install.stderr).toBe(0);
@@ -51,8 +58,21 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('osb as an npm package (npm pack, npm install -g --prefix, npx)', () => {
   it('the tarball holds what runs — bin, bundle, the modules the bundle reads, README, LICENSE, docs — and no sources or tests', () => {
-    const list = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
-    for (const f of ['bin/osb', 'dist/cli/bundle/osb.mjs', 'dist/components/mariadb/bootstrap.js', 'dist/components/mariadb/writer.js', 'README.md', 'LICENSE', 'package.json', 'docs/kubernetes.md']) expect(list).toContain(f);
+    const list = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((p) => p.replace(/^package\//, ''));
+    for (const f of [
+      'bin/osb',
+      'dist/cli/bundle/osb.mjs',
+      'dist/components/mariadb/bootstrap.js',
+      'dist/components/mariadb/writer.js',
+      'README.md',
+      'LICENSE',
+      'package.json',
+      'docs/kubernetes.md',
+    ])
+      expect(list).toContain(f);
     expect(list.filter((p) => /^(src|test|bench|scripts)\//.test(p) || /\.(d\.ts|map|ts)$/.test(p))).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
   });
@@ -62,7 +82,8 @@ describe('osb as an npm package (npm pack, npm install -g --prefix, npx)', () =>
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(Object.keys(manifest.dependencies)).toEqual(['@kubernetes/client-node']);
     const top = readdirSync(join(dir, 'node_modules'));
-    for (const bundled of ['commander', 'zod', 'mysql2', 'amqplib', 'memjs', 'listr2', 'yaml', 'typescript', 'esbuild', 'vitest']) expect(top, bundled).not.toContain(bundled);
+    for (const bundled of ['commander', 'zod', 'mysql2', 'amqplib', 'memjs', 'listr2', 'yaml', 'typescript', 'esbuild', 'vitest'])
+      expect(top, bundled).not.toContain(bundled);
   });
 
   it('the installed osb answers --version and renders the README default (and a cluster) exactly as the clone does', async () => {

@@ -17,7 +17,8 @@ const STATE = '/var/lib/osb-supervised';
 const ALL3 = ['--set', 'mariadb.replicas=3', '--set', 'rabbitmq.replicas=3', '--set', 'memcached.replicas=3'];
 
 let ct: SystemdContainer;
-const osb = (args: string[], timeoutMs = 600_000) => ct.exec([...OSB, ...args, '--state-dir', STATE], { check: false, timeoutMs, env: { OSB_LOCK_WAIT_SECONDS: '300' } });
+const osb = (args: string[], timeoutMs = 600_000) =>
+  ct.exec([...OSB, ...args, '--state-dir', STATE], { check: false, timeoutMs, env: { OSB_LOCK_WAIT_SECONDS: '300' } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Node {
@@ -60,7 +61,9 @@ class CtLoop {
   private readonly exited: Promise<number>;
   constructor(script: string, args: string[]) {
     const env = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8'];
-    this.proc = spawn('nsenter', ['-t', String(ct.leaderPid), '-a', '--', '/usr/bin/env', '-i', ...env, '/usr/bin/python3', `${HELPERS}/${script}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn('nsenter', ['-t', String(ct.leaderPid), '-a', '--', '/usr/bin/env', '-i', ...env, '/usr/bin/python3', `${HELPERS}/${script}`, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.proc.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-100_000)));
     createInterface({ input: this.proc.stdout }).on('line', (l) => this.lines.push(l.split(' ')));
     this.exited = new Promise((r) => this.proc.on('close', (code) => r(code ?? -1)));
@@ -97,7 +100,18 @@ async function writeServiceConf(service: string): Promise<string> {
 async function missingOnEveryNode(table: string, acked: number[]): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const n of ['mariadb-0', 'mariadb-1', 'mariadb-2']) {
-    const r = await ct.exec(['mariadb', '--no-defaults', '-S', `${STATE}/mariadb/${n}/run/mysqld.sock`, '-u', 'root', '-N', '-B', '-e', `SET SESSION wsrep_sync_wait=1; SELECT id FROM nova.${table}`]);
+    const r = await ct.exec([
+      'mariadb',
+      '--no-defaults',
+      '-S',
+      `${STATE}/mariadb/${n}/run/mysqld.sock`,
+      '-u',
+      'root',
+      '-N',
+      '-B',
+      '-e',
+      `SET SESSION wsrep_sync_wait=1; SELECT id FROM nova.${table}`,
+    ]);
     const have = new Set(r.stdout.split('\n').filter(Boolean).map(Number));
     out[n] = acked.filter((id) => !have.has(id));
   }
@@ -140,7 +154,9 @@ describe('supervised by a real systemd (inside a throwaway container of this mac
     const t0 = Date.now();
     for (const v of victims) await ct.exec(['kill', '-9', String(v.pid)]);
     const { ms, s } = await waitHealthy('after kill -9', 240_000);
-    console.log(`supervision: kill -9 of mariadb-1, rabbitmq-1, memcached-1 → all healthy again ${((Date.now() - t0) / 1000).toFixed(1)}s later (status poll ${ms} ms)`);
+    console.log(
+      `supervision: kill -9 of mariadb-1, rabbitmq-1, memcached-1 → all healthy again ${((Date.now() - t0) / 1000).toFixed(1)}s later (status poll ${ms} ms)`,
+    );
     const okAfter = db.ok();
     await sleep(2000);
     expect(db.ok(), 'the oslo.db loop commits after the recovery').toBeGreaterThan(okAfter);

@@ -31,7 +31,13 @@ import { mountsUnder, SystemdContainer } from '../helpers/systemd-container.js';
 const config = loadConfig({ set: ['memcached.port=29080', 'mariadb.port=29040', 'mariadb.galeraPort=29050', 'rabbitmq.port=29000'] });
 // Under /root: exercises ProtectHome=read-only with a ReadWritePaths hole (root's default state dir is ~/.local/state/osb).
 const STATE_DIR = '/root/.local/state/osb-systemd-test';
-const secrets = { mariadbAdminPassword: 'unused-in-this-test', rabbitmqAdminPassword: 'unused', erlangCookie: 'unused', mariadbExporterPassword: 'e', services: {} };
+const secrets = {
+  mariadbAdminPassword: 'unused-in-this-test',
+  rabbitmqAdminPassword: 'unused',
+  erlangCookie: 'unused',
+  mariadbExporterPassword: 'e',
+  services: {},
+};
 const nodes = desiredState(config, ['memcached', 'mariadb']).components;
 const memcached = memcachedLocalInstance(config, nodes.memcached![0]!, `${STATE_DIR}/memcached/memcached-0`);
 const mariadb = mariadbLocalInstance(config, nodes.mariadb![0]!, `${STATE_DIR}/mariadb/mariadb-0`, secrets);
@@ -47,7 +53,10 @@ const timings: Record<string, number> = {};
 
 /** A memcached `version` round trip inside the container. */
 async function memcachedAnswers(): Promise<boolean> {
-  const r = await ct.exec(['/bin/bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${memcached.port}; printf 'version\\r\\n' >&3; timeout 2 head -n1 <&3`], { check: false, timeoutMs: 5000 });
+  const r = await ct.exec(['/bin/bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${memcached.port}; printf 'version\\r\\n' >&3; timeout 2 head -n1 <&3`], {
+    check: false,
+    timeoutMs: 5000,
+  });
   return /^VERSION /.test(r.stdout);
 }
 
@@ -80,7 +89,13 @@ beforeAll(async () => {
   await writeInstance(memcached);
   await writeInstance(mariadb);
   // The data dir initialisation `osb deploy` does (mariadbLocalInstance().initialize), inside the container.
-  await ct.exec(['mariadb-install-db', `--defaults-file=${mariadbPaths(mariadb.dir).myCnf}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root']);
+  await ct.exec([
+    'mariadb-install-db',
+    `--defaults-file=${mariadbPaths(mariadb.dir).myCnf}`,
+    '--skip-test-db',
+    '--auth-root-authentication-method=socket',
+    '--auth-root-socket-user=root',
+  ]);
   for (const u of units) ct.writeFile(u.path, u.content);
 }, 120_000);
 
@@ -120,7 +135,15 @@ describe('osb units under a real systemd (container rig)', () => {
     // Type=notify: mariadbd itself told systemd it is ready.
     expect((await systemctl(sys, 'show', '-p', 'StatusText', '--value', DB_UNIT)).trim()).toMatch(/Taking your SQL requests now/);
     // The daemon's console reaches both the node's console log (0600) and the journal, under the node's name.
-    const consoleLine = await waitFor('a console line from mariadbd', async () => ct.readFile(mariadb.consoleLog).split('\n').find((l) => /\[(Note|Warning)\]/.test(l)), 10_000);
+    const consoleLine = await waitFor(
+      'a console line from mariadbd',
+      async () =>
+        ct
+          .readFile(mariadb.consoleLog)
+          .split('\n')
+          .find((l) => /\[(Note|Warning)\]/.test(l)),
+      10_000,
+    );
     expect(await journalTail(sys, DB_UNIT, 200)).toContain(`mariadb-0[`);
     expect(await journalTail(sys, DB_UNIT, 200)).toContain(consoleLine.slice(20)); // after the timestamp
     expect((await ct.exec(['stat', '-c', '%a', memcached.logFile, mariadb.consoleLog])).stdout.split('\n').filter(Boolean)).toEqual(['600', '600']);
@@ -133,7 +156,9 @@ describe('osb units under a real systemd (container rig)', () => {
     const hard = Number(/Max open files\s+\d+\s+(\d+)/.exec((await ct.exec(['cat', '/proc/1/limits'])).stdout)![1]);
     const lim = /Max open files\s+(\d+)\s+(\d+)/.exec((await ct.exec(['cat', `/proc/${db.mainPid}/limits`])).stdout)!;
     expect([Number(lim[1]), Number(lim[2])]).toEqual([Math.min(32768, hard), Math.min(32768, hard)]);
-    await mariadbQuery('CREATE DATABASE IF NOT EXISTS osb_systemd; CREATE TABLE IF NOT EXISTS osb_systemd.t (id INT PRIMARY KEY); INSERT INTO osb_systemd.t VALUES (1)');
+    await mariadbQuery(
+      'CREATE DATABASE IF NOT EXISTS osb_systemd; CREATE TABLE IF NOT EXISTS osb_systemd.t (id INT PRIMARY KEY); INSERT INTO osb_systemd.t VALUES (1)',
+    );
   });
 
   for (const [label, unit, healthy] of [
@@ -151,7 +176,9 @@ describe('osb units under a real systemd (container rig)', () => {
       });
       timings[`${label}KillToHealthyMs`] = Date.now() - t0;
       expect(after.subState).toBe('running');
-      expect(await journalTail(sys, unit(), 200)).toMatch(/Main process exited, code=killed, status=9\/KILL[\s\S]*Scheduled restart job, restart counter is at 1/);
+      expect(await journalTail(sys, unit(), 200)).toMatch(
+        /Main process exited, code=killed, status=9\/KILL[\s\S]*Scheduled restart job, restart counter is at 1/,
+      );
     });
   }
 

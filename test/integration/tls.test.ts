@@ -19,7 +19,17 @@ const PY = '/usr/bin/python3';
 const CLIENTS = resolve(__dirname, '../openstack/tls_clients.py');
 const BLOCK = 110;
 const BASE = 20000 + BLOCK * 100;
-const P = { amqps: BASE, management: BASE + 10, dist: BASE + 20, mariadb: BASE + 40, proxy: BASE + 49, galera: BASE + 50, ist: BASE + 60, sst: BASE + 70, memcached: BASE + 80 };
+const P = {
+  amqps: BASE,
+  management: BASE + 10,
+  dist: BASE + 20,
+  mariadb: BASE + 40,
+  proxy: BASE + 49,
+  galera: BASE + 50,
+  ist: BASE + 60,
+  sst: BASE + 70,
+  memcached: BASE + 80,
+};
 const TLS = ['--set', 'tls.enabled=true', '--set', 'tls.require=true'];
 const THREE = ['rabbitmq', 'mariadb', 'memcached'].flatMap((c) => ['--set', `${c}.replicas=3`]);
 
@@ -57,7 +67,11 @@ const py = (what: 'db' | 'rpc' | 'cache', conf: string) => run(PY, [CLIENTS, wha
 /** s_client's view of a TLS port: the serial of the certificate it was given, and whether it verified against osb's CA. */
 async function sClient(port: number, opts: { starttls?: string; asNode?: string } = {}): Promise<{ serial?: string; verified: boolean }> {
   const client = opts.asNode ? ['-cert', join(opts.asNode, 'tls', 'cert.pem'), '-key', join(opts.asNode, 'tls', 'key.pem')] : [];
-  const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', ca, ...(opts.starttls ? ['-starttls', opts.starttls] : []), ...client], 20_000);
+  const r = await run(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', ca, ...(opts.starttls ? ['-starttls', opts.starttls] : []), ...client],
+    20_000,
+  );
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
   const x = pem ? await run('openssl', ['x509', '-noout', '-serial'], 10_000, pem) : undefined;
   return { serial: x && /serial=(\w+)/.exec(x.stdout)?.[1], verified: /Verify return code: 0 \(ok\)/.test(r.stdout) };
@@ -73,11 +87,30 @@ beforeAll(async () => {
   // Another CA, to prove a client trusting it is refused everywhere.
   otherCa = join(work, 'other-ca.pem');
   const otherKey = join(work, 'other-ca-key.pem');
-  const g = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', otherKey, '-out', otherCa, '-days', '2', '-subj', '/CN=not osb']);
+  const g = await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    otherKey,
+    '-out',
+    otherCa,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=not osb',
+  ]);
   expect(g.code, g.stderr).toBe(0);
   // Everything Galera sends on its group, IST and SST ports, from the first join on.
   capture = { file: join(work, 'galera.pcap'), proc: undefined as unknown as ChildProcess };
-  const ports = [0, 1, 2].flatMap((i) => [P.galera + i, P.ist + i, P.sst + i]).map((p) => `port ${p}`).join(' or ');
+  const ports = [0, 1, 2]
+    .flatMap((i) => [P.galera + i, P.ist + i, P.sst + i])
+    .map((p) => `port ${p}`)
+    .join(' or ');
   capture.proc = spawn('tcpdump', ['-i', 'lo', '-U', '-s', '0', '-w', capture.file, ports], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
   deployed = await osb(['deploy', ...portBlock(BLOCK), ...THREE, ...TLS], { stateDir, timeoutMs: 600_000 });
@@ -114,9 +147,16 @@ describe('TLS everywhere (3-node clusters, tls.enabled + tls.require)', () => {
     const keys = join(work, 'keys');
     mkdirSync(join(keys, 'fernet'), { recursive: true });
     mkdirSync(join(keys, 'credential'), { recursive: true });
-    const conf = await osloConf('keystone', 'keystone', (t) => t, `\n[fernet_tokens]\nkey_repository = ${join(keys, 'fernet')}\n\n[credential]\nkey_repository = ${join(keys, 'credential')}\n`);
+    const conf = await osloConf(
+      'keystone',
+      'keystone',
+      (t) => t,
+      `\n[fernet_tokens]\nkey_repository = ${join(keys, 'fernet')}\n\n[credential]\nkey_repository = ${join(keys, 'credential')}\n`,
+    );
     const text = readFileSync(conf, 'utf8');
-    expect(text).toMatch(new RegExp(`connection = mysql\\+pymysql://keystone:[^@]+@127\\.0\\.0\\.1:${P.proxy}/keystone\\?charset=utf8&ssl_ca=${ca.replace(/[/.]/g, '\\$&')}`));
+    expect(text).toMatch(
+      new RegExp(`connection = mysql\\+pymysql://keystone:[^@]+@127\\.0\\.0\\.1:${P.proxy}/keystone\\?charset=utf8&ssl_ca=${ca.replace(/[/.]/g, '\\$&')}`),
+    );
     const sync = await run('keystone-manage', ['--config-file', conf, 'db_sync'], 300_000);
     expect(sync.code, sync.stderr.slice(-3000)).toBe(0);
     const db = await py('db', conf);
@@ -152,8 +192,12 @@ describe('TLS everywhere (3-node clusters, tls.enabled + tls.require)', () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ reply: { echo: 'tls-ping' }, ssl: true });
     // Plain AMQP: only the TLS listener is open on the node ports.
     const creds = JSON.parse((await o(['endpoints', '--json'])).stdout).rabbitmq as { username: string; password: string };
-    await expect(withAmqp({ host: '127.0.0.1', port: P.amqps, username: creds.username, password: creds.password }, async () => 'open', 3000)).rejects.toThrow();
-    await expect(withAmqp({ host: '127.0.0.1', port: P.amqps, username: creds.username, password: creds.password, caFile: otherCa }, async () => 'open', 3000)).rejects.toThrow(/certificate/i);
+    await expect(
+      withAmqp({ host: '127.0.0.1', port: P.amqps, username: creds.username, password: creds.password }, async () => 'open', 3000),
+    ).rejects.toThrow();
+    await expect(
+      withAmqp({ host: '127.0.0.1', port: P.amqps, username: creds.username, password: creds.password, caFile: otherCa }, async () => 'open', 3000),
+    ).rejects.toThrow(/certificate/i);
     for (const i of [0, 1, 2]) expect((await sClient(P.amqps + i)).verified, `AMQPS node ${i}`).toBe(true);
     for (const i of [0, 1, 2]) expect((await sClient(P.management + i)).verified, `management HTTPS node ${i}`).toBe(true);
     for (const i of [0, 1, 2]) expect((await sClient(P.dist + i, { asNode: node('rabbitmq', i) })).verified, `Erlang distribution node ${i}`).toBe(true);
@@ -213,7 +257,9 @@ describe('TLS everywhere (3-node clusters, tls.enabled + tls.require)', () => {
   });
 
   it('osb certs rotate under client loops: no failed operation, no restart, new serials served', async () => {
-    const pidsBefore = JSON.parse((await o(['status', '--json'])).stdout).components.flatMap((c: { nodes: { name: string; pid: number }[] }) => c.nodes.map((n) => `${n.name}:${n.pid}`));
+    const pidsBefore = JSON.parse((await o(['status', '--json'])).stdout).components.flatMap((c: { nodes: { name: string; pid: number }[] }) =>
+      c.nodes.map((n) => `${n.name}:${n.pid}`),
+    );
     const before = { amqps: await sClient(P.amqps), mariadb: await sClient(P.mariadb, { starttls: 'mysql' }), memcached: await sClient(P.memcached) };
     const creds = JSON.parse((await o(['endpoints', '--json'])).stdout).rabbitmq as { username: string; password: string };
     let stop = false;
@@ -232,8 +278,14 @@ describe('TLS everywhere (3-node clusters, tls.enabled + tls.require)', () => {
     };
     // Every operation opens a new TLS connection: each handshake meets whichever certificate is loaded.
     const loops = [
-      loop('mariadb', () => withMariadb({ host: admin.host, port: admin.port, user: admin.username, password: admin.password, caFile: ca }, (c) => c.query('SELECT 1'))),
-      loop('rabbitmq', () => withAmqp({ host: '127.0.0.1', port: P.amqps + 1, username: creds.username, password: creds.password, caFile: ca }, async (c) => (await c.createChannel()).close())),
+      loop('mariadb', () =>
+        withMariadb({ host: admin.host, port: admin.port, user: admin.username, password: admin.password, caFile: ca }, (c) => c.query('SELECT 1')),
+      ),
+      loop('rabbitmq', () =>
+        withAmqp({ host: '127.0.0.1', port: P.amqps + 1, username: creds.username, password: creds.password, caFile: ca }, async (c) =>
+          (await c.createChannel()).close(),
+        ),
+      ),
       loop('memcached', async () => {
         await memcachedSet({ host: '127.0.0.1', port: P.memcached + 2, caFile: ca }, 'rot', 'v', 30);
         if ((await memcachedGet({ host: '127.0.0.1', port: P.memcached + 2, caFile: ca }, 'rot')) !== 'v') throw new Error('get lost the value');
@@ -250,13 +302,23 @@ describe('TLS everywhere (3-node clusters, tls.enabled + tls.require)', () => {
     expect(rot.stdout.match(/reloaded/g)).toHaveLength(9);
     expect(counts.failed, counts.failed.slice(0, 5).join('\n')).toEqual([]);
     expect(counts.ok).toBeGreaterThan(30);
-    const pidsAfter = JSON.parse((await o(['status', '--json'])).stdout).components.flatMap((c: { nodes: { name: string; pid: number }[] }) => c.nodes.map((n) => `${n.name}:${n.pid}`));
+    const pidsAfter = JSON.parse((await o(['status', '--json'])).stdout).components.flatMap((c: { nodes: { name: string; pid: number }[] }) =>
+      c.nodes.map((n) => `${n.name}:${n.pid}`),
+    );
     expect(pidsAfter).toEqual(pidsBefore);
     const after = { amqps: await sClient(P.amqps), mariadb: await sClient(P.mariadb, { starttls: 'mysql' }), memcached: await sClient(P.memcached) };
     for (const k of ['amqps', 'mariadb', 'memcached'] as const) {
       expect(after[k].verified, k).toBe(true);
       expect(after[k].serial, k).not.toBe(before[k].serial);
-      const onDisk = (await run('openssl', ['x509', '-noout', '-serial', '-in', join(stateDir, k === 'amqps' ? 'rabbitmq' : k, `${k === 'amqps' ? 'rabbitmq' : k}-0`, 'tls', 'cert.pem')])).stdout;
+      const onDisk = (
+        await run('openssl', [
+          'x509',
+          '-noout',
+          '-serial',
+          '-in',
+          join(stateDir, k === 'amqps' ? 'rabbitmq' : k, `${k === 'amqps' ? 'rabbitmq' : k}-0`, 'tls', 'cert.pem'),
+        ])
+      ).stdout;
       expect(onDisk).toContain(after[k].serial!);
     }
     // Galera replication reloaded too: the group port serves the new certificate.

@@ -16,7 +16,10 @@ const now = Date.parse('2026-11-27T12:00:00Z');
 function fake(id: string, kind: 'full' | 'incremental', daysAgo: number, parent?: string) {
   mkdirSync(join(root, id));
   const at = new Date(now - daysAgo * day).toISOString();
-  writeFileSync(join(root, id, 'manifest.json'), JSON.stringify({ format: 1, id, kind, parent, startedAt: at, finishedAt: at, files: [], components: {}, userValues: {}, totalBytes: 0 }));
+  writeFileSync(
+    join(root, id, 'manifest.json'),
+    JSON.stringify({ format: 1, id, kind, parent, startedAt: at, finishedAt: at, files: [], components: {}, userValues: {}, totalBytes: 0 }),
+  );
 }
 
 describe('backup retention (backup.keep)', () => {
@@ -44,7 +47,15 @@ describe('binlogs for point-in-time restore (backup.pitr)', () => {
   const node = { component: 'mariadb' as const, ordinal: 1, name: 'mariadb-1', port: 3307 };
   it('Galera: log_bin outside the data dir, per-node server_id and gtid_domain_id, one wsrep_gtid_domain_id', () => {
     const cnf = renderLocalMyCnf(loadConfig({ set: ['backup.pitr=true', 'mariadb.replicas=3'] }), node, '/s/mariadb/mariadb-1', 'root');
-    for (const l of ['server_id = 2', 'log_bin = /s/mariadb/mariadb-1/binlog/mariadb-bin', 'log_slave_updates = ON', 'gtid_domain_id = 2', 'wsrep_gtid_mode = ON', 'wsrep_gtid_domain_id = 100']) expect(cnf).toContain(l);
+    for (const l of [
+      'server_id = 2',
+      'log_bin = /s/mariadb/mariadb-1/binlog/mariadb-bin',
+      'log_slave_updates = ON',
+      'gtid_domain_id = 2',
+      'wsrep_gtid_mode = ON',
+      'wsrep_gtid_domain_id = 100',
+    ])
+      expect(cnf).toContain(l);
   });
   it('off by default', () => {
     expect(renderLocalMyCnf(loadConfig({}), node, '/s', 'root')).not.toContain('log_bin');

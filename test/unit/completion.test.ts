@@ -89,13 +89,20 @@ describe('osb completion fish (a real fish answers complete -C)', () => {
   const fish = (line: string) => {
     const r = spawnSync('fish', ['--no-config', '-c', `source ${script('fish')}; complete -C ${JSON.stringify(line)}`], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]);
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t')[0]);
   };
   it('completes commands, --set keys and values, --service names', () => {
     expect(fish('osb deplo')).toEqual(['deploy']);
     expect(fish('osb deploy --set rabbitmq.rep')).toEqual(['rabbitmq.replicas=']);
     expect(fish('osb --set rabbitmq.partitionHandling=').sort()).toEqual(['rabbitmq.partitionHandling=autoheal', 'rabbitmq.partitionHandling=pause_minority']);
-    expect(fish('osb endpoints --service n').sort()).toEqual(Object.keys(CATALOGUE).filter((s) => s.startsWith('n')).sort());
+    expect(fish('osb endpoints --service n').sort()).toEqual(
+      Object.keys(CATALOGUE)
+        .filter((s) => s.startsWith('n'))
+        .sort(),
+    );
     expect(fish('osb status ma')).toEqual(['mariadb']);
   });
 });
@@ -106,7 +113,11 @@ describe('osb completion zsh', () => {
     const r = spawnSync('zsh', ['-n', file], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     // The shared helpers answer the same in zsh as in bash.
-    const ask = spawnSync('zsh', ['-f', '-c', `compdef() { :; }; source ${file}; echo $_osb_commands; _osb_option_kind endpoints --service; _osb_set_values rabbitmq.partitionHandling`], { encoding: 'utf8' });
+    const ask = spawnSync(
+      'zsh',
+      ['-f', '-c', `compdef() { :; }; source ${file}; echo $_osb_commands; _osb_option_kind endpoints --service; _osb_set_values rabbitmq.partitionHandling`],
+      { encoding: 'utf8' },
+    );
     expect(ask.status, ask.stderr).toBe(0);
     const [commands, service, values] = ask.stdout.trim().split('\n');
     expect(commands!.split(' ')).toContain('deploy');

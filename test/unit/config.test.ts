@@ -229,7 +229,10 @@ describe('validation errors', () => {
     [['mariadb.port=11211'], 'port 11211 is used twice: by mariadb.port and by memcached.port'],
     [['rabbitmq.managementPort=5672'], 'port 5672 is used twice: by rabbitmq.port and by rabbitmq.managementPort'],
     [['memcached.port=4672'], 'port 4672 is used twice: by rabbitmq.epmdPort and by memcached.port'],
-    [['mariadb.port=30000', 'memcached.port=30001', 'memcached.replicas=1', 'mariadb.replicas=2', 'mariadb.galeraPort=40000'], 'port 30001 is used twice: by mariadb.port and by memcached.port'],
+    [
+      ['mariadb.port=30000', 'memcached.port=30001', 'memcached.replicas=1', 'mariadb.replicas=2', 'mariadb.galeraPort=40000'],
+      'port 30001 is used twice: by mariadb.port and by memcached.port',
+    ],
   ])('duplicate ports %j', (set, msg) => {
     const e = err(set);
     expect(e.line).toContain(msg);

@@ -178,7 +178,12 @@ describe('RabbitMQ files', () => {
     expect(renderDefinitions('a', 'pw', 'seed')).toBe(renderDefinitions('a', 'pw', 'seed'));
     // A known vector: salt = first 4 bytes of sha256("seed").
     const salt = createHash('sha256').update('seed').digest().subarray(0, 4);
-    const want = Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from('pw')])).digest()]).toString('base64');
+    const want = Buffer.concat([
+      salt,
+      createHash('sha256')
+        .update(Buffer.concat([salt, Buffer.from('pw')]))
+        .digest(),
+    ]).toString('base64');
     expect(rabbitPasswordHash('pw', 'seed')).toBe(want);
   });
 
@@ -210,7 +215,9 @@ describe('RabbitMQ files', () => {
     expect(inst.env.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS).toContain('inet_dist_use_interface {127,0,0,1}');
     // AMQP, management, distribution, and the rabbitmq_prometheus listener (metrics.enabled by default).
     expect(inst.ports.map((p) => p.port)).toEqual([30000, 30010, 30020, config.rabbitmq.prometheusPort]);
-    expect(fileOf(inst, 'advanced.config').content).toContain(`{rabbitmq_prometheus, [{tcp_config, [{port, ${config.rabbitmq.prometheusPort}}, {ip, "127.0.0.1"}]}]}`);
+    expect(fileOf(inst, 'advanced.config').content).toContain(
+      `{rabbitmq_prometheus, [{tcp_config, [{port, ${config.rabbitmq.prometheusPort}}, {ip, "127.0.0.1"}]}]}`,
+    );
     expect(inst.helpers?.map((h) => [h.command, ...h.args].join(' '))).toEqual(['/usr/bin/epmd -port 30030 -address 127.0.0.1']);
   });
 });
@@ -259,7 +266,11 @@ describe('what a config change restarts', () => {
   ])('%s changes %j', (set, changed) => {
     const before = hashes([]);
     const after = hashes([set]);
-    expect(Object.keys(before).filter((k) => before[k] !== after[k]).sort()).toEqual(changed);
+    expect(
+      Object.keys(before)
+        .filter((k) => before[k] !== after[k])
+        .sort(),
+    ).toEqual(changed);
   });
 });
 

@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const U = '7f0a4b6c-1111-11ee-8000-000000000001';
-const node = (name: string, v: Partial<GaleraNodeView> = {}): GaleraNodeView => ({ name, running: false, primary: false, hasData: true, uuid: U, seqno: 10, ...v });
+const node = (name: string, v: Partial<GaleraNodeView> = {}): GaleraNodeView => ({
+  name,
+  running: false,
+  primary: false,
+  hasData: true,
+  uuid: U,
+  seqno: 10,
+  ...v,
+});
 
 describe('decideGaleraStart (shared by the local and Kubernetes targets)', () => {
   it('all running and Primary: healthy', () => {
@@ -42,7 +50,11 @@ describe('decideGaleraStart (shared by the local and Kubernetes targets)', () =>
     expect(decideGaleraStart([node('a', { running: true }), node('b')]).kind).toBe('refuse');
   });
   it('force-bootstrap picks the operator’s node, but only when all are stopped and it has data', () => {
-    expect(decideGaleraStart([node('a'), node('b', { hasData: false })], { forceBootstrap: 'a' })).toMatchObject({ kind: 'recover', bootstrap: 'a', then: ['b'] });
+    expect(decideGaleraStart([node('a'), node('b', { hasData: false })], { forceBootstrap: 'a' })).toMatchObject({
+      kind: 'recover',
+      bootstrap: 'a',
+      then: ['b'],
+    });
     expect(decideGaleraStart([node('a'), node('b')], { forceBootstrap: 'z' }).kind).toBe('refuse');
     expect(decideGaleraStart([node('a', { running: true }), node('b')], { forceBootstrap: 'b' }).kind).toBe('refuse');
     expect(decideGaleraStart([node('a'), node('b', { hasData: false })], { forceBootstrap: 'b' }).kind).toBe('refuse');

@@ -71,9 +71,19 @@ describe('kubernetes apply/prune/wait against an in-process API stand-in', () =>
 
   it('a removed component is pruned (and only osb-labelled objects are touched)', async () => {
     await deploy();
-    standin.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses', namespace: 'openstack', labels: { 'app.kubernetes.io/name': 'memcached' } } });
+    standin.put({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'someone-elses', namespace: 'openstack', labels: { 'app.kubernetes.io/name': 'memcached' } },
+    });
     const r = await deploy(['memcached.enabled=false']);
-    expect(r.pruned.sort()).toEqual(['NetworkPolicy/memcached', 'PodDisruptionBudget/memcached', 'Service/memcached', 'Service/memcached-headless', 'StatefulSet/memcached']);
+    expect(r.pruned.sort()).toEqual([
+      'NetworkPolicy/memcached',
+      'PodDisruptionBudget/memcached',
+      'Service/memcached',
+      'Service/memcached-headless',
+      'StatefulSet/memcached',
+    ]);
     expect(standin.find('StatefulSet', 'openstack', 'memcached')).toBeUndefined();
     expect(standin.find('ConfigMap', 'openstack', 'someone-elses')).toBeDefined();
     expect(standin.find('StatefulSet', 'openstack', 'mariadb')).toBeDefined();
@@ -93,11 +103,13 @@ describe('kubernetes apply/prune/wait against an in-process API stand-in', () =>
     const err = await deploy(['memcached.image=registry.invalid/memcached:nope'], lines).catch((e) => e);
     expect(err).toBeInstanceOf(OsbError);
     expect(err.message).toMatch(/not ready after 2s: memcached: 0\/1 ready/);
-    expect(err.message).toContain('memcached-0: container memcached: ImagePullBackOff — cannot pull image registry.invalid/memcached:nope: Back-off pulling image "registry.invalid/memcached:nope"');
+    expect(err.message).toContain(
+      'memcached-0: container memcached: ImagePullBackOff — cannot pull image registry.invalid/memcached:nope: Back-off pulling image "registry.invalid/memcached:nope"',
+    );
     expect(lines.some((l) => l.includes('ImagePullBackOff'))).toBe(true);
   });
 
-  it('a timeout names what is not ready and the scheduler\'s reason', async () => {
+  it("a timeout names what is not ready and the scheduler's reason", async () => {
     standin.behaviour.mariadb = 'unschedulable';
     const t0 = Date.now();
     const err = await deploy().catch((e) => e);
@@ -116,10 +128,12 @@ describe('kubernetes apply/prune/wait against an in-process API stand-in', () =>
     expect(err.message).toContain('must be accessible by owner only');
   });
 
-  it('an unbound PersistentVolumeClaim is reported with the provisioner\'s event', async () => {
+  it("an unbound PersistentVolumeClaim is reported with the provisioner's event", async () => {
     standin.behaviour.mariadb = 'unboundClaim';
     const err = await deploy().catch((e) => e);
-    expect(err.message).toContain('mariadb-0: PersistentVolumeClaim data-mariadb-0 is Pending (storage class fast): ProvisioningFailed: storageclass.storage.k8s.io "fast" not found');
+    expect(err.message).toContain(
+      'mariadb-0: PersistentVolumeClaim data-mariadb-0 is Pending (storage class fast): ProvisioningFailed: storageclass.storage.k8s.io "fast" not found',
+    );
   });
 
   it('credentials already in the cluster are reused, never rotated', async () => {
@@ -139,11 +153,27 @@ describe('kubernetes apply/prune/wait against an in-process API stand-in', () =>
     const d = deployment();
     const s = await statusKubernetes(api, d);
     expect(s.healthy).toBe(true);
-    expect(s.components.map((c) => c.summary)).toEqual([expect.stringMatching(/^1\/1 server answering; rabbitmq-rabbit-init complete$/), expect.stringMatching(/^1\/1 server answering; mariadb-db-init complete$/), '1/1 servers answering']);
+    expect(s.components.map((c) => c.summary)).toEqual([
+      expect.stringMatching(/^1\/1 server answering; rabbitmq-rabbit-init complete$/),
+      expect.stringMatching(/^1\/1 server answering; mariadb-db-init complete$/),
+      '1/1 servers answering',
+    ]);
     for (const c of ['rabbitmq', 'mariadb', 'memcached']) standin.logs[`${c}-test/test`] = `ok: ${c}\n`;
     const results = await testKubernetes(api, d, undefined, { pollMs: 20, timeoutSeconds: 2 });
-    expect(results.map((r) => [r.pod, r.ok, r.log])).toEqual([['rabbitmq-test', true, 'ok: rabbitmq\n'], ['mariadb-test', true, 'ok: mariadb\n'], ['memcached-test', true, 'ok: memcached\n']]);
-    standin.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-mariadb-0', namespace: 'openstack', labels: { 'app.kubernetes.io/name': 'mariadb', 'app.kubernetes.io/instance': 'osb', 'app.kubernetes.io/managed-by': 'osb' } } });
+    expect(results.map((r) => [r.pod, r.ok, r.log])).toEqual([
+      ['rabbitmq-test', true, 'ok: rabbitmq\n'],
+      ['mariadb-test', true, 'ok: mariadb\n'],
+      ['memcached-test', true, 'ok: memcached\n'],
+    ]);
+    standin.put({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: 'data-mariadb-0',
+        namespace: 'openstack',
+        labels: { 'app.kubernetes.io/name': 'mariadb', 'app.kubernetes.io/instance': 'osb', 'app.kubernetes.io/managed-by': 'osb' },
+      },
+    });
     const kept = await destroyKubernetes(api, d);
     expect(kept.keptClaims).toEqual(['data-mariadb-0']);
     expect(standin.all('StatefulSet')).toHaveLength(0);

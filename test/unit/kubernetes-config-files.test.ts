@@ -18,7 +18,17 @@ afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 const CONFIGS: [string, string[]][] = [
   ['default', []],
   ['HA', ['rabbitmq.replicas=3', 'mariadb.replicas=3', 'memcached.replicas=3']],
-  ['tuned', ['mariadb.maxConnections=2000', 'mariadb.innodbBufferPoolMB=1024', 'rabbitmq.partitionHandling=autoheal', 'rabbitmq.memoryHighWatermark=0.6', 'memcached.memoryMB=512', 'memcached.threads=8']],
+  [
+    'tuned',
+    [
+      'mariadb.maxConnections=2000',
+      'mariadb.innodbBufferPoolMB=1024',
+      'rabbitmq.partitionHandling=autoheal',
+      'rabbitmq.memoryHighWatermark=0.6',
+      'memcached.memoryMB=512',
+      'memcached.threads=8',
+    ],
+  ],
 ];
 
 describe('kubernetes ConfigMaps hold the files the local target runs', () => {
@@ -36,7 +46,8 @@ describe('kubernetes ConfigMaps hold the files the local target runs', () => {
       expect(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.conf]).toBe(renderRabbitmqConf(config.rabbitmq));
       expect(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.plugins]).toBe(renderEnabledPlugins(config.metrics.enabled));
       // ...and the very bytes the local target writes for every node.
-      for (const inst of local.get('mariadb')!) expect(inst.files.find((f) => basename(f.path) === 'tuning.cnf')!.content).toBe(data('mariadb-etc')[MARIADB_TUNING_KEY]);
+      for (const inst of local.get('mariadb')!)
+        expect(inst.files.find((f) => basename(f.path) === 'tuning.cnf')!.content).toBe(data('mariadb-etc')[MARIADB_TUNING_KEY]);
       expect(file('rabbitmq', 'rabbitmq.conf')).toBe(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.conf]);
       expect(file('rabbitmq', 'enabled_plugins')).toBe(data('rabbitmq-config')[RABBITMQ_CONFIGMAP_FILES.plugins]);
 
@@ -50,11 +61,13 @@ describe('kubernetes ConfigMaps hold the files the local target runs', () => {
     });
   }
 
-  it('the RabbitMQ definitions Secret holds the local target\'s definitions.json', () => {
+  it("the RabbitMQ definitions Secret holds the local target's definitions.json", () => {
     const config = loadConfig({});
     const secrets = FIXED_SECRETS();
     const s = renderObjects(config, secrets, {}).find((o) => o.metadata.name === 'rabbitmq-credentials')!.data as Record<string, string>;
-    const local = localInstances(config, stateDir, secrets).get('rabbitmq')![0]!.files.find((f) => basename(f.path) === 'definitions.json')!.content;
+    const local = localInstances(config, stateDir, secrets)
+      .get('rabbitmq')![0]!
+      .files.find((f) => basename(f.path) === 'definitions.json')!.content;
     expect(Buffer.from(s['definitions.json']!, 'base64').toString()).toBe(local);
   });
 });

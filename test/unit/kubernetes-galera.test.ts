@@ -13,7 +13,9 @@ const dir = mkdtempSync(join(tmpdir(), 'osb-galera-cm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function scripts(replicas: number): Record<string, string> {
-  const cm = renderObjects(loadConfig({ set: [`mariadb.replicas=${replicas}`] }), FIXED_SECRETS(), { components: ['mariadb'] }).find((o) => o.metadata.name === 'mariadb-scripts')!;
+  const cm = renderObjects(loadConfig({ set: [`mariadb.replicas=${replicas}`] }), FIXED_SECRETS(), { components: ['mariadb'] }).find(
+    (o) => o.metadata.name === 'mariadb-scripts',
+  )!;
   return cm.data as Record<string, string>;
 }
 
@@ -58,11 +60,14 @@ describe('kubernetes Galera coordination', () => {
     }
   });
 
-  it('galera-recover.sh reports a clean shutdown\'s grastate.dat position as JSON (run with bash on a fake data dir)', () => {
+  it("galera-recover.sh reports a clean shutdown's grastate.dat position as JSON (run with bash on a fake data dir)", () => {
     const data = join(dir, 'data');
     const run = join(dir, 'run');
     execFileSync('mkdir', ['-p', data, run]);
-    writeFileSync(join(data, 'grastate.dat'), '# GALERA saved state\nversion: 2.1\nuuid:    5ee9a2f2-1111-11ee-8000-000000000001\nseqno:   1234\nsafe_to_bootstrap: 1\n');
+    writeFileSync(
+      join(data, 'grastate.dat'),
+      '# GALERA saved state\nversion: 2.1\nuuid:    5ee9a2f2-1111-11ee-8000-000000000001\nseqno:   1234\nsafe_to_bootstrap: 1\n',
+    );
     // The shipped text as is; only the two paths of the pod are pointed elsewhere.
     writeFileSync(join(dir, 'recover.sh'), scripts(3)['galera-recover.sh']!);
     const out = execFileSync('bash', [join(dir, 'recover.sh')], { encoding: 'utf8', env: { ...process.env, OSB_DATA_DIR: data, OSB_RUN_DIR: run } });
@@ -83,6 +88,8 @@ describe('kubernetes Galera coordination', () => {
     expect(sts.spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['galera-recover', 'galera-decide']);
     const start = scripts(3)['start.sh']!;
     expect(start).toContain('--wsrep-new-cluster');
-    expect(start).toContain('wsrep_cluster_address = gcomm://mariadb-0.mariadb-headless.openstack.svc.cluster.local,mariadb-1.mariadb-headless.openstack.svc.cluster.local,mariadb-2.mariadb-headless.openstack.svc.cluster.local');
+    expect(start).toContain(
+      'wsrep_cluster_address = gcomm://mariadb-0.mariadb-headless.openstack.svc.cluster.local,mariadb-1.mariadb-headless.openstack.svc.cluster.local,mariadb-2.mariadb-headless.openstack.svc.cluster.local',
+    );
   });
 });

@@ -36,13 +36,18 @@ function galeraPod() {
     writeFileSync(join(bin, prog), `#!/bin/bash\necho "${prog} $*" >> ${calls}\nexit 1\n`);
     chmodSync(join(bin, prog), 0o755);
   }
-  const start = (find(render(['mariadb.replicas=3']), 'ConfigMap', 'mariadb-scripts').data['start.sh'] as string).replaceAll('/run/osb', run).replaceAll('/var/lib/mysql', data);
+  const start = (find(render(['mariadb.replicas=3']), 'ConfigMap', 'mariadb-scripts').data['start.sh'] as string)
+    .replaceAll('/run/osb', run)
+    .replaceAll('/var/lib/mysql', data);
   writeFileSync(join(root, 'start.sh'), start);
   /** One run of the `mariadb` container; returns the server command line it exec'd. */
   const runContainer = () => {
     rmSync(calls, { force: true });
     try {
-      execFileSync('bash', [join(root, 'start.sh')], { env: { PATH: `${bin}:${process.env.PATH}`, POD_NAME: 'mariadb-0', POD_IP: '10.0.0.10', MARIADB_ADMIN_PASSWORD: 'x' }, stdio: 'pipe' });
+      execFileSync('bash', [join(root, 'start.sh')], {
+        env: { PATH: `${bin}:${process.env.PATH}`, POD_NAME: 'mariadb-0', POD_IP: '10.0.0.10', MARIADB_ADMIN_PASSWORD: 'x' },
+        stdio: 'pipe',
+      });
     } catch {
       // the stub server exits 1, like a crash
     }
@@ -58,7 +63,7 @@ function galeraPod() {
   return { run, data, runContainer, decide, recreate };
 }
 
-describe('MariaDB pods under the kubelet\'s restart rules', () => {
+describe("MariaDB pods under the kubelet's restart rules", () => {
   it('a restarted bootstrap container rejoins instead of bootstrapping again; a re-created pod decides anew', () => {
     const pod = galeraPod();
     pod.decide('bootstrap');
@@ -92,7 +97,13 @@ describe('MariaDB pods under the kubelet\'s restart rules', () => {
       const server = find(objs, 'StatefulSet', 'mariadb').spec.template.spec.containers[0];
       const names = server.env.map((e: { name: string }) => e.name);
       // MARIADB_RANDOM_ROOT_PASSWORD makes the entrypoint print "GENERATED ROOT PASSWORD: ..."; an empty root is no answer either.
-      for (const bad of ['MARIADB_RANDOM_ROOT_PASSWORD', 'MYSQL_RANDOM_ROOT_PASSWORD', 'MARIADB_ALLOW_EMPTY_ROOT_PASSWORD', 'MARIADB_ROOT_PASSWORD', 'MYSQL_ROOT_PASSWORD']) {
+      for (const bad of [
+        'MARIADB_RANDOM_ROOT_PASSWORD',
+        'MYSQL_RANDOM_ROOT_PASSWORD',
+        'MARIADB_ALLOW_EMPTY_ROOT_PASSWORD',
+        'MARIADB_ROOT_PASSWORD',
+        'MYSQL_ROOT_PASSWORD',
+      ]) {
         expect(names, bad).not.toContain(bad);
       }
       const hashEnv = server.env.find((e: { name: string }) => e.name === 'MARIADB_ROOT_PASSWORD_HASH');
@@ -128,7 +139,12 @@ describe('images', () => {
   it('defaults: a supported Node LTS image for the node programs, RabbitMQ 4.1 (still built by the official images), no node:20', () => {
     const objs = render(['rabbitmq.replicas=3', 'mariadb.replicas=3']);
     const images = new Set(allContainers(objs).map((c) => c.image));
-    expect([...images].sort()).toEqual(['docker.io/library/mariadb:10.11', 'docker.io/library/memcached:1.6', 'docker.io/library/node:24-alpine', 'docker.io/library/rabbitmq:4.1-management']);
+    expect([...images].sort()).toEqual([
+      'docker.io/library/mariadb:10.11',
+      'docker.io/library/memcached:1.6',
+      'docker.io/library/node:24-alpine',
+      'docker.io/library/rabbitmq:4.1-management',
+    ]);
   });
 
   it('<component>.imageDigest pins every container of that component to image@digest', () => {

@@ -14,7 +14,7 @@ import { ApiStandIn } from './kubernetes-standin.js';
 const ROOT = join(__dirname, '..', '..');
 const onDisk = (name: string) => readFileSync(join(ROOT, 'src', 'components', 'mariadb', 'pod', name), 'utf8');
 const galera = () => renderObjects(loadConfig({ set: ['mariadb.replicas=3'] }), FIXED_SECRETS(), { components: ['mariadb'] });
-const cmData = (objs: K8sObject[], name: string) => (objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name)!.data as Record<string, string>);
+const cmData = (objs: K8sObject[], name: string) => objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name)!.data as Record<string, string>;
 
 /** What each ConfigMap ships from src/components/mariadb/pod/. */
 const SHIPPED: Record<string, string[]> = {
@@ -97,7 +97,12 @@ describe('galera-decide (galera-agent.mjs) against an in-process API stand-in', 
     const uids: Record<string, string> = {};
     for (const o of objs.filter((x) => x.metadata.name === 'mariadb-galera-state')) standin.put(JSON.parse(JSON.stringify(o)));
     for (let i = 0; i < 3; i++) {
-      const p = standin.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `mariadb-${i}`, namespace: 'openstack', labels: sts.spec.template.metadata.labels }, status: { phase: 'Pending' } } as any);
+      const p = standin.put({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `mariadb-${i}`, namespace: 'openstack', labels: sts.spec.template.metadata.labels },
+        status: { phase: 'Pending' },
+      } as any);
       uids[p.metadata.name] = p.metadata.uid as string;
     }
     const cm = standin.find('ConfigMap', 'openstack', 'mariadb-galera-state')!;
@@ -117,12 +122,24 @@ describe('galera-decide (galera-agent.mjs) against an in-process API stand-in', 
     writeFileSync(join(sa, 'token'), 'test-token');
     writeFileSync(join(sa, 'namespace'), 'openstack');
     writeFileSync(join(run, 'position.json'), JSON.stringify(position));
-    const init = (objs.find((o) => o.kind === 'StatefulSet') as any).spec.template.spec.initContainers.find((c: { name: string }) => c.name === 'galera-decide');
+    const init = (objs.find((o) => o.kind === 'StatefulSet') as any).spec.template.spec.initContainers.find(
+      (c: { name: string }) => c.name === 'galera-decide',
+    );
     const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
     for (const e of init.env as { name: string; value?: string }[]) if (e.value) env[e.name] = e.value;
-    Object.assign(env, { POD_NAME: me, POD_UID: uid, OSB_API_URL: `http://127.0.0.1:${standin.port}`, OSB_SERVICEACCOUNT_DIR: sa, OSB_RUN_DIR: run, OSB_POLL_MS: '50' });
+    Object.assign(env, {
+      POD_NAME: me,
+      POD_UID: uid,
+      OSB_API_URL: `http://127.0.0.1:${standin.port}`,
+      OSB_SERVICEACCOUNT_DIR: sa,
+      OSB_RUN_DIR: run,
+      OSB_POLL_MS: '50',
+    });
     let output = '';
-    const child = spawn('unshare', ['--user', '--map-root-user', '--pid', '--fork', process.execPath, join(scripts, 'galera-agent.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['--user', '--map-root-user', '--pid', '--fork', process.execPath, join(scripts, 'galera-agent.mjs')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
     children.push(child);

@@ -23,7 +23,9 @@ const confFiles = (objs: K8sObject[]) => find(objs, 'ConfigMap', 'rabbitmq-confi
 /** Effective key = value of the conf.d files in load order (later files win, as RabbitMQ merges them). */
 function effective(files: Record<string, string>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const name of Object.keys(files).filter((n) => n.endsWith('.conf')).sort()) {
+  for (const name of Object.keys(files)
+    .filter((n) => n.endsWith('.conf'))
+    .sort()) {
     for (const line of files[name]!.split('\n')) {
       const m = /^\s*([^#\s][^=]*?)\s*=\s*(.*?)\s*$/.exec(line);
       if (m) out.set(m[1]!, m[2]!);
@@ -51,7 +53,9 @@ function cuttlefishMap(files: string[]): string {
     .flatMap((d) => {
       const s = join(RABBIT_LIB, d, 'priv', 'schema');
       try {
-        return readdirSync(s).filter((f) => f.endsWith('.schema')).map((f) => join(s, f));
+        return readdirSync(s)
+          .filter((f) => f.endsWith('.schema'))
+          .map((f) => join(s, f));
       } catch {
         return [];
       }
@@ -76,7 +80,11 @@ describe('RabbitMQ pods on Kubernetes', () => {
     chmodSync(join(paths.data, '.erlang.cookie'), 0o400);
     const uid = 999;
     for (const p of [root, ...Object.values(paths), join(paths.data, '.erlang.cookie')]) chownSync(p, uid, uid);
-    const script = prepare.replaceAll('/var/lib/rabbitmq', paths.data).replaceAll('/etc/rabbitmq', paths.etc).replaceAll('/osb/config', paths.config).replaceAll('/osb/credentials', paths.creds);
+    const script = prepare
+      .replaceAll('/var/lib/rabbitmq', paths.data)
+      .replaceAll('/etc/rabbitmq', paths.etc)
+      .replaceAll('/osb/config', paths.config)
+      .replaceAll('/osb/credentials', paths.creds);
     // The image's non-root user (uid 999): root would ignore the file mode and hide the defect.
     execFileSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'bash', '-c', script], { stdio: 'pipe' });
     expect(readFileSync(join(paths.data, '.erlang.cookie'), 'utf8')).toBe('NEWCOOKIE');
@@ -95,7 +103,11 @@ describe('RabbitMQ pods on Kubernetes', () => {
   });
 
   it('total_memory_available_override_value is the container memory limit, in bytes', () => {
-    for (const [limit, bytes] of [['1Gi', 1073741824], ['1536Mi', 1610612736], ['2G', 2000000000]] as const) {
+    for (const [limit, bytes] of [
+      ['1Gi', 1073741824],
+      ['1536Mi', 1610612736],
+      ['2G', 2000000000],
+    ] as const) {
       const objs = render([`rabbitmq.resources.memoryLimit=${limit}`]);
       expect(sts(objs).containers[0].resources.limits.memory).toBe(limit);
       expect(effective(confFiles(objs)).get('total_memory_available_override_value')).toBe(String(bytes));
@@ -135,11 +147,16 @@ describe('RabbitMQ pods on Kubernetes', () => {
     const shipped = (await import(pathToFileURL(join(d, 'management-api.mjs')).href)) as { vhostBody: (u: string, t: string) => Record<string, string> };
     expect(shipped.vhostBody('nova', 'quorum')).toEqual({ description: 'osb: nova', default_queue_type: 'quorum', defaultqueuetype: 'quorum' });
     expect(programs['rabbit-init.mjs']).toContain("call('PUT', '/vhosts/' + q(s.user), vhostBody(s.user, queueType))");
-    for (const [replicas, type] of [[1, 'classic'], [3, 'quorum']] as const) {
+    for (const [replicas, type] of [
+      [1, 'classic'],
+      [3, 'quorum'],
+    ] as const) {
       const job = render([`rabbitmq.replicas=${replicas}`]).find((o) => o.kind === 'Job' && o.metadata.name.startsWith('rabbitmq-rabbit-init-')) as any;
       const env = job.spec.template.spec.containers[0].env as { name: string; value?: string }[];
       expect(env.find((e) => e.name === 'OSB_DEFAULT_QUEUE_TYPE')?.value).toBe(type);
-      const messaging = serviceSpecs(loadConfig({})).filter((s) => s.messaging).map((s) => accountName(s.name));
+      const messaging = serviceSpecs(loadConfig({}))
+        .filter((s) => s.messaging)
+        .map((s) => accountName(s.name));
       expect(messaging.length).toBeGreaterThan(0);
       expect(JSON.parse(env.find((e) => e.name === 'OSB_SERVICES')!.value!).map((s: { user: string }) => s.user)).toEqual(messaging);
     }

@@ -77,13 +77,24 @@ export class ApiStandIn {
   /** A kubeconfig pointing at this stand-in, with context `standin`. */
   writeKubeconfig(dir: string): string {
     const file = join(dir, 'kubeconfig');
-    writeFileSync(file, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters:', `- name: standin`, `  cluster: {server: "http://127.0.0.1:${this.port}", insecure-skip-tls-verify: true}`,
-      'users:', '- name: tester', '  user: {token: test-token}',
-      'contexts:', '- name: standin', '  context: {cluster: standin, user: tester, namespace: openstack}',
-      'current-context: standin', '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        `- name: standin`,
+        `  cluster: {server: "http://127.0.0.1:${this.port}", insecure-skip-tls-verify: true}`,
+        'users:',
+        '- name: tester',
+        '  user: {token: test-token}',
+        'contexts:',
+        '- name: standin',
+        '  context: {cluster: standin, user: tester, namespace: openstack}',
+        'current-context: standin',
+        '',
+      ].join('\n'),
+    );
     return file;
   }
 
@@ -102,9 +113,18 @@ export class ApiStandIn {
   put(o: Obj): Obj {
     const k = this.key(o.kind, o.metadata.namespace, o.metadata.name);
     const before = this.objects.get(k);
-    const merged: Obj = { ...o, metadata: { ...o.metadata, uid: before?.metadata.uid ?? `uid-${this.uid++}`, generation: before?.metadata.generation ?? 1, resourceVersion: before?.metadata.resourceVersion ?? '' } };
+    const merged: Obj = {
+      ...o,
+      metadata: {
+        ...o.metadata,
+        uid: before?.metadata.uid ?? `uid-${this.uid++}`,
+        generation: before?.metadata.generation ?? 1,
+        resourceVersion: before?.metadata.resourceVersion ?? '',
+      },
+    };
     if (before?.status) merged.status = before.status;
-    const strip = (x: Obj | undefined) => x && JSON.stringify({ ...x, metadata: { ...x.metadata, resourceVersion: undefined, generation: undefined }, status: undefined });
+    const strip = (x: Obj | undefined) =>
+      x && JSON.stringify({ ...x, metadata: { ...x.metadata, resourceVersion: undefined, generation: undefined }, status: undefined });
     if (!before || strip(before) !== strip(merged)) {
       merged.metadata.resourceVersion = String(++this.rv);
       if (before && JSON.stringify(before.spec) !== JSON.stringify(merged.spec)) merged.metadata.generation = before.metadata.generation + 1;
@@ -127,19 +147,61 @@ export class ApiStandIn {
         const main = sts.spec.template.spec.containers[0].name;
         const status: Record<string, any> = { phase: ok ? 'Running' : 'Pending', conditions: [{ type: 'Ready', status: ok ? 'True' : 'False' }] };
         if (behaviour === 'ready') status.containerStatuses = [{ name: main, image, ready: ok, restartCount: 0, state: { running: {} } }];
-        if (behaviour === 'imagePullBackOff') status.containerStatuses = [{ name: main, image, ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } } }];
+        if (behaviour === 'imagePullBackOff')
+          status.containerStatuses = [
+            {
+              name: main,
+              image,
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } },
+            },
+          ];
         if (behaviour === 'crashLoop') {
           status.phase = 'Running';
-          status.containerStatuses = [{ name: main, image, ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } }];
+          status.containerStatuses = [
+            {
+              name: main,
+              image,
+              ready: false,
+              restartCount: 4,
+              state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } },
+              lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+            },
+          ];
         }
-        if (behaviour === 'unschedulable') status.conditions.push({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' });
+        if (behaviour === 'unschedulable')
+          status.conditions.push({
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/3 nodes are available: 3 Insufficient memory.',
+          });
         const volumes = behaviour === 'unboundClaim' ? [{ name: 'data', persistentVolumeClaim: { claimName: `data-${name}` } }] : [];
         if (behaviour === 'unboundClaim') {
-          status.conditions.push({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.' });
+          status.conditions.push({
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.',
+          });
           if (!this.find('PersistentVolumeClaim', ns, `data-${name}`)) {
-            this.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `data-${name}`, namespace: ns, labels: sts.spec.template.metadata.labels }, spec: { storageClassName: 'fast' }, status: { phase: 'Pending' } });
+            this.put({
+              apiVersion: 'v1',
+              kind: 'PersistentVolumeClaim',
+              metadata: { name: `data-${name}`, namespace: ns, labels: sts.spec.template.metadata.labels },
+              spec: { storageClassName: 'fast' },
+              status: { phase: 'Pending' },
+            });
             this.find('PersistentVolumeClaim', ns, `data-${name}`)!.status = { phase: 'Pending' };
-            this.put({ apiVersion: 'v1', kind: 'Event', metadata: { name: `ev-${name}`, namespace: ns }, involvedObject: { kind: 'PersistentVolumeClaim', name: `data-${name}` }, reason: 'ProvisioningFailed', message: 'storageclass.storage.k8s.io "fast" not found' });
+            this.put({
+              apiVersion: 'v1',
+              kind: 'Event',
+              metadata: { name: `ev-${name}`, namespace: ns },
+              involvedObject: { kind: 'PersistentVolumeClaim', name: `data-${name}` },
+              reason: 'ProvisioningFailed',
+              message: 'storageclass.storage.k8s.io "fast" not found',
+            });
           }
         }
         if (ok) ready++;
@@ -153,12 +215,28 @@ export class ApiStandIn {
         const m = p.metadata.name.match(/^(.*)-(\d+)$/);
         if (m && m[1] === sts.metadata.name && Number(m[2]) >= want) this.objects.delete(this.key('Pod', p.metadata.namespace, p.metadata.name));
       }
-      sts.status = { observedGeneration: sts.metadata.generation, replicas: want, readyReplicas: ready, updatedReplicas: want, currentRevision: 'r1', updateRevision: 'r1' };
+      sts.status = {
+        observedGeneration: sts.metadata.generation,
+        replicas: want,
+        readyReplicas: ready,
+        updatedReplicas: want,
+        currentRevision: 'r1',
+        updateRevision: 'r1',
+      };
     }
     for (const dep of this.all('Deployment')) {
       const name = `${dep.metadata.name}-standin`;
-      const pod = this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: dep.metadata.namespace, labels: dep.spec.template.metadata.labels }, spec: { nodeName: 'node-1' } });
-      pod.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: dep.spec.template.spec.containers[0].name, ready: true, restartCount: 0, state: { running: {} } }] };
+      const pod = this.put({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: dep.metadata.namespace, labels: dep.spec.template.metadata.labels },
+        spec: { nodeName: 'node-1' },
+      });
+      pod.status = {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'True' }],
+        containerStatuses: [{ name: dep.spec.template.spec.containers[0].name, ready: true, restartCount: 0, state: { running: {} } }],
+      };
       dep.status = { observedGeneration: dep.metadata.generation, replicas: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1 };
     }
     for (const job of this.all('Job')) job.status = { succeeded: 1 };
@@ -176,15 +254,29 @@ export class ApiStandIn {
       res.writeHead(code, { 'content-type': type });
       res.end(typeof value === 'string' ? value : JSON.stringify(value));
     };
-    const notFound = (what: string) => send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${what} not found` });
+    const notFound = (what: string) =>
+      send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${what} not found` });
     this.reconcile();
     // Discovery.
     const gv = url.pathname.startsWith('/api/v1') ? 'v1' : url.pathname.replace(/^\/apis\/([^/]+\/[^/]+).*/, '$1');
-    const rest = url.pathname.slice(gv === 'v1' ? '/api/v1'.length : `/apis/${gv}`.length).split('/').filter(Boolean);
+    const rest = url.pathname
+      .slice(gv === 'v1' ? '/api/v1'.length : `/apis/${gv}`.length)
+      .split('/')
+      .filter(Boolean);
     const resources = RESOURCES[gv];
     if (!resources) return notFound(url.pathname);
     if (rest.length === 0) {
-      return send(200, { kind: 'APIResourceList', groupVersion: gv, resources: resources.map((r) => ({ name: r.plural, singularName: r.kind.toLowerCase(), kind: r.kind, namespaced: r.namespaced, verbs: ['create', 'delete', 'get', 'list', 'patch'] })) });
+      return send(200, {
+        kind: 'APIResourceList',
+        groupVersion: gv,
+        resources: resources.map((r) => ({
+          name: r.plural,
+          singularName: r.kind.toLowerCase(),
+          kind: r.kind,
+          namespaced: r.namespaced,
+          verbs: ['create', 'delete', 'get', 'list', 'patch'],
+        })),
+      });
     }
     let ns: string | undefined;
     let plural: string;
@@ -203,11 +295,20 @@ export class ApiStandIn {
       return o ? send(200, o) : notFound(`${r.kind} ${name}`);
     }
     if (req.method === 'GET') {
-      const sel = (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean).map((s) => s.split('='));
-      const fsel = (url.searchParams.get('fieldSelector') ?? '').split(',').filter(Boolean).map((s) => s.split('='));
-      const items = this.all(r.kind).filter((o) => (!ns || o.metadata.namespace === ns)
-        && sel.every(([k, v]) => o.metadata.labels?.[k!] === v)
-        && fsel.every(([k, v]) => k!.split('.').reduce((x: any, p) => x?.[p], o) === v));
+      const sel = (url.searchParams.get('labelSelector') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((s) => s.split('='));
+      const fsel = (url.searchParams.get('fieldSelector') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((s) => s.split('='));
+      const items = this.all(r.kind).filter(
+        (o) =>
+          (!ns || o.metadata.namespace === ns) &&
+          sel.every(([k, v]) => o.metadata.labels?.[k!] === v) &&
+          fsel.every(([k, v]) => k!.split('.').reduce((x: any, p) => x?.[p], o) === v),
+      );
       return send(200, { kind: `${r.kind}List`, apiVersion: gv, metadata: { resourceVersion: String(this.rv) }, items });
     }
     if (req.method === 'PATCH' && name && String(req.headers['content-type']).startsWith('application/merge-patch+json')) {
@@ -216,7 +317,12 @@ export class ApiStandIn {
       const patch = JSON.parse(body) as Obj;
       const want = patch.metadata?.resourceVersion;
       if (want !== undefined && want !== o.metadata.resourceVersion) {
-        return send(409, { kind: 'Status', code: 409, reason: 'Conflict', message: `the object has been modified (resourceVersion ${o.metadata.resourceVersion}, not ${want})` });
+        return send(409, {
+          kind: 'Status',
+          code: 409,
+          reason: 'Conflict',
+          message: `the object has been modified (resourceVersion ${o.metadata.resourceVersion}, not ${want})`,
+        });
       }
       const merge = (target: any, p: any): any => {
         if (p === null || typeof p !== 'object' || Array.isArray(p)) return p;
@@ -249,14 +355,17 @@ export class ApiStandIn {
     }
     if (req.method === 'POST') {
       const o = JSON.parse(body) as Obj;
-      if (this.find(r.kind, ns, o.metadata.name)) return send(409, { kind: 'Status', code: 409, reason: 'AlreadyExists', message: `${o.metadata.name} already exists` });
+      if (this.find(r.kind, ns, o.metadata.name))
+        return send(409, { kind: 'Status', code: 409, reason: 'AlreadyExists', message: `${o.metadata.name} already exists` });
       return send(201, this.put({ ...o, metadata: { ...o.metadata, namespace: ns } }));
     }
     if (req.method === 'DELETE' && name) {
       const k = this.key(r.kind, ns, name);
       if (!this.objects.delete(k)) return notFound(`${r.kind} ${name}`);
       if (r.kind === 'Deployment') this.objects.delete(this.key('Pod', ns, `${name}-standin`));
-      if (r.kind === 'StatefulSet') for (const p of this.all('Pod')) if (p.metadata.name.startsWith(`${name}-`) && /-\d+$/.test(p.metadata.name)) this.objects.delete(this.key('Pod', ns, p.metadata.name));
+      if (r.kind === 'StatefulSet')
+        for (const p of this.all('Pod'))
+          if (p.metadata.name.startsWith(`${name}-`) && /-\d+$/.test(p.metadata.name)) this.objects.delete(this.key('Pod', ns, p.metadata.name));
       return send(200, { kind: 'Status', status: 'Success' });
     }
     send(405, { kind: 'Status', code: 405, message: `${req.method} not supported by the stand-in` });

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chooseGaleraWriter, WRITER_LABEL, type WriterCandidate } from '../../src/components/mariadb/writer.js';
 import { loadConfig } from '../../src/components/index.js';
 import { connectKubernetes, type KubeApi } from '../../src/targets/kubernetes/api.js';
@@ -23,13 +23,37 @@ const CASES: [string, WriterCandidate[], { writer?: string; unlabel: string[]; l
   ['nobody labelled yet: the lowest Ready ordinal', [pod(0), pod(1), pod(2)], { writer: 'mariadb-0', unlabel: [], label: 'mariadb-0' }],
   ['nobody labelled, pod 0 not Ready: pod 1', [pod(0, { ready: false }), pod(1), pod(2)], { writer: 'mariadb-1', unlabel: [], label: 'mariadb-1' }],
   ['a healthy writer stays, even with a lower ordinal Ready (stickiness)', [pod(0), pod(1), pod(2, { writer: true })], { writer: 'mariadb-2', unlabel: [] }],
-  ['the writer is not Ready: label moves to the lowest Ready', [pod(0, { writer: true, ready: false }), pod(1), pod(2)], { writer: 'mariadb-1', unlabel: ['mariadb-0'], label: 'mariadb-1' }],
-  ['the writer is being deleted (drain, rollout): label moves', [pod(0), pod(1, { writer: true, deleting: true }), pod(2)], { writer: 'mariadb-0', unlabel: ['mariadb-1'], label: 'mariadb-0' }],
-  ['a Ready pod being deleted is never chosen', [pod(0, { deleting: true }), pod(1, { ready: false }), pod(2)], { writer: 'mariadb-2', unlabel: [], label: 'mariadb-2' }],
-  ['no pod Ready: no writer, the label is removed', [pod(0, { writer: true, ready: false }), pod(1, { ready: false }), pod(2, { ready: false })], { unlabel: ['mariadb-0'] }],
+  [
+    'the writer is not Ready: label moves to the lowest Ready',
+    [pod(0, { writer: true, ready: false }), pod(1), pod(2)],
+    { writer: 'mariadb-1', unlabel: ['mariadb-0'], label: 'mariadb-1' },
+  ],
+  [
+    'the writer is being deleted (drain, rollout): label moves',
+    [pod(0), pod(1, { writer: true, deleting: true }), pod(2)],
+    { writer: 'mariadb-0', unlabel: ['mariadb-1'], label: 'mariadb-0' },
+  ],
+  [
+    'a Ready pod being deleted is never chosen',
+    [pod(0, { deleting: true }), pod(1, { ready: false }), pod(2)],
+    { writer: 'mariadb-2', unlabel: [], label: 'mariadb-2' },
+  ],
+  [
+    'no pod Ready: no writer, the label is removed',
+    [pod(0, { writer: true, ready: false }), pod(1, { ready: false }), pod(2, { ready: false })],
+    { unlabel: ['mariadb-0'] },
+  ],
   ['no pods at all: nothing to do', [], { unlabel: [] }],
-  ['two holders (a second controller, a hand edit): the lowest healthy one stays', [pod(0), pod(1, { writer: true }), pod(2, { writer: true })], { writer: 'mariadb-1', unlabel: ['mariadb-2'] }],
-  ['two holders, the first unhealthy: the healthy holder stays', [pod(0, { writer: true, ready: false }), pod(1), pod(2, { writer: true })], { writer: 'mariadb-2', unlabel: ['mariadb-0'] }],
+  [
+    'two holders (a second controller, a hand edit): the lowest healthy one stays',
+    [pod(0), pod(1, { writer: true }), pod(2, { writer: true })],
+    { writer: 'mariadb-1', unlabel: ['mariadb-2'] },
+  ],
+  [
+    'two holders, the first unhealthy: the healthy holder stays',
+    [pod(0, { writer: true, ready: false }), pod(1), pod(2, { writer: true })],
+    { writer: 'mariadb-2', unlabel: ['mariadb-0'] },
+  ],
   ['ordinal order, not name order (mariadb-10 after mariadb-2)', [pod(10), pod(2)], { writer: 'mariadb-2', unlabel: [], label: 'mariadb-2' }],
 ];
 
@@ -45,14 +69,19 @@ describe('chooseGaleraWriter: which pod holds the writer label', () => {
   }
 
   it('the ConfigMap carries chooseGaleraWriter itself: the shipped module decides identically', async () => {
-    const cm = renderObjects(loadConfig({ set: ['mariadb.replicas=3'] }), FIXED_SECRETS(), { components: ['mariadb'] }).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'mariadb-writer-controller')!;
+    const cm = renderObjects(loadConfig({ set: ['mariadb.replicas=3'] }), FIXED_SECRETS(), { components: ['mariadb'] }).find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name === 'mariadb-writer-controller',
+    )!;
     const data = cm.data as Record<string, string>;
     const dir = mkdtempSync(join(tmpdir(), 'osb-writer-cm-'));
     try {
       writeFileSync(join(dir, 'writer-decision.mjs'), data['writer-decision.mjs']!);
       writeFileSync(join(dir, 'writer-controller.mjs'), data['writer-controller.mjs']!);
       execFileSync(process.execPath, ['--check', join(dir, 'writer-controller.mjs')]);
-      const shipped = (await import(pathToFileURL(join(dir, 'writer-decision.mjs')).href)) as { chooseGaleraWriter: typeof chooseGaleraWriter; WRITER_LABEL: string };
+      const shipped = (await import(pathToFileURL(join(dir, 'writer-decision.mjs')).href)) as {
+        chooseGaleraWriter: typeof chooseGaleraWriter;
+        WRITER_LABEL: string;
+      };
       expect(shipped.WRITER_LABEL).toBe(WRITER_LABEL);
       for (const [, pods] of CASES) expect(shipped.chooseGaleraWriter(pods)).toEqual(chooseGaleraWriter(pods));
     } finally {
@@ -67,12 +96,19 @@ describe('kubernetes single-writer rendering', () => {
 
   it('Galera: Service mariadb-writer selects only the labelled server pod; the controller may list pods and get/patch only mariadb-0..2', () => {
     const os = objs(3);
-    expect(find(os, 'Service', 'mariadb-writer').spec.selector).toEqual({ 'app.kubernetes.io/name': 'mariadb', 'app.kubernetes.io/instance': 'osb', 'app.kubernetes.io/component': 'server', [WRITER_LABEL]: 'true' });
+    expect(find(os, 'Service', 'mariadb-writer').spec.selector).toEqual({
+      'app.kubernetes.io/name': 'mariadb',
+      'app.kubernetes.io/instance': 'osb',
+      'app.kubernetes.io/component': 'server',
+      [WRITER_LABEL]: 'true',
+    });
     expect(find(os, 'Role', 'mariadb-writer-controller').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       { apiGroups: [''], resources: ['pods'], resourceNames: ['mariadb-0', 'mariadb-1', 'mariadb-2'], verbs: ['get', 'patch'] },
     ]);
-    expect(find(os, 'RoleBinding', 'mariadb-writer-controller').subjects).toEqual([{ kind: 'ServiceAccount', name: 'mariadb-writer-controller', namespace: 'openstack' }]);
+    expect(find(os, 'RoleBinding', 'mariadb-writer-controller').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'mariadb-writer-controller', namespace: 'openstack' },
+    ]);
     const dep = find(os, 'Deployment', 'mariadb-writer-controller');
     expect(dep.spec.replicas).toBe(1);
     expect(dep.spec.strategy).toEqual({ type: 'Recreate' });
@@ -90,7 +126,9 @@ describe('kubernetes single-writer rendering', () => {
     const os = objs(1);
     expect(os.filter((o) => /writer/.test(o.metadata.name))).toEqual([]);
     const c = loadConfig({});
-    expect(kubernetesEndpoints({ config: c, namespace: 'openstack', clusterDomain: 'cluster.local' }, FIXED_SECRETS()).mariadb!.host).toBe('mariadb.openstack.svc.cluster.local');
+    expect(kubernetesEndpoints({ config: c, namespace: 'openstack', clusterDomain: 'cluster.local' }, FIXED_SECRETS()).mariadb!.host).toBe(
+      'mariadb.openstack.svc.cluster.local',
+    );
   });
 });
 
@@ -141,14 +179,28 @@ describe('kubernetes single-writer controller against an in-process API stand-in
     // The Deployment's own env, except the poll period (fast for the test) and the paths outside a pod.
     const env: Record<string, string> = {};
     for (const e of dep.spec.template.spec.containers[0].env as { name: string; value?: string }[]) if (e.value) env[e.name] = e.value;
-    Object.assign(env, { POD_NAMESPACE: 'openstack', OSB_POLL_MS: '30', OSB_HEARTBEAT: join(scripts, 'heartbeat'), OSB_SERVICEACCOUNT_DIR: sa, OSB_API_URL: `http://127.0.0.1:${standin.port}` });
+    Object.assign(env, {
+      POD_NAMESPACE: 'openstack',
+      OSB_POLL_MS: '30',
+      OSB_HEARTBEAT: join(scripts, 'heartbeat'),
+      OSB_SERVICEACCOUNT_DIR: sa,
+      OSB_API_URL: `http://127.0.0.1:${standin.port}`,
+    });
     output = '';
-    child = spawn(process.execPath, [join(scripts, 'writer-controller.mjs')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [join(scripts, 'writer-controller.mjs')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
   }
 
-  const holders = () => standin.all('Pod').filter((p) => p.metadata.labels?.[WRITER_LABEL] === 'true').map((p) => p.metadata.name).sort();
+  const holders = () =>
+    standin
+      .all('Pod')
+      .filter((p) => p.metadata.labels?.[WRITER_LABEL] === 'true')
+      .map((p) => p.metadata.name)
+      .sort();
   const labelPatches = () => standin.requests.filter((r) => /^PATCH \/api\/v1\/namespaces\/openstack\/pods\//.test(r));
   async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
     const end = Date.now() + ms;

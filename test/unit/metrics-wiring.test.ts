@@ -23,12 +23,23 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const secrets: Secrets = { mariadbAdminPassword: 'a'.repeat(40), rabbitmqAdminPassword: 'b'.repeat(40), erlangCookie: 'C'.repeat(48), mariadbExporterPassword: 'E'.repeat(40), services: {} };
+const secrets: Secrets = {
+  mariadbAdminPassword: 'a'.repeat(40),
+  rabbitmqAdminPassword: 'b'.repeat(40),
+  erlangCookie: 'C'.repeat(48),
+  mariadbExporterPassword: 'E'.repeat(40),
+  services: {},
+};
 
 describe('exporter password', () => {
   it('a secrets file written before the exporters gets one on first use, kept 0600 and reused', () => {
     const dir = tmp();
-    const old = { mariadbAdminPassword: 'x'.repeat(40), rabbitmqAdminPassword: 'y'.repeat(40), erlangCookie: 'Z'.repeat(48), services: { nova: 'n'.repeat(40) } };
+    const old = {
+      mariadbAdminPassword: 'x'.repeat(40),
+      rabbitmqAdminPassword: 'y'.repeat(40),
+      erlangCookie: 'Z'.repeat(48),
+      services: { nova: 'n'.repeat(40) },
+    };
     writeFileSync(join(dir, 'secrets.json'), JSON.stringify(old), { mode: 0o600 });
     const s = ensureSecrets(dir);
     expect(s.mariadbExporterPassword).toMatch(/^[A-Za-z0-9]{40}$/);
@@ -75,7 +86,11 @@ describe('osb metrics (reads the config, contacts nothing)', () => {
   it('--format prometheus: one job per exporter kind, every node a target with its labels', async () => {
     const r = await osb(['metrics', '--format', 'prometheus', ...sets], { stateDir: tmp() });
     expect(r.code, r.stderr).toBe(0);
-    const jobs = (parse(r.stdout) as { scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[] }).scrape_configs;
+    const jobs = (
+      parse(r.stdout) as {
+        scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[];
+      }
+    ).scrape_configs;
     expect(jobs.map((j) => j.job_name)).toEqual(['osb-rabbitmq', 'osb-rabbitmq-detailed', 'osb-mariadb', 'osb-haproxy', 'osb-memcached']);
     const mariadb = jobs.find((j) => j.job_name === 'osb-mariadb')!;
     expect(mariadb.static_configs.map((s) => s.targets[0])).toEqual(['127.0.0.1:9104', '127.0.0.1:9105', '127.0.0.1:9106']);

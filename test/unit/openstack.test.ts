@@ -22,7 +22,13 @@ import { OsbError } from '../../src/util/errors.js';
 
 const PW = 'Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789AbCd';
 
-const secrets = (): Secrets => ({ mariadbAdminPassword: 'x'.repeat(40), rabbitmqAdminPassword: 'y'.repeat(40), erlangCookie: 'Z'.repeat(48), mariadbExporterPassword: 'w'.repeat(40), services: {} });
+const secrets = (): Secrets => ({
+  mariadbAdminPassword: 'x'.repeat(40),
+  rabbitmqAdminPassword: 'y'.repeat(40),
+  erlangCookie: 'Z'.repeat(48),
+  mariadbExporterPassword: 'w'.repeat(40),
+  services: {},
+});
 
 /** Node i of a component at its configured port + i on 127.0.0.1, like the local target. */
 const addressing = (_config: Config): Placement => ({
@@ -122,18 +128,32 @@ describe('service plan', () => {
   });
 
   it('the schema refuses invalid database and service names', () => {
-    expect(() => validateConfig({ openstack: { services: [{ name: 'billing', databases: ['Billing-DB; DROP'] }] } })).toThrow(/openstack\.services\.0\.databases\.0.*database name/);
+    expect(() => validateConfig({ openstack: { services: [{ name: 'billing', databases: ['Billing-DB; DROP'] }] } })).toThrow(
+      /openstack\.services\.0\.databases\.0.*database name/,
+    );
     expect(() => validateConfig({ openstack: { services: [{ name: 'billing', databases: ['9lives'] }] } })).toThrow(/database name/);
     expect(() => validateConfig({ openstack: { services: [{ name: 'Bad_Name', databases: ['x'] }] } })).toThrow(/openstack\.services\.0/);
   });
 
   it('passwords: generated ones are 40 letters and digits; user ones with @ : / % # are refused with the reason', () => {
     for (let i = 0; i < 50; i++) expect(generatePassword()).toMatch(/^[A-Za-z0-9]{40}$/);
-    for (const bad of ['p@ssword-long-enough', 'pass:word-long-enough', 'pass/word-long-enough', 'pass%41word-long-enough', 'pass#word-long-enough', "pass'word-long-enough", 'pa$$word-long-enough']) {
-      expect(() => validateConfig({ openstack: { services: [{ name: 'keystone', password: bad }] } }), bad).toThrow(/openstack\.services\.0\.password"?: may only use letters, digits.*configparser rejects "%"/s);
+    for (const bad of [
+      'p@ssword-long-enough',
+      'pass:word-long-enough',
+      'pass/word-long-enough',
+      'pass%41word-long-enough',
+      'pass#word-long-enough',
+      "pass'word-long-enough",
+      'pa$$word-long-enough',
+    ]) {
+      expect(() => validateConfig({ openstack: { services: [{ name: 'keystone', password: bad }] } }), bad).toThrow(
+        /openstack\.services\.0\.password"?: may only use letters, digits.*configparser rejects "%"/s,
+      );
     }
     expect(() => validateConfig({ openstack: { services: [{ name: 'keystone', password: 'short' }] } })).toThrow(/at least 16/);
-    expect(serviceSpecs(validateConfig({ openstack: { services: [{ name: 'keystone', password: 'My.Pass_word-123~abc' }] } }))[0]!.configuredPassword).toBe('My.Pass_word-123~abc');
+    expect(serviceSpecs(validateConfig({ openstack: { services: [{ name: 'keystone', password: 'My.Pass_word-123~abc' }] } }))[0]!.configuredPassword).toBe(
+      'My.Pass_word-123~abc',
+    );
   });
 });
 
@@ -187,7 +207,12 @@ describe('oslo.config rendering', () => {
   it('three RabbitMQ nodes: every node in transport_url, quorum and failover options; three memcached servers', () => {
     const s = settingsFor({ rabbitmq: { replicas: 3, port: 25672 }, memcached: { replicas: 3, port: 21211 } }, 'cinder');
     expect(s.transport_url).toBe(`rabbit://cinder:${PW}@127.0.0.1:25672,cinder:${PW}@127.0.0.1:25673,cinder:${PW}@127.0.0.1:25674/cinder`);
-    expect(s.sections.oslo_messaging_rabbit).toMatchObject({ rabbit_quorum_queue: 'true', amqp_durable_queues: 'true', rabbit_ha_queues: 'false', kombu_failover_strategy: 'round-robin' });
+    expect(s.sections.oslo_messaging_rabbit).toMatchObject({
+      rabbit_quorum_queue: 'true',
+      amqp_durable_queues: 'true',
+      rabbit_ha_queues: 'false',
+      kombu_failover_strategy: 'round-robin',
+    });
     expect(s.memcache_servers).toBe('127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213');
     expect(s.sections.cache).toMatchObject({ memcache_servers: s.memcache_servers, memcache_dead_retry: '30' });
     expect(s.sections.keystone_authtoken).toEqual({ memcached_servers: s.memcache_servers });
@@ -209,9 +234,15 @@ describe('oslo.config rendering', () => {
     expect(env).toContain(`export NOVA_TRANSPORT_URL='rabbit://nova:${PW}@127.0.0.1:5672/nova'\n`);
     expect(env).toContain(`export NOVA_API_DATABASE_CONNECTION='${s.api_database_connection}'\n`);
     expect(env).toContain(`export NOVA_DB_NOVA_CELL0_CONNECTION='${s.databases.nova_cell0}'\n`);
-    const out = execFileSync('bash', ['-c', `eval "$1"; printf '%s\\n' "$NOVA_TRANSPORT_URL" "$NOVA_DATABASE_CONNECTION" "$NOVA_MEMCACHE_SERVERS" "$NOVA_PASSWORD"`, 'x', env], { encoding: 'utf8' });
+    const out = execFileSync(
+      'bash',
+      ['-c', `eval "$1"; printf '%s\\n' "$NOVA_TRANSPORT_URL" "$NOVA_DATABASE_CONNECTION" "$NOVA_MEMCACHE_SERVERS" "$NOVA_PASSWORD"`, 'x', env],
+      { encoding: 'utf8' },
+    );
     expect(out).toBe([s.transport_url, s.database_connection, s.memcache_servers, PW].join('\n') + '\n');
-    expect(renderEnv(settingsFor({ openstack: { services: [{ name: 'my-svc', databases: ['my_svc'] }] } }, 'my-svc'))).toContain('export MY_SVC_DB_USER=\'my_svc\'');
+    expect(renderEnv(settingsFor({ openstack: { services: [{ name: 'my-svc', databases: ['my_svc'] }] } }, 'my-svc'))).toContain(
+      "export MY_SVC_DB_USER='my_svc'",
+    );
   });
 
   it('no "%" anywhere (generated and user-given passwords), so configparser-based tools accept it', () => {
@@ -226,7 +257,7 @@ describe('oslo.config rendering', () => {
     }
   });
 
-  it('the oslo output parses with Python configparser (interpolation on, as Keystone\'s migration tool uses it)', () => {
+  it("the oslo output parses with Python configparser (interpolation on, as Keystone's migration tool uses it)", () => {
     const ini = renderOslo(settingsFor({ rabbitmq: { replicas: 3 } }, 'nova', 'My.Pass_word-123~abc'));
     const py = `import configparser,sys\nc=configparser.ConfigParser()\nc.read_string(sys.stdin.read())\nprint(c.get('database','connection'))\nprint(c.get('DEFAULT','transport_url'))`;
     const out = execFileSync('python3', ['-c', py], { input: ini, encoding: 'utf8' });
@@ -235,13 +266,17 @@ describe('oslo.config rendering', () => {
 });
 
 describe('RabbitMQ password hash check', () => {
-
   const rabbitHash = (password: string) => {
     const salt = randomBytes(4);
-    return Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password)])).digest()]).toString('base64');
+    return Buffer.concat([
+      salt,
+      createHash('sha256')
+        .update(Buffer.concat([salt, Buffer.from(password)]))
+        .digest(),
+    ]).toString('base64');
   };
 
-  it('checks a password against RabbitMQ\'s salted SHA-256 hash', () => {
+  it("checks a password against RabbitMQ's salted SHA-256 hash", () => {
     const h = rabbitHash(PW);
     expect(passwordMatchesHash(PW, h, 'rabbit_password_hashing_sha256')).toBe(true);
     expect(passwordMatchesHash(PW + 'x', h, 'rabbit_password_hashing_sha256')).toBe(false);

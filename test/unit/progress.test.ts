@@ -11,7 +11,13 @@ describe.each([
     const ran: string[] = [];
     const p = make().run([
       { title: 'a', task: async () => void ran.push('a') },
-      { title: 'b', task: async () => { ran.push('b'); throw new Error('b failed'); } },
+      {
+        title: 'b',
+        task: async () => {
+          ran.push('b');
+          throw new Error('b failed');
+        },
+      },
       { title: 'c', task: async () => void ran.push('c') },
     ]);
     await expect(p).rejects.toThrow('b failed');
@@ -22,8 +28,19 @@ describe.each([
     const ran: string[] = [];
     const p = make().run(
       [
-        { title: 'a', task: async () => { throw new Error('a failed'); } },
-        { title: 'b', task: async () => { await new Promise((r) => setTimeout(r, 50)); ran.push('b'); } },
+        {
+          title: 'a',
+          task: async () => {
+            throw new Error('a failed');
+          },
+        },
+        {
+          title: 'b',
+          task: async () => {
+            await new Promise((r) => setTimeout(r, 50));
+            ran.push('b');
+          },
+        },
       ],
       { concurrent: true },
     );
@@ -32,6 +49,14 @@ describe.each([
   });
 
   it('resolves with every result in order', async () => {
-    expect(await make().run([{ title: 'x', task: async () => 1 }, { title: 'y', task: async () => 2 }], { concurrent: true })).toEqual([1, 2]);
+    expect(
+      await make().run(
+        [
+          { title: 'x', task: async () => 1 },
+          { title: 'y', task: async () => 2 },
+        ],
+        { concurrent: true },
+      ),
+    ).toEqual([1, 2]);
   });
 });

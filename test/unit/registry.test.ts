@@ -4,7 +4,13 @@ import { COMPONENTS } from '../../src/config/schema.js';
 import type { Secrets } from '../../src/config/secrets.js';
 import { localExtras, localInstances } from '../../src/targets/local/instances.js';
 
-const secrets: Secrets = { mariadbAdminPassword: 'a'.repeat(40), rabbitmqAdminPassword: 'b'.repeat(40), erlangCookie: 'C'.repeat(48), mariadbExporterPassword: 'd'.repeat(40), services: {} };
+const secrets: Secrets = {
+  mariadbAdminPassword: 'a'.repeat(40),
+  rabbitmqAdminPassword: 'b'.repeat(40),
+  erlangCookie: 'C'.repeat(48),
+  mariadbExporterPassword: 'd'.repeat(40),
+  services: {},
+};
 
 describe('component registry', () => {
   it('has one definition per component, in the order of the config', () => {

@@ -49,7 +49,13 @@ describe('systemd unit names', () => {
     expect(serviceName('/srv/a', 'mariadb-0')).toBe(`osb-${deploymentId('/srv/a')}-mariadb-0.service`);
     expect(targetName('/srv/a')).toBe(`osb-${deploymentId('/srv/a')}.target`);
     // one unit per node, one for the shared epmd helper, one target
-    expect(names(a).map((n) => n.replace(/^osb-[0-9a-f]{8}-?/, ''))).toEqual(['epmd-4672.service', 'memcached-0.service', 'mariadb-0.service', 'rabbitmq-0.service', '.target']);
+    expect(names(a).map((n) => n.replace(/^osb-[0-9a-f]{8}-?/, ''))).toEqual([
+      'epmd-4672.service',
+      'memcached-0.service',
+      'mariadb-0.service',
+      'rabbitmq-0.service',
+      '.target',
+    ]);
     expect(serviceName('/x', 'odd name/é')).toBe(`osb-${deploymentId('/x')}-odd\\x20name\\x2f\\xc3\\xa9.service`);
   });
 

@@ -34,7 +34,11 @@ describe('tls config keys', () => {
     const req = tlsOn();
     expect(portsInUse(req).filter((p) => p.key === 'rabbitmq.tlsPort')).toEqual([]);
     const opt = loadConfig({ set: ['tls.enabled=true', 'rabbitmq.replicas=3'] });
-    expect(portsInUse(opt).filter((p) => p.key === 'rabbitmq.tlsPort').map((p) => p.port)).toEqual([5682, 5683, 5684]);
+    expect(
+      portsInUse(opt)
+        .filter((p) => p.key === 'rabbitmq.tlsPort')
+        .map((p) => p.port),
+    ).toEqual([5682, 5683, 5684]);
   });
 });
 
@@ -45,8 +49,20 @@ describe('daemon settings with TLS on', () => {
 
   it('MariaDB: server TLS, require_secure_transport, Galera socket.ssl and SST encrypt=3 with the node files', () => {
     const cnf = renderLocalMyCnf(config, node('mariadb', 1), '/s/mariadb/mariadb-1', 'root');
-    for (const l of [`ssl_cert = ${f.cert}`, `ssl_key = ${f.key}`, `ssl_ca = ${f.ca}`, 'require_secure_transport = ON', 'encrypt = 3', `tca = ${f.ca}`, `tcert = ${f.cert}`, `tkey = ${f.key}`]) expect(cnf).toContain(l);
-    expect(cnf).toMatch(/wsrep_provider_options = ".*;socket\.ssl=YES;socket\.ssl_ca=\/s\/mariadb\/mariadb-1\/tls\/ca\.pem;socket\.ssl_cert=.*cert\.pem;socket\.ssl_key=.*key\.pem"/);
+    for (const l of [
+      `ssl_cert = ${f.cert}`,
+      `ssl_key = ${f.key}`,
+      `ssl_ca = ${f.ca}`,
+      'require_secure_transport = ON',
+      'encrypt = 3',
+      `tca = ${f.ca}`,
+      `tcert = ${f.cert}`,
+      `tkey = ${f.key}`,
+    ])
+      expect(cnf).toContain(l);
+    expect(cnf).toMatch(
+      /wsrep_provider_options = ".*;socket\.ssl=YES;socket\.ssl_ca=\/s\/mariadb\/mariadb-1\/tls\/ca\.pem;socket\.ssl_cert=.*cert\.pem;socket\.ssl_key=.*key\.pem"/,
+    );
     expect(renderLocalMyCnf(loadConfig({}), node('mariadb', 1), '/d', 'root')).not.toMatch(/ssl|encrypt/);
   });
 
@@ -54,7 +70,9 @@ describe('daemon settings with TLS on', () => {
     const adv = renderLocalAdvancedConfig(config, 0, '/d/defs.json', nodeTlsFiles('/d'));
     expect(adv).toContain('{tcp_listeners, []}');
     expect(adv).toContain('{ssl_listeners, [{"127.0.0.1", 5672}]}');
-    expect(adv).toMatch(/rabbitmq_management, \[\{listener, \[\{port, 15672\}, \{ip, "127\.0\.0\.1"\}, \{ssl, true\}, \{ssl_opts, \[\{cacertfile, "\/d\/tls\/ca\.pem"\}/);
+    expect(adv).toMatch(
+      /rabbitmq_management, \[\{listener, \[\{port, 15672\}, \{ip, "127\.0\.0\.1"\}, \{ssl, true\}, \{ssl_opts, \[\{cacertfile, "\/d\/tls\/ca\.pem"\}/,
+    );
     const env = rabbitmqEnv(config, 0, '/d');
     expect(env.RABBITMQ_NODE_PORT).toBeUndefined();
     expect(env.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS).toContain('-proto_dist inet_tls -ssl_dist_optfile /d/ssl_dist.config');
@@ -64,12 +82,21 @@ describe('daemon settings with TLS on', () => {
   });
 
   it('memcached: -Z with the chain, key and CA', () => {
-    expect(memcachedTlsArgs(config, nodeTlsFiles('/m'))).toEqual(['-Z', '-o', 'ssl_chain_cert=/m/tls/cert.pem,ssl_key=/m/tls/key.pem,ssl_ca_cert=/m/tls/ca.pem']);
+    expect(memcachedTlsArgs(config, nodeTlsFiles('/m'))).toEqual([
+      '-Z',
+      '-o',
+      'ssl_chain_cert=/m/tls/cert.pem,ssl_key=/m/tls/key.pem,ssl_ca_cert=/m/tls/ca.pem',
+    ]);
     expect(memcachedTlsArgs(loadConfig({}), nodeTlsFiles('/m'))).toEqual([]);
   });
 
   it('oslo output: ssl_ca in the URL, oslo.messaging ssl, the pymemcache backend with TLS', () => {
-    const at = { kind: 'local' as const, node: (_c: string, i: number, b: number) => ({ host: '127.0.0.1', port: b + i }), service: (_n: string, port: number) => ({ host: '127.0.0.1', port }), stateDir: '/st' };
+    const at = {
+      kind: 'local' as const,
+      node: (_c: string, i: number, b: number) => ({ host: '127.0.0.1', port: b + i }),
+      service: (_n: string, port: number) => ({ host: '127.0.0.1', port }),
+      stateDir: '/st',
+    };
     const secrets = { mariadbAdminPassword: 'a'.repeat(20), rabbitmqAdminPassword: 'b'.repeat(20), erlangCookie: 'c'.repeat(20), services: {} };
     const eps = Object.assign({}, ...(['mariadb', 'rabbitmq', 'memcached'] as const).map((c) => definition(c).endpoints(config, secrets as never, at)));
     const nova = serviceSettings(config, eps, planServices(config).find((s) => s.name === 'nova')!, 'p'.repeat(20));

@@ -8,6 +8,8 @@ import { print } from './target.js';
 export async function certsRotateCommand(components: ComponentName[], o: GlobalOptions): Promise<number> {
   const r = await rotateLocalCerts({ ...sources(o), components, progress: cliProgress(verbosity(o)) });
   if (o.json) print(JSON.stringify(r, null, 2));
-  else for (const c of r.issued) print(`${c.node}: serial ${c.serial}, until ${c.notAfter}${r.reloaded.includes(c.node) ? ', reloaded' : ' (not running: used at its next start)'}`);
+  else
+    for (const c of r.issued)
+      print(`${c.node}: serial ${c.serial}, until ${c.notAfter}${r.reloaded.includes(c.node) ? ', reloaded' : ' (not running: used at its next start)'}`);
   return 0;
 }

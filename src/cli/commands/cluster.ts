@@ -17,9 +17,18 @@ export async function restartCommand(components: ComponentName[], o: GlobalOptio
 
 export async function recoverCommand(o: GlobalOptions & { forceBootstrap?: string }): Promise<number> {
   if (!o.forceBootstrap) {
-    throw new OsbError('osb recover needs --force-bootstrap NODE', 'automatic recovery is what `osb deploy` does; use --force-bootstrap only when it refused and you know which node holds the data to keep', 2);
+    throw new OsbError(
+      'osb recover needs --force-bootstrap NODE',
+      'automatic recovery is what `osb deploy` does; use --force-bootstrap only when it refused and you know which node holds the data to keep',
+      2,
+    );
   }
-  const r = await deployLocal({ ...sources(o), components: COMPONENTS.filter((c) => definition(c).local.forceBootstrap), progress: cliProgress(verbosity(o)), forceBootstrap: o.forceBootstrap });
+  const r = await deployLocal({
+    ...sources(o),
+    components: COMPONENTS.filter((c) => definition(c).local.forceBootstrap),
+    progress: cliProgress(verbosity(o)),
+    forceBootstrap: o.forceBootstrap,
+  });
   for (const n of r.components[0]?.nodes ?? []) print(`${n.name}: ${n.action}${n.reason ? ` (${n.reason})` : ''}`);
   return 0;
 }

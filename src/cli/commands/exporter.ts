@@ -9,7 +9,8 @@ export async function memcachedExporterCommand(o: { listen: string; server: stri
     exporter = await startMemcachedExporter({ listen: o.listen, servers: o.server });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new OsbError(`cannot listen on ${o.listen}: the port is already in use`, 'choose another --listen port (memcached.exporterPort)', 1);
+    if (e.code === 'EADDRINUSE')
+      throw new OsbError(`cannot listen on ${o.listen}: the port is already in use`, 'choose another --listen port (memcached.exporterPort)', 1);
     throw new OsbError(e.message, 'give --listen and --server as host:port, e.g. --listen 127.0.0.1:9150 --server 127.0.0.1:11211', 2);
   }
   process.stderr.write(`osb memcached exporter: serving http://${o.listen}/metrics for ${o.server.join(', ')}\n`);

@@ -5,6 +5,12 @@ import { emit, openTarget, print } from './target.js';
 
 export async function testCommand(components: ComponentName[], o: GlobalOptions): Promise<number> {
   const target = await openTarget(o);
-  const out = await target.test({ components, progress: cliProgress(verbosity(o)), log: cliLog(verbosity(o)), quiet: o.quiet, onLine: outputFormat(o) === 'table' ? print : undefined });
+  const out = await target.test({
+    components,
+    progress: cliProgress(verbosity(o)),
+    log: cliLog(verbosity(o)),
+    quiet: o.quiet,
+    onLine: outputFormat(o) === 'table' ? print : undefined,
+  });
   return emit(out, o);
 }

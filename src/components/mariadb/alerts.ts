@@ -25,7 +25,9 @@ export function mariadbAlertRules(config: Config, opts: AlertOptions = {}): Rule
           description:
             'The exporter of {{ $labels.node }} cannot reach its server (mysql_up 0) or cannot be scraped itself. ' +
             'Look at `osb logs mariadb --node {{ $labels.ordinal }}` for the reason; `osb deploy mariadb` starts a dead node again' +
-            (n > 1 ? ' and it rejoins the cluster by IST; if the whole cluster stopped and deploy refuses to choose, `osb recover --force-bootstrap mariadb-N`.' : '.'),
+            (n > 1
+              ? ' and it rejoins the cluster by IST; if the whole cluster stopped and deploy refuses to choose, `osb recover --force-bootstrap mariadb-N`.'
+              : '.'),
         },
       },
       opts,
@@ -88,7 +90,8 @@ export function mariadbAlertRules(config: Config, opts: AlertOptions = {}): Rule
           forSeconds: 300,
           labels: labels('warning'),
           annotations: {
-            summary: 'Galera replication on {{ $labels.node }} is paused by flow control {{ $value | humanizePercentage }} of the time: find the slow node with `osb status`',
+            summary:
+              'Galera replication on {{ $labels.node }} is paused by flow control {{ $value | humanizePercentage }} of the time: find the slow node with `osb status`',
             description:
               'Flow control stops every writer in the cluster while one node catches up on its apply queue. ' +
               'The slow node usually has a busy disk or CPU, or a long-running query; `osb status` and `osb logs mariadb --node N` show it. ' +

@@ -51,7 +51,12 @@ function parseBinlogInfo(text: string | undefined): BinlogPosition | undefined {
 }
 
 function parseCheckpoints(text: string | undefined): Record<string, string> {
-  return Object.fromEntries((text ?? '').split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((x) => x.length === 2) as [string, string][]);
+  return Object.fromEntries(
+    (text ?? '')
+      .split('\n')
+      .map((l) => l.split('=').map((x) => x.trim()))
+      .filter((x) => x.length === 2) as [string, string][],
+  );
 }
 
 /** The node a backup is taken from: on Galera a Synced member that is not the proxy's writer, so the writer never desyncs. */
@@ -75,7 +80,10 @@ async function backupNode(config: Config, stateDir: string, secrets: Secrets, no
       return n;
     }
   }
-  throw new OsbError(`no Synced non-writer Galera node to back up from (${seen.join('; ')})`, 'run `osb deploy` to bring the cluster back, then back up; osb never desyncs the writer');
+  throw new OsbError(
+    `no Synced non-writer Galera node to back up from (${seen.join('; ')})`,
+    'run `osb deploy` to bring the cluster back, then back up; osb never desyncs the writer',
+  );
 }
 
 async function liveContents(inst: LocalInstance, config: Config) {
@@ -167,12 +175,16 @@ interface ArchivedBinlog {
 }
 
 const archiveDir = (root: string, history: string, node: string) => join(root, 'binlogs', history, node);
-const readIndex = (dir: string): ArchivedBinlog[] => (existsSync(join(dir, 'index.json')) ? (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ArchivedBinlog[]) : []);
+const readIndex = (dir: string): ArchivedBinlog[] =>
+  existsSync(join(dir, 'index.json')) ? (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ArchivedBinlog[]) : [];
 
 function sha256(file: string): Promise<string> {
   return new Promise((res, rej) => {
     const h = createHash('sha256');
-    createReadStream(file).on('data', (d) => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej);
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => res(h.digest('hex')))
+      .on('error', rej);
   });
 }
 
@@ -194,7 +206,9 @@ async function archiveLogs(ctx: { config: Config; nodes: LocalInstance[]; backup
     mkdirSync(dst, { recursive: true, mode: 0o700 });
     const index = readIndex(dst);
     const have = new Set(index.map((e) => e.file));
-    const files = readdirSync(src).filter((f) => f.startsWith(`${BINLOG_BASENAME}.`) && /\.\d+$/.test(f) && f !== active).sort();
+    const files = readdirSync(src)
+      .filter((f) => f.startsWith(`${BINLOG_BASENAME}.`) && /\.\d+$/.test(f) && f !== active)
+      .sort();
     for (const f of files) {
       if (have.has(f)) continue;
       copyFileSync(join(src, f), join(dst, `${f}.tmp`));
@@ -213,7 +227,9 @@ async function archiveLogs(ctx: { config: Config; nodes: LocalInstance[]; backup
 export function pitrWindow(root: string, history: string): { to?: string } {
   const base = join(root, 'binlogs', history);
   if (!existsSync(base)) return {};
-  const ends = readdirSync(base).flatMap((n) => readIndex(join(base, n)).map((e) => e.closedBy)).sort();
+  const ends = readdirSync(base)
+    .flatMap((n) => readIndex(join(base, n)).map((e) => e.closedBy))
+    .sort();
   return ends.length ? { to: ends[ends.length - 1] } : {};
 }
 
@@ -232,28 +248,49 @@ export function parseLocalTime(t: string): Date | undefined {
 export async function binlogsFor(root: string, part: Record<string, unknown>, toTime: string, backupEnd: string): Promise<string[]> {
   const pos = part.binlog as BinlogPosition | undefined;
   const history = part.binlogHistory as string | undefined;
-  if (!pos || !history) throw new OsbError('this backup was taken without binary logs (backup.pitr was off), so it cannot be rolled forward to a time', 'restore it without --to-time, or turn on backup.pitr for later backups', 2);
+  if (!pos || !history)
+    throw new OsbError(
+      'this backup was taken without binary logs (backup.pitr was off), so it cannot be rolled forward to a time',
+      'restore it without --to-time, or turn on backup.pitr for later backups',
+      2,
+    );
   const to = parseLocalTime(toTime);
   if (!to) throw new OsbError(`--to-time "${toTime}" is not a time`, "give local time as 'YYYY-MM-DD HH:MM:SS'", 2);
-  if (to.getTime() < new Date(backupEnd).getTime() - 1000) throw new OsbError(`--to-time ${toTime} is before the backup finished (${backupEnd})`, 'restore an older backup, or pick a later time', 2);
+  if (to.getTime() < new Date(backupEnd).getTime() - 1000)
+    throw new OsbError(`--to-time ${toTime} is before the backup finished (${backupEnd})`, 'restore an older backup, or pick a later time', 2);
   const dir = archiveDir(root, history, part.node as string);
   const index = readIndex(dir);
   const from = index.findIndex((e) => e.file === pos.file);
-  if (from < 0) throw new OsbError(`the archived binlogs in ${dir} do not contain ${pos.file}, where the backup ends`, 'run `osb backup archive-binlogs` on the deployment (if it still runs), or restore without --to-time', 2);
+  if (from < 0)
+    throw new OsbError(
+      `the archived binlogs in ${dir} do not contain ${pos.file}, where the backup ends`,
+      'run `osb backup archive-binlogs` on the deployment (if it still runs), or restore without --to-time',
+      2,
+    );
   const files = index.slice(from);
   for (let i = 1; i < files.length; i++) {
     const a = Number(files[i - 1]!.file.split('.').pop());
     const b = Number(files[i]!.file.split('.').pop());
-    if (b !== a + 1) throw new OsbError(`archived binlogs in ${dir} have a gap between ${files[i - 1]!.file} and ${files[i]!.file}`, 'restore without --to-time, or to a time before the gap', 2);
+    if (b !== a + 1)
+      throw new OsbError(
+        `archived binlogs in ${dir} have a gap between ${files[i - 1]!.file} and ${files[i]!.file}`,
+        'restore without --to-time, or to a time before the gap',
+        2,
+      );
   }
   const last = files[files.length - 1]!;
   if (new Date(last.closedBy).getTime() < to.getTime()) {
-    throw new OsbError(`the archived binlogs only reach ${last.closedBy} (--to-time ${toTime} is later)`, 'run `osb backup archive-binlogs` on the deployment first (if it still runs), or pick an earlier time', 2);
+    throw new OsbError(
+      `the archived binlogs only reach ${last.closedBy} (--to-time ${toTime} is later)`,
+      'run `osb backup archive-binlogs` on the deployment first (if it still runs), or pick an earlier time',
+      2,
+    );
   }
   for (const f of files) {
     const p = join(dir, f.file);
     if (!existsSync(p)) throw new OsbError(`archived binlog ${p} is missing`, 'the point-in-time window is broken at this file; restore without --to-time', 2);
-    if ((await sha256(p)) !== f.sha256) throw new OsbError(`archived binlog ${p} is damaged (SHA-256 differs from its index)`, 'restore without --to-time, or to a time before this file', 2);
+    if ((await sha256(p)) !== f.sha256)
+      throw new OsbError(`archived binlog ${p} is damaged (SHA-256 differs from its index)`, 'restore without --to-time, or to a time before this file', 2);
   }
   return files.map((f) => join(dir, f.file));
 }
@@ -261,7 +298,9 @@ export async function binlogsFor(root: string, part: Record<string, unknown>, to
 /** mariadb-binlog FILES --start-position --stop-datetime | mariadb, over the node's socket. */
 async function replay(files: string[], start: number, toTime: string, socket: string, logFile: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const dump = spawn(BINLOG_BIN, ['--no-defaults', `--start-position=${start}`, `--stop-datetime=${toTime}`, ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const dump = spawn(BINLOG_BIN, ['--no-defaults', `--start-position=${start}`, `--stop-datetime=${toTime}`, ...files], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const client = spawn(CLIENT_BIN, ['--no-defaults', `--socket=${socket}`, `--user=${osUser()}`, '--binary-mode'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     dump.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -292,10 +331,13 @@ async function restoreData(ctx: RestoreDataContext): Promise<{ forceBootstrap?: 
   await prepareChain(ctx.chain, prepared, ctx.report);
   const node0 = ctx.nodes[0]!;
   const p = mariadbPaths(node0.dir);
-  if (existsSync(p.dataDir) && readdirSync(p.dataDir).length) throw new OsbError(`${p.dataDir} is not empty`, 'restore into a fresh deployment (osb destroy first, or another --state-dir)', 2);
+  if (existsSync(p.dataDir) && readdirSync(p.dataDir).length)
+    throw new OsbError(`${p.dataDir} is not empty`, 'restore into a fresh deployment (osb destroy first, or another --state-dir)', 2);
   mkdirSync(node0.dir, { recursive: true, mode: 0o700 });
   ctx.report(`${node0.name}: copying the prepared data back`);
-  await runQuiet(BACKUP_BIN, ['--no-defaults', '--move-back', `--target-dir=${prepared}`, `--datadir=${p.dataDir}`], { logFile: join(ctx.workDir, 'move-back.log') });
+  await runQuiet(BACKUP_BIN, ['--no-defaults', '--move-back', `--target-dir=${prepared}`, `--datadir=${p.dataDir}`], {
+    logFile: join(ctx.workDir, 'move-back.log'),
+  });
   if (files.length) {
     // Alone, without Galera or TCP: no client sees the data before it is complete.
     ctx.report(`${node0.name}: replaying ${files.length} archived binlog file(s) up to ${ctx.toTime}`);
@@ -363,7 +405,10 @@ export async function tableChecksums(ep: { host: string; port: number; user: str
     const sums: Record<string, string> = {};
     let newest: string | undefined;
     if (!databases.length) return { sums, newest };
-    const [tables] = (await c.query("SELECT TABLE_SCHEMA s, TABLE_NAME t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1, 2", [databases])) as unknown as [{ s: string; t: string }[]];
+    const [tables] = (await c.query(
+      "SELECT TABLE_SCHEMA s, TABLE_NAME t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1, 2",
+      [databases],
+    )) as unknown as [{ s: string; t: string }[]];
     for (const { s, t } of tables) {
       const [r] = (await c.query(`CHECKSUM TABLE ${ident(s)}.${ident(t)}`)) as unknown as [{ Checksum: number | string | null }[]];
       sums[`${s}.${t}`] = String(r[0]?.Checksum ?? 'null');
@@ -373,7 +418,9 @@ export async function tableChecksums(ep: { host: string; port: number; user: str
       [databases],
     )) as unknown as [{ s: string; t: string; c: string }[]];
     for (const { s, t, c: col } of cols) {
-      const [r] = (await c.query(`SELECT DATE_FORMAT(MAX(${ident(col)}), '%Y-%m-%d %H:%i:%s') m FROM ${ident(s)}.${ident(t)}`)) as unknown as [{ m: string | null }[]];
+      const [r] = (await c.query(`SELECT DATE_FORMAT(MAX(${ident(col)}), '%Y-%m-%d %H:%i:%s') m FROM ${ident(s)}.${ident(t)}`)) as unknown as [
+        { m: string | null }[],
+      ];
       const m = r[0]?.m;
       if (m && (!newest || m > newest)) newest = m;
     }
@@ -407,7 +454,10 @@ async function verifyScratch(ctx: ScratchVerifyContext): Promise<RestoredCheck> 
         }
       }
     }
-    const { sums, newest } = await tableChecksums(root, expectedDbs.filter((d) => have.has(d)));
+    const { sums, newest } = await tableChecksums(
+      root,
+      expectedDbs.filter((d) => have.has(d)),
+    );
     const expected = last.part.tableChecksums as Record<string, string> | undefined;
     if (expected) {
       for (const [t, v] of Object.entries(expected)) {

@@ -54,10 +54,23 @@ export function decideGaleraStart(nodes: GaleraNodeView[], opts: DecideOptions =
     const chosen = nodes.find((n) => n.name === opts.forceBootstrap);
     if (!chosen) return { kind: 'refuse', reason: `--force-bootstrap ${opts.forceBootstrap}: no such node (nodes: ${names.join(', ')})` };
     if (nodes.some((n) => n.running)) {
-      return { kind: 'refuse', reason: `--force-bootstrap needs every node stopped, but ${nodes.filter((n) => n.running).map((n) => n.name).join(', ')} still run(s)` };
+      return {
+        kind: 'refuse',
+        reason: `--force-bootstrap needs every node stopped, but ${nodes
+          .filter((n) => n.running)
+          .map((n) => n.name)
+          .join(', ')} still run(s)`,
+      };
     }
     if (!chosen.hasData) return { kind: 'refuse', reason: `--force-bootstrap ${chosen.name}: it has no data to bootstrap from` };
-    return { kind: 'recover', bootstrap: chosen.name, uuid: chosen.uuid ?? '', seqno: chosen.seqno ?? -1, then: others(chosen.name), reason: `forced by the operator: ${nodes.map(describe).join('; ')}` };
+    return {
+      kind: 'recover',
+      bootstrap: chosen.name,
+      uuid: chosen.uuid ?? '',
+      seqno: chosen.seqno ?? -1,
+      then: others(chosen.name),
+      reason: `forced by the operator: ${nodes.map(describe).join('; ')}`,
+    };
   }
 
   const primary = nodes.filter((n) => n.running && n.primary);
@@ -65,7 +78,8 @@ export function decideGaleraStart(nodes: GaleraNodeView[], opts: DecideOptions =
   if (primary.length > 0) {
     const start = nodes.filter((n) => !n.running).map((n) => n.name);
     const stuck = nodes.filter((n) => n.running && !n.primary);
-    if (start.length === 0) return { kind: 'refuse', reason: `${stuck.map((n) => n.name).join(', ')} run(s) outside the Primary component; restart it: osb restart mariadb` };
+    if (start.length === 0)
+      return { kind: 'refuse', reason: `${stuck.map((n) => n.name).join(', ')} run(s) outside the Primary component; restart it: osb restart mariadb` };
     return { kind: 'join', start, reason: `Primary component on ${primary.map((n) => n.name).join(', ')}` };
   }
 
@@ -84,7 +98,10 @@ export function decideGaleraStart(nodes: GaleraNodeView[], opts: DecideOptions =
     return {
       kind: 'refuse',
       reason:
-        `all nodes are down and ${nodes.filter((n) => !n.hasData).map((n) => n.name).join(', ')} lost its data, so the most advanced node cannot be known ` +
+        `all nodes are down and ${nodes
+          .filter((n) => !n.hasData)
+          .map((n) => n.name)
+          .join(', ')} lost its data, so the most advanced node cannot be known ` +
         `(found ${nodes.map(describe).join('; ')}). If that data is truly gone, choose: osb recover --force-bootstrap ${best?.name ?? withData[0]!.name}`,
     };
   }
@@ -97,7 +114,10 @@ export function decideGaleraStart(nodes: GaleraNodeView[], opts: DecideOptions =
   }
   const uuids = new Set(nodes.map((n) => n.uuid));
   if (uuids.size > 1) {
-    return { kind: 'refuse', reason: `nodes belong to different cluster histories (${nodes.map(describe).join('; ')}): bootstrapping any would discard another's writes; choose with osb recover --force-bootstrap NODE` };
+    return {
+      kind: 'refuse',
+      reason: `nodes belong to different cluster histories (${nodes.map(describe).join('; ')}): bootstrapping any would discard another's writes; choose with osb recover --force-bootstrap NODE`,
+    };
   }
   const maxSeqno = Math.max(...nodes.map((n) => n.seqno!));
   const best = nodes.filter((n) => n.seqno === maxSeqno).sort((a, b) => Number(!!b.safeToBootstrap) - Number(!!a.safeToBootstrap))[0]!;

@@ -10,7 +10,8 @@ import { galeraTlsOptions, sstTlsLines } from './tls.js';
  * A dead peer blocks commits until it is evicted; Galera's defaults (suspect 5 s, inactive 15 s)
  * are made for WANs. On one host a peer that misses 2 s of keepalives is gone.
  */
-const FAST_FAILURE_DETECTION = 'evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S;evs.install_timeout=PT3S';
+const FAST_FAILURE_DETECTION =
+  'evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S;evs.install_timeout=PT3S';
 
 /** Galera settings of one local node (empty for a single node). Ports: base+i, base+10+i, base+20+i. */
 export function galeraInstanceLines(config: Config, node: NodeModel, dir: string, osUser: string): string[] {

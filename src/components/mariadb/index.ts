@@ -13,7 +13,7 @@ import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
-import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
+import { deployGalera, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
 import { ensureExporterAccount, mysqldExporterInstance } from './local-exporter.js';
@@ -38,7 +38,12 @@ export const mariadb: ComponentDefinition = {
     { binaries: [MARIADB_BINARIES.server, MARIADB_BINARIES.installDb], packages: ['mariadb-server'] },
     // Galera: the provider, mariabackup SST (streamed through socat) and the single-writer proxy.
     ...(clustered(config.mariadb)
-      ? [{ binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat', HAPROXY], packages: ['galera-4', 'mariadb-backup', 'socat', 'haproxy'] }]
+      ? [
+          {
+            binaries: ['/usr/lib/galera/libgalera_smm.so', '/usr/bin/mariadb-backup', '/usr/bin/socat', HAPROXY],
+            packages: ['galera-4', 'mariadb-backup', 'socat', 'haproxy'],
+          },
+        ]
       : []),
     ...(config.metrics.enabled ? [{ binaries: [MYSQLD_EXPORTER_BINARY], packages: ['prometheus-mysqld-exporter'] }] : []),
   ],
@@ -53,9 +58,21 @@ export const mariadb: ComponentDefinition = {
     const db =
       at.kind === 'kubernetes' ? at.service(mariadbClientService(config), m.port) : needsProxy(config) ? at.service(PROXY_NAME, proxyPort(config)) : nodes[0]!;
     const socket = at.stateDir && !clustered(m) ? mariadbPaths(nodeDir(at.stateDir, 'mariadb', 'mariadb-0')).socket : undefined;
-    return { mariadb: { host: db.host, port: db.port, username: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...(socket ? { socket } : {}), nodes, ...tlsCaFile(config, at.stateDir) } };
+    return {
+      mariadb: {
+        host: db.host,
+        port: db.port,
+        username: ADMIN_USER.mariadb,
+        password: secrets.mariadbAdminPassword,
+        ...(socket ? { socket } : {}),
+        nodes,
+        ...tlsCaFile(config, at.stateDir),
+      },
+    };
   },
-  describeEndpoints: (eps) => eps.mariadb && `mariadb:   ${eps.mariadb.username}:<password>@${eps.mariadb.host}:${eps.mariadb.port}${eps.mariadb.socket ? `   socket ${eps.mariadb.socket}` : ''}`,
+  describeEndpoints: (eps) =>
+    eps.mariadb &&
+    `mariadb:   ${eps.mariadb.username}:<password>@${eps.mariadb.host}:${eps.mariadb.port}${eps.mariadb.socket ? `   socket ${eps.mariadb.socket}` : ''}`,
   local: {
     instance: mariadbLocalInstance,
     forceBootstrap: true,
@@ -118,8 +135,14 @@ export const mariadb: ComponentDefinition = {
       const name = 'fd limit mariadb';
       const want = 10 + config.mariadb.maxConnections + 1 + 2 * 2000;
       const floor = 10 + config.mariadb.maxConnections + 2 * 400;
-      if (lim.hard < floor) return fail(name, `hard open files limit ${lim.hard}: MariaDB would lower max_connections below ${config.mariadb.maxConnections}`, `raise the hard limit to at least ${want} (ulimit -Hn ${want} as root, or LimitNOFILE=), or lower mariadb.maxConnections`);
-      if (lim.hard < want) return warn(name, `hard open files limit ${lim.hard}: MariaDB will shrink table_open_cache (wants ${want} files)`, `raise the hard limit to ${want}`);
+      if (lim.hard < floor)
+        return fail(
+          name,
+          `hard open files limit ${lim.hard}: MariaDB would lower max_connections below ${config.mariadb.maxConnections}`,
+          `raise the hard limit to at least ${want} (ulimit -Hn ${want} as root, or LimitNOFILE=), or lower mariadb.maxConnections`,
+        );
+      if (lim.hard < want)
+        return warn(name, `hard open files limit ${lim.hard}: MariaDB will shrink table_open_cache (wants ${want} files)`, `raise the hard limit to ${want}`);
       return ok(name, `hard open files limit ${lim.hard} ≥ ${want} MariaDB wants`);
     },
     smoke: (config, secrets, inst) => mariadbSmokeSteps(adminOf(config, secrets, inst)),

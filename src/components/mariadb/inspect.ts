@@ -15,7 +15,9 @@ export async function inspectMariadb(ep: MariadbEndpoint): Promise<MariadbNodeIn
   return withMariadb(
     ep,
     async (c) => {
-      const [[row]] = (await c.query('SELECT VERSION() AS v, @@wsrep_on AS wsrep, @@max_connections AS max')) as unknown as [{ v: string; wsrep: number; max: number }[]];
+      const [[row]] = (await c.query('SELECT VERSION() AS v, @@wsrep_on AS wsrep, @@max_connections AS max')) as unknown as [
+        { v: string; wsrep: number; max: number }[],
+      ];
       const [vars] = (await c.query(
         "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected','Uptime','wsrep_cluster_size','wsrep_local_state_comment','wsrep_cluster_status','wsrep_ready','wsrep_last_committed','wsrep_flow_control_paused_ns')",
       )) as unknown as [{ Variable_name: string; Value: string }[]];

@@ -3,9 +3,36 @@ import { ADMIN_USER } from '../../model/desired.js';
 import { accountName, serviceSpecs } from '../../model/services.js';
 import { galeraDecisionModuleSource, podProgramSource, writerDecisionModuleSource } from './pod-programs.js';
 import {
-  antiAffinity, configMap, containerSecurity, fieldEnv, headlessName, HOOK_ANNOTATION, imageRef, type K8sObject, LABEL, labels, meta,
-  networkPolicy, NODE_IMAGE, NODE_UID, podDisruptionBudget, podFqdn, podSecurity, pvcTemplate, type RenderContext, resources,
-  roleAndBinding, secret, secretEnv, selector, serviceAccount, serviceFqdn, servicePasswordEnv, servicePasswordKey, services, shortHash,
+  antiAffinity,
+  configMap,
+  containerSecurity,
+  fieldEnv,
+  headlessName,
+  HOOK_ANNOTATION,
+  imageRef,
+  type K8sObject,
+  LABEL,
+  labels,
+  meta,
+  networkPolicy,
+  NODE_IMAGE,
+  NODE_UID,
+  podDisruptionBudget,
+  podFqdn,
+  podSecurity,
+  pvcTemplate,
+  type RenderContext,
+  resources,
+  roleAndBinding,
+  secret,
+  secretEnv,
+  selector,
+  serviceAccount,
+  serviceFqdn,
+  servicePasswordEnv,
+  servicePasswordKey,
+  services,
+  shortHash,
   WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
 import { createHash, createHmac } from 'node:crypto';
@@ -24,7 +51,6 @@ export const WRITER_CONTROLLER_NAME = 'mariadb-writer-controller';
 
 /** The database Service clients connect to: the single-writer Service with Galera, else `mariadb`. */
 export const mariadbClientService = (config: RenderContext['config']) => (config.mariadb.replicas > 1 ? MARIADB_WRITER_SERVICE : 'mariadb');
-
 
 /** Key of the shared tuning file in the `mariadb-etc` ConfigMap (the local target's tuning.cnf). */
 export const MARIADB_TUNING_KEY = 'tuning.cnf';
@@ -64,7 +90,7 @@ export function mariadbStartScript(ctx: RenderContext): string {
       'fi',
       'if [ "$mode" = bootstrap ]; then',
       '  date -u +%FT%TZ > /run/osb/galera-bootstrapped',
-      '  printf \'join\\n\' > /run/osb/galera-mode.tmp && mv -f /run/osb/galera-mode.tmp /run/osb/galera-mode',
+      "  printf 'join\\n' > /run/osb/galera-mode.tmp && mv -f /run/osb/galera-mode.tmp /run/osb/galera-mode",
       '  if [ -f /var/lib/mysql/grastate.dat ]; then sed -i "s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/" /var/lib/mysql/grastate.dat; fi',
       '  echo "osb: bootstrapping the Galera cluster from $POD_NAME"',
       '  exec docker-entrypoint.sh mariadbd --defaults-extra-file=/run/osb/node.cnf --wsrep-new-cluster',
@@ -147,11 +173,14 @@ export function dbInitScript(ctx: RenderContext): string {
     `wait_tcp ${host} ${m.port} 600`,
     `db() { mariadb -h ${host} -P ${m.port} -u ${ADMIN_USER.mariadb} "$@"; }`,
     'end=$(( $(date +%s) + 600 ))',
-    "until db -e 'SELECT 1' >/dev/null; do [ \"$(date +%s)\" -lt \"$end\" ] || exit 1; sleep 3; done",
+    'until db -e \'SELECT 1\' >/dev/null; do [ "$(date +%s)" -lt "$end" ] || exit 1; sleep 3; done',
     'db <<EOSQL',
     ...sql,
     'EOSQL',
-    `echo "ok: databases and users of ${serviceSpecs(ctx.config).filter((s) => Object.keys(s.databases).length).map((s) => s.name).join(', ')}"`,
+    `echo "ok: databases and users of ${serviceSpecs(ctx.config)
+      .filter((s) => Object.keys(s.databases).length)
+      .map((s) => s.name)
+      .join(', ')}"`,
     '',
   ].join('\n');
 }
@@ -236,7 +265,14 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   if (galera) {
     const small = { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: m.resources.memoryLimit } };
     initContainers.push(
-      { name: 'galera-recover', image: imageRef(m), command: ['bash', '/osb/scripts/galera-recover.sh'], volumeMounts: [...mounts, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }], securityContext: containerSecurity(true), resources: small },
+      {
+        name: 'galera-recover',
+        image: imageRef(m),
+        command: ['bash', '/osb/scripts/galera-recover.sh'],
+        volumeMounts: [...mounts, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }],
+        securityContext: containerSecurity(true),
+        resources: small,
+      },
       {
         name: 'galera-decide',
         image: GALERA_AGENT_IMAGE,
@@ -247,9 +283,17 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
           { name: 'OSB_STATEFULSET', value: 'mariadb' },
           { name: 'OSB_REPLICAS', value: String(m.replicas) },
           { name: 'OSB_GALERA_STATE', value: GALERA_STATE_CONFIGMAP },
-          { name: 'OSB_POD_SELECTOR', value: Object.entries(selector('mariadb')).map(([k, v]) => `${k}=${v}`).join(',') },
+          {
+            name: 'OSB_POD_SELECTOR',
+            value: Object.entries(selector('mariadb'))
+              .map(([k, v]) => `${k}=${v}`)
+              .join(','),
+          },
         ],
-        volumeMounts: [{ name: 'run-osb', mountPath: '/run/osb' }, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }],
+        volumeMounts: [
+          { name: 'run-osb', mountPath: '/run/osb' },
+          { name: 'scripts', mountPath: '/osb/scripts', readOnly: true },
+        ],
         securityContext: containerSecurity(true),
         resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
       },
@@ -283,9 +327,19 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
               env,
               ports: [
                 { name: 'mysql', containerPort: m.port, protocol: 'TCP' },
-                ...(galera ? [{ name: 'galera', containerPort: g.group, protocol: 'TCP' }, { name: 'ist', containerPort: g.ist, protocol: 'TCP' }, { name: 'sst', containerPort: g.sst, protocol: 'TCP' }] : []),
+                ...(galera
+                  ? [
+                      { name: 'galera', containerPort: g.group, protocol: 'TCP' },
+                      { name: 'ist', containerPort: g.ist, protocol: 'TCP' },
+                      { name: 'sst', containerPort: g.sst, protocol: 'TCP' },
+                    ]
+                  : []),
               ],
-              volumeMounts: [...mounts, { name: 'scripts', mountPath: '/osb/scripts', readOnly: true }, { name: 'initdb', mountPath: '/docker-entrypoint-initdb.d', readOnly: true }],
+              volumeMounts: [
+                ...mounts,
+                { name: 'scripts', mountPath: '/osb/scripts', readOnly: true },
+                { name: 'initdb', mountPath: '/docker-entrypoint-initdb.d', readOnly: true },
+              ],
               // SST of a big data set may take long: the startup probe allows 30 minutes.
               startupProbe: { ...bash('mariadb-admin --protocol=socket ping'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 180 },
               // With Galera, readiness picks the writer (see writerControllerObjects): notice a lost Primary/Synced state within ~10 s.
@@ -320,11 +374,28 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
     configMap(ctx, 'mariadb-scripts', 'mariadb', 'config', scripts),
     // Written by the pods' coordinators (one key per pod); osb only owns its existence.
     ...(galera ? [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, GALERA_STATE_CONFIGMAP, 'mariadb', 'galera-state') }] : []),
-    ...services(ctx, 'mariadb', [{ name: 'mysql', port: m.port }], galera ? [{ name: 'galera', port: g.group }, { name: 'ist', port: g.ist }, { name: 'sst', port: g.sst }] : []),
+    ...services(
+      ctx,
+      'mariadb',
+      [{ name: 'mysql', port: m.port }],
+      galera
+        ? [
+            { name: 'galera', port: g.group },
+            { name: 'ist', port: g.ist },
+            { name: 'sst', port: g.sst },
+          ]
+        : [],
+    ),
     podDisruptionBudget(ctx, 'mariadb'),
     networkPolicy(ctx, 'mariadb', [
       { port: m.port, from: 'namespace' },
-      ...(galera ? [{ port: g.group, from: 'peers' as const }, { port: g.ist, from: 'peers' as const }, { port: g.sst, from: 'peers' as const }] : []),
+      ...(galera
+        ? [
+            { port: g.group, from: 'peers' as const },
+            { port: g.ist, from: 'peers' as const },
+            { port: g.sst, from: 'peers' as const },
+          ]
+        : []),
     ]),
     sts,
     ...(galera ? writerControllerObjects(ctx) : []),
@@ -332,7 +403,13 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   const adminClientEnv = secretEnv('OSB_ADMIN_PASSWORD', 'mariadb-credentials', 'admin-password');
   const withDbs = serviceSpecs(ctx.config).filter((s) => Object.keys(s.databases).length);
   if (ctx.config.openstack.provision && withDbs.length) {
-    const pwSecret = secret(ctx, 'mariadb-service-credentials', 'mariadb', 'db-init', Object.fromEntries(withDbs.map((s) => [servicePasswordKey(s.name), servicePasswords[s.name]!])));
+    const pwSecret = secret(
+      ctx,
+      'mariadb-service-credentials',
+      'mariadb',
+      'db-init',
+      Object.fromEntries(withDbs.map((s) => [servicePasswordKey(s.name), servicePasswords[s.name]!])),
+    );
     const podSpec = {
       restartPolicy: 'OnFailure',
       automountServiceAccountToken: false,
@@ -367,7 +444,14 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
       automountServiceAccountToken: false,
       securityContext: podSecurity(MARIADB_UID),
       containers: [
-        { name: 'test', image: imageRef(m), command: ['bash', '-c', mariadbTestScript(ctx)], env: [adminClientEnv], securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } } },
+        {
+          name: 'test',
+          image: imageRef(m),
+          command: ['bash', '-c', mariadbTestScript(ctx)],
+          env: [adminClientEnv],
+          securityContext: containerSecurity(true),
+          resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+        },
       ],
     },
   });
@@ -385,7 +469,11 @@ export function writerControllerObjects(ctx: RenderContext): K8sObject[] {
   const m = ctx.config.mariadb;
   const name = WRITER_CONTROLLER_NAME;
   const role = 'writer-controller' as const;
-  const scripts = { 'writer-controller.mjs': podProgramSource('writer-controller.mjs'), 'writer-decision.mjs': writerDecisionModuleSource(), 'k8s-api.mjs': podProgramSource('k8s-api.mjs') };
+  const scripts = {
+    'writer-controller.mjs': podProgramSource('writer-controller.mjs'),
+    'writer-decision.mjs': writerDecisionModuleSource(),
+    'k8s-api.mjs': podProgramSource('k8s-api.mjs'),
+  };
   const podLabels = labels('mariadb', role);
   const podSelector = { [LABEL.name]: 'mariadb', [LABEL.instance]: podLabels[LABEL.instance]!, [LABEL.component]: role };
   const pods = Array.from({ length: m.replicas }, (_, i) => `mariadb-${i}`);
@@ -418,13 +506,27 @@ export function writerControllerObjects(ctx: RenderContext): K8sObject[] {
               env: [
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
                 { name: 'OSB_STATEFULSET', value: 'mariadb' },
-                { name: 'OSB_POD_SELECTOR', value: Object.entries(selector('mariadb')).map(([k, v]) => `${k}=${v}`).join(',') },
+                {
+                  name: 'OSB_POD_SELECTOR',
+                  value: Object.entries(selector('mariadb'))
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(','),
+                },
                 { name: 'OSB_POLL_MS', value: '1000' },
                 { name: 'OSB_HEARTBEAT', value: '/tmp/heartbeat' },
               ],
-              volumeMounts: [{ name: 'scripts', mountPath: '/osb/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'scripts', mountPath: '/osb/scripts', readOnly: true },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
               // A loop stuck for a minute (the API calls time out after 10 s) is restarted.
-              livenessProbe: { exec: { command: ['sh', '-c', '[ $(( $(date +%s) - $(stat -c %Y /tmp/heartbeat) )) -lt 60 ]'] }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+              livenessProbe: {
+                exec: { command: ['sh', '-c', '[ $(( $(date +%s) - $(stat -c %Y /tmp/heartbeat) )) -lt 60 ]'] },
+                initialDelaySeconds: 30,
+                periodSeconds: 20,
+                timeoutSeconds: 5,
+                failureThreshold: 3,
+              },
               securityContext: containerSecurity(true),
               resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
             },
@@ -439,16 +541,27 @@ export function writerControllerObjects(ctx: RenderContext): K8sObject[] {
   };
   return [
     serviceAccount(ctx, 'mariadb', name, role),
-    ...roleAndBinding(ctx, 'mariadb', name, [
-      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-      { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
-    ], name, role),
+    ...roleAndBinding(
+      ctx,
+      'mariadb',
+      name,
+      [
+        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods'], resourceNames: pods, verbs: ['get', 'patch'] },
+      ],
+      name,
+      role,
+    ),
     configMap(ctx, name, 'mariadb', role, scripts),
     {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: meta(ctx, MARIADB_WRITER_SERVICE, 'mariadb', 'server'),
-      spec: { type: 'ClusterIP', selector: { ...selector('mariadb'), [WRITER_LABEL]: WRITER_LABEL_VALUE }, ports: [{ name: 'mysql', port: m.port, targetPort: m.port, protocol: 'TCP' }] },
+      spec: {
+        type: 'ClusterIP',
+        selector: { ...selector('mariadb'), [WRITER_LABEL]: WRITER_LABEL_VALUE },
+        ports: [{ name: 'mysql', port: m.port, targetPort: m.port, protocol: 'TCP' }],
+      },
     },
     {
       apiVersion: 'networking.k8s.io/v1',

@@ -41,21 +41,30 @@ export async function wsrepOf(inst: LocalInstance): Promise<Wsrep | undefined> {
 }
 
 /** Waits until the node is Synced in a Primary component. */
-export async function waitSynced(inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void, timeoutMs = 300_000): Promise<void> {
+export async function waitSynced(
+  inst: LocalInstance,
+  runtime: Pick<LocalRuntime, 'runningPid'>,
+  report: (m: string) => void,
+  timeoutMs = 300_000,
+): Promise<void> {
   const t0 = Date.now();
   let last: Wsrep | undefined;
   let lastNote = 0;
   while (Date.now() - t0 < timeoutMs) {
     last = await wsrepOf(inst);
     if (last?.state === 'Synced' && last.clusterStatus === 'Primary') return;
-    if (!runtime.runningPid(inst)) throw new OsbError(`${inst.name} stopped while joining the Galera cluster`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
+    if (!runtime.runningPid(inst))
+      throw new OsbError(`${inst.name} stopped while joining the Galera cluster`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
     if (Date.now() - t0 - lastNote > 3000) {
       lastNote = Date.now() - t0;
       report(`${inst.name}: ${last ? `${last.state}/${last.clusterStatus}` : 'joining (state transfer)'} ${Math.round(lastNote / 1000)}s`);
     }
     await sleep(200);
   }
-  throw new OsbError(`${inst.name} did not reach Synced/Primary within ${timeoutMs / 1000}s (last: ${last ? `${last.state}/${last.clusterStatus}` : 'no answer'})`, `see \`osb logs mariadb --node ${inst.ordinal}\``);
+  throw new OsbError(
+    `${inst.name} did not reach Synced/Primary within ${timeoutMs / 1000}s (last: ${last ? `${last.state}/${last.clusterStatus}` : 'no answer'})`,
+    `see \`osb logs mariadb --node ${inst.ordinal}\``,
+  );
 }
 
 /** `mariadbd --wsrep-recover`: the last committed position in InnoDB, for a node whose grastate says -1. */
@@ -63,7 +72,9 @@ export async function recoverPosition(inst: LocalInstance): Promise<{ uuid: stri
   const log = join(mariadbPaths(inst.dir).logDir, 'wsrep-recover.log');
   rmSync(log, { force: true });
   try {
-    await runQuiet(MARIADB_BINARIES.server, [`--defaults-file=${mariadbPaths(inst.dir).myCnf}`, '--wsrep-recover', `--log-error=${log}`], { timeoutMs: 120_000 });
+    await runQuiet(MARIADB_BINARIES.server, [`--defaults-file=${mariadbPaths(inst.dir).myCnf}`, '--wsrep-recover', `--log-error=${log}`], {
+      timeoutMs: 120_000,
+    });
   } catch {
     /* the log says what happened; no position is the answer */
   }
@@ -92,14 +103,14 @@ export async function galeraViews(insts: LocalInstance[], runtime: Pick<LocalRun
       };
     }),
   );
-    await Promise.all(
-      views.map(async (v, i) => {
-        if (!v.running && v.hasData && (v.seqno === undefined || v.seqno < 0)) {
-          const pos = await recoverPosition(insts[i]!);
-          if (pos) Object.assign(v, { uuid: v.uuid ?? pos.uuid, seqno: pos.seqno });
-        }
-      }),
-    );
+  await Promise.all(
+    views.map(async (v, i) => {
+      if (!v.running && v.hasData && (v.seqno === undefined || v.seqno < 0)) {
+        const pos = await recoverPosition(insts[i]!);
+        if (pos) Object.assign(v, { uuid: v.uuid ?? pos.uuid, seqno: pos.seqno });
+      }
+    }),
+  );
   return views;
 }
 
@@ -238,7 +249,15 @@ export async function prepareGaleraStart(inst: LocalInstance, peers: LocalInstan
       const ws = running ? await wsrepOf(p) : undefined;
       const pub = running ? undefined : readPublished(p);
       if (!running && !pub) silent.push(p.name);
-      views.push({ name: p.name, running, primary: ws?.clusterStatus === 'Primary', hasData: pub?.hasData ?? true, uuid: pub?.uuid, seqno: pub?.seqno, safeToBootstrap: pub?.safeToBootstrap });
+      views.push({
+        name: p.name,
+        running,
+        primary: ws?.clusterStatus === 'Primary',
+        hasData: pub?.hasData ?? true,
+        uuid: pub?.uuid,
+        seqno: pub?.seqno,
+        safeToBootstrap: pub?.safeToBootstrap,
+      });
     }
     let message: string;
     if (views.some((v) => v.primary)) {
@@ -252,10 +271,15 @@ export async function prepareGaleraStart(inst: LocalInstance, peers: LocalInstan
       if (d.kind === 'refuse') throw new OsbError(`Galera: ${inst.name} must not start: ${d.reason}`);
       if ((d.kind === 'form' || d.kind === 'recover') && d.bootstrap === inst.name) {
         if (d.kind === 'recover' && d.seqno >= 0 && d.uuid) markBootstrap(join(paths.dataDir, 'grastate.dat'), d.uuid, d.seqno);
-        report(`${inst.name}: ${d.kind === 'form' ? 'forming a new cluster' : `every node is down; this one is the most advanced (seqno ${d.seqno}): bootstrapping`}`);
+        report(
+          `${inst.name}: ${d.kind === 'form' ? 'forming a new cluster' : `every node is down; this one is the most advanced (seqno ${d.seqno}): bootstrapping`}`,
+        );
         return ['--wsrep-new-cluster'];
       }
-      message = d.kind === 'form' || d.kind === 'recover' ? `waiting for ${d.bootstrap} to bootstrap (${d.reason})` : `waiting for a Primary component${'reason' in d ? ` (${d.reason})` : ''}`;
+      message =
+        d.kind === 'form' || d.kind === 'recover'
+          ? `waiting for ${d.bootstrap} to bootstrap (${d.reason})`
+          : `waiting for a Primary component${'reason' in d ? ` (${d.reason})` : ''}`;
     }
     if (message !== said) report(`${inst.name}: ${message}`);
     said = message;

@@ -60,7 +60,10 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     pidFile: join(dir, 'haproxy.pid'),
     logFile: join(dir, 'console.log'),
     consoleLog: join(dir, 'console.log'),
-    ports: [{ port, key: 'mariadb.proxyPort' }, ...(config.metrics.enabled ? [{ port: config.mariadb.proxyMetricsPort, key: 'mariadb.proxyMetricsPort' }] : [])],
+    ports: [
+      { port, key: 'mariadb.proxyPort' },
+      ...(config.metrics.enabled ? [{ port: config.mariadb.proxyMetricsPort, key: 'mariadb.proxyMetricsPort' }] : []),
+    ],
     host,
     port,
     cmdlineMarker: cfg,
@@ -69,7 +72,11 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     isInitialized: () => true,
     async probe() {
       // Through the proxy to a healthy writer, as a client would.
-      await withMariadb({ host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...tlsCaFile(config, stateDir) }, (c) => c.query('SELECT 1'), 1500);
+      await withMariadb(
+        { host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...tlsCaFile(config, stateDir) },
+        (c) => c.query('SELECT 1'),
+        1500,
+      );
     },
   };
 }
@@ -135,7 +142,12 @@ function haproxyCommand(socket: string, command: string): Promise<string> {
   });
 }
 
-export async function proxyStatus(config: Config, stateDir: string, secrets: Secrets, runningPid: (p: { pidFile: string; cmdlineMarker: string }) => number | undefined): Promise<ProxyStatus> {
+export async function proxyStatus(
+  config: Config,
+  stateDir: string,
+  secrets: Secrets,
+  runningPid: (p: { pidFile: string; cmdlineMarker: string }) => number | undefined,
+): Promise<ProxyStatus> {
   const inst = proxyInstance(config, stateDir, secrets);
   const pid = runningPid(inst);
   const base: ProxyStatus = { name: PROXY_NAME, address: `${inst.host}:${inst.port}`, running: !!pid, pid, backends: [] };

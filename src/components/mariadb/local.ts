@@ -90,12 +90,11 @@ export function mariadbLocalInstance(config: Config, node: NodeModel, dir: strin
     limitNofile: 32768,
     isInitialized: () => existsSync(join(p.dataDir, 'mysql', 'user.frm')) || existsSync(join(p.dataDir, 'mysql', 'global_priv.MAI')),
     async initialize() {
-      await runQuiet(MARIADB_BINARIES.installDb, [
-        `--defaults-file=${p.myCnf}`,
-        '--skip-test-db',
-        '--auth-root-authentication-method=socket',
-        `--auth-root-socket-user=${osUser}`,
-      ], { logFile: join(p.logDir, 'install-db.log') });
+      await runQuiet(
+        MARIADB_BINARIES.installDb,
+        [`--defaults-file=${p.myCnf}`, '--skip-test-db', '--auth-root-authentication-method=socket', `--auth-root-socket-user=${osUser}`],
+        { logFile: join(p.logDir, 'install-db.log') },
+      );
     },
     async probe() {
       await withMariadb(viaSocket, (c) => c.query('SELECT 1'), 2000);

@@ -21,13 +21,24 @@ export function shippedModuleSource(module: 'bootstrap' | 'writer'): string {
     const require = createRequire(import.meta.url);
     const typescript = require('typescript') as typeof import('typescript');
     text = typescript.transpileModule(readFileSync(ts, 'utf8'), {
-      compilerOptions: { target: typescript.ScriptTarget.ES2022, module: typescript.ModuleKind.NodeNext, moduleResolution: typescript.ModuleResolutionKind.NodeNext, esModuleInterop: true, strict: true },
+      compilerOptions: {
+        target: typescript.ScriptTarget.ES2022,
+        module: typescript.ModuleKind.NodeNext,
+        moduleResolution: typescript.ModuleResolutionKind.NodeNext,
+        esModuleInterop: true,
+        strict: true,
+      },
       fileName: `${module}.mts`,
     }).outputText;
   } else {
     throw new OsbError(`cannot find the Galera ${module} module (components/mariadb/${module}.js)`, 'reinstall osb (npm ci && npm run build)');
   }
-  return text.replace(/\r\n/g, '\n').replace(/^\/\/# sourceMappingURL=.*$/m, '').trimEnd() + '\n';
+  return (
+    text
+      .replace(/\r\n/g, '\n')
+      .replace(/^\/\/# sourceMappingURL=.*$/m, '')
+      .trimEnd() + '\n'
+  );
 }
 
 /** `decideGaleraStart` as shipped (`galera-decision.mjs`). */

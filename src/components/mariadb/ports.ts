@@ -26,7 +26,11 @@ export function mariadbPorts(config: Config): PortUse[] {
     out.push({ port: m.port + i, key: 'mariadb.port' });
     if (clustered(m)) {
       const g = localGaleraPorts(config, i);
-      out.push({ port: g.group, key: 'mariadb.galeraPort' }, { port: g.ist, key: 'mariadb.galeraPort (IST)' }, { port: g.sst, key: 'mariadb.galeraPort (SST)' });
+      out.push(
+        { port: g.group, key: 'mariadb.galeraPort' },
+        { port: g.ist, key: 'mariadb.galeraPort (IST)' },
+        { port: g.sst, key: 'mariadb.galeraPort (SST)' },
+      );
     }
   }
   if (clustered(m)) out.push({ port: proxyPort(config), key: 'mariadb.proxyPort' });

@@ -20,10 +20,10 @@ export async function ensureDatabaseGrant(admin: MariadbEndpoint, g: DatabaseGra
         changed = true;
       }
     }
-    const [users] = (await c.query(
-      "SELECT authentication_string = PASSWORD(?) AS same FROM mysql.user WHERE User = ? AND Host = '%'",
-      [g.password, g.user],
-    )) as unknown as [{ same: number }[]];
+    const [users] = (await c.query("SELECT authentication_string = PASSWORD(?) AS same FROM mysql.user WHERE User = ? AND Host = '%'", [
+      g.password,
+      g.user,
+    ])) as unknown as [{ same: number }[]];
     if (users.length === 0) {
       await c.query("CREATE USER ?@'%' IDENTIFIED BY ?", [g.user, g.password]);
       changed = true;

@@ -10,19 +10,31 @@ export function mariadbSmokeSteps(ep: MariadbEndpoint): SmokeStep[] {
   const run = <T>(fn: Parameters<typeof withMariadb<T>>[1]) => withMariadb({ ...ep }, fn);
   return [
     { name: `connect to ${ep.host}:${ep.port} as ${ep.user}`, run: async () => run(async (c) => void (await c.query('SELECT 1'))) },
-    { name: `create table ${db}.${table}`, run: () => run(async (c) => {
-      await c.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
-      await c.query(`CREATE TABLE ${db}.${table} (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64) NOT NULL) ENGINE=InnoDB`);
-    }) },
+    {
+      name: `create table ${db}.${table}`,
+      run: () =>
+        run(async (c) => {
+          await c.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+          await c.query(`CREATE TABLE ${db}.${table} (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64) NOT NULL) ENGINE=InnoDB`);
+        }),
+    },
     { name: 'write a row', run: () => run(async (c) => void (await c.query(`INSERT INTO ${db}.${table} (v) VALUES (?)`, [value]))) },
-    { name: 'read it back', run: () => run(async (c) => {
-      const [rows] = (await c.query(`SELECT v FROM ${db}.${table}`)) as unknown as [{ v: string }[]];
-      if (rows.length !== 1 || rows[0]!.v !== value) throw new Error(`read ${JSON.stringify(rows)}, wrote ${value}`);
-    }) },
-    { name: 'drop table', run: () => run(async (c) => {
-      await c.query(`DROP TABLE ${db}.${table}`);
-      const [left] = (await c.query(`SHOW TABLES FROM ${db}`)) as unknown as [unknown[]];
-      if (left.length === 0) await c.query(`DROP DATABASE ${db}`);
-    }) },
+    {
+      name: 'read it back',
+      run: () =>
+        run(async (c) => {
+          const [rows] = (await c.query(`SELECT v FROM ${db}.${table}`)) as unknown as [{ v: string }[]];
+          if (rows.length !== 1 || rows[0]!.v !== value) throw new Error(`read ${JSON.stringify(rows)}, wrote ${value}`);
+        }),
+    },
+    {
+      name: 'drop table',
+      run: () =>
+        run(async (c) => {
+          await c.query(`DROP TABLE ${db}.${table}`);
+          const [left] = (await c.query(`SHOW TABLES FROM ${db}`)) as unknown as [unknown[]];
+          if (left.length === 0) await c.query(`DROP DATABASE ${db}`);
+        }),
+    },
   ];
 }

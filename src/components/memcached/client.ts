@@ -12,7 +12,12 @@ export interface MemcachedEndpoint {
 
 /** A memjs client (binary protocol, plain TCP only: memjs has no TLS). */
 export async function withMemcached<T>(eps: MemcachedEndpoint[], fn: (c: memjs.Client) => Promise<T>, timeoutS = 2): Promise<T> {
-  const client = memjs.Client.create(eps.map((e) => `${e.host}:${e.port}`).join(','), { retries: 0, timeout: timeoutS, conntimeout: timeoutS, logger: { log: () => {} } });
+  const client = memjs.Client.create(eps.map((e) => `${e.host}:${e.port}`).join(','), {
+    retries: 0,
+    timeout: timeoutS,
+    conntimeout: timeoutS,
+    logger: { log: () => {} },
+  });
   try {
     return await fn(client);
   } finally {
@@ -37,7 +42,8 @@ export function memcachedText(ep: MemcachedEndpoint, request: string, timeoutMs 
       out += d.toString('utf8');
       if (/(^|\r\n)(END|STORED|NOT_STORED|DELETED|NOT_FOUND|OK|ERROR|(CLIENT|SERVER)_ERROR[^\r]*)\r\n$/.test(out)) {
         s.end();
-        if (/(^|\r\n)(ERROR|(CLIENT|SERVER)_ERROR[^\r]*)\r\n$/.test(out)) reject(new Error(`memcached ${ep.host}:${ep.port}: ${out.trim().split('\r\n').pop()}`));
+        if (/(^|\r\n)(ERROR|(CLIENT|SERVER)_ERROR[^\r]*)\r\n$/.test(out))
+          reject(new Error(`memcached ${ep.host}:${ep.port}: ${out.trim().split('\r\n').pop()}`));
         else resolve(out);
       }
     });

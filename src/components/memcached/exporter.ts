@@ -29,12 +29,17 @@ type Kind = 'gauge' | 'counter';
 /** memcached stat → metric name, type, help; extra labels for memcached_commands_total. */
 const SIMPLE: [stat: string, name: string, kind: Kind, help: string][] = [
   ['uptime', 'memcached_uptime_seconds', 'counter', 'Number of seconds since the server started.'],
-  ['time', 'memcached_time_seconds', 'gauge', "Current UNIX time according to the server."],
+  ['time', 'memcached_time_seconds', 'gauge', 'Current UNIX time according to the server.'],
   ['curr_connections', 'memcached_current_connections', 'gauge', 'Current number of open connections.'],
   ['max_connections', 'memcached_max_connections', 'gauge', 'Maximum number of simultaneous connections (-c).'],
   ['total_connections', 'memcached_connections_total', 'counter', 'Total number of connections opened since the server started.'],
   ['rejected_connections', 'memcached_connections_rejected_total', 'counter', 'Connections rejected because of the maxconns limit.'],
-  ['listen_disabled_num', 'memcached_connections_listener_disabled_total', 'counter', 'Times the server stopped accepting connections because it reached maxconns.'],
+  [
+    'listen_disabled_num',
+    'memcached_connections_listener_disabled_total',
+    'counter',
+    'Times the server stopped accepting connections because it reached maxconns.',
+  ],
   ['conn_yields', 'memcached_connections_yielded_total', 'counter', 'Connections yielded because of the per-event request limit.'],
   ['curr_items', 'memcached_current_items', 'gauge', 'Current number of items stored.'],
   ['total_items', 'memcached_items_total', 'counter', 'Total number of items stored since the server started.'],
@@ -86,9 +91,9 @@ export function memcachedRegistry(servers: string[], timeoutSeconds = 2): Regist
   let pending: Promise<Map<string, Record<string, string> | undefined>> | undefined;
   // One round of `stats` per scrape, shared by every metric's collect().
   const read = () => {
-    pending ??= Promise.all(
-      eps.map(async (ep) => [ep.label, await memcachedStats(ep, timeoutSeconds).catch(() => undefined)] as const),
-    ).then((entries) => new Map(entries));
+    pending ??= Promise.all(eps.map(async (ep) => [ep.label, await memcachedStats(ep, timeoutSeconds).catch(() => undefined)] as const)).then(
+      (entries) => new Map(entries),
+    );
     return pending;
   };
   const up = new Gauge({

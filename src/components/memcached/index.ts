@@ -16,7 +16,11 @@ import { memcachedScrapeTargets } from './metrics.js';
 
 const hp = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 
-const endpointOf = (config: Config, inst: LocalInstance): MemcachedEndpoint => ({ host: inst.host, port: inst.port, ...(config.tls.enabled ? { caFile: nodeTlsFiles(inst.dir).ca } : {}) });
+const endpointOf = (config: Config, inst: LocalInstance): MemcachedEndpoint => ({
+  host: inst.host,
+  port: inst.port,
+  ...(config.tls.enabled ? { caFile: nodeTlsFiles(inst.dir).ca } : {}),
+});
 
 export const memcached: ComponentDefinition = {
   name: 'memcached',
@@ -51,7 +55,12 @@ export const memcached: ComponentDefinition = {
       // memcached raises its soft limit to max connections itself, and exits when the hard limit is lower.
       const name = 'fd limit memcached';
       const want = config.memcached.maxConnections + 16;
-      if (lim.hard < want) return fail(name, `hard open files limit ${lim.hard} is below memcached.maxConnections ${config.memcached.maxConnections}: memcached will not start`, `raise the hard limit to ${want}, or lower memcached.maxConnections`);
+      if (lim.hard < want)
+        return fail(
+          name,
+          `hard open files limit ${lim.hard} is below memcached.maxConnections ${config.memcached.maxConnections}: memcached will not start`,
+          `raise the hard limit to ${want}, or lower memcached.maxConnections`,
+        );
       return ok(name, `hard open files limit ${lim.hard} ≥ ${want} for ${config.memcached.maxConnections} connections`);
     },
     reloadTls: (config, _secrets, inst) => reloadMemcachedTls(endpointOf(config, inst)),

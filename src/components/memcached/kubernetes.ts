@@ -1,7 +1,22 @@
 import { memcachedTuningArgs } from './config.js';
 import {
-  antiAffinity, containerSecurity, headlessName, imageRef, type K8sObject, labels, meta, networkPolicy, podDisruptionBudget, podFqdn,
-  podSecurity, type RenderContext, resources, selector, services, HOOK_ANNOTATION, WAIT_FOR_TCP,
+  antiAffinity,
+  containerSecurity,
+  headlessName,
+  imageRef,
+  type K8sObject,
+  labels,
+  meta,
+  networkPolicy,
+  podDisruptionBudget,
+  podFqdn,
+  podSecurity,
+  type RenderContext,
+  resources,
+  selector,
+  services,
+  HOOK_ANNOTATION,
+  WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
 
 /** uid of the `memcache` user in the official image. */
@@ -21,7 +36,7 @@ export function memcachedTestScript(ctx: RenderContext): string {
     WAIT_FOR_TCP,
     'cmd() { # host command... ; prints the reply up to END/STORED/DELETED/ERROR',
     `  exec 3<>"/dev/tcp/$1/${c.port}"; shift; printf '%b' "$*" >&3`,
-    "  while read -r -t 5 line <&3; do line=${line%$'\\r'}; echo \"$line\"; case \"$line\" in END|STORED|DELETED|NOT_FOUND|ERROR*|*_ERROR*) break;; esac; done",
+    '  while read -r -t 5 line <&3; do line=${line%$\'\\r\'}; echo "$line"; case "$line" in END|STORED|DELETED|NOT_FOUND|ERROR*|*_ERROR*) break;; esac; done',
     '  exec 3>&-',
     '}',
     `for h in ${hosts.join(' ')}; do`,
@@ -39,7 +54,12 @@ export function memcachedTestScript(ctx: RenderContext): string {
 
 export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
   const c = ctx.config.memcached;
-  const probe = (period: number, failures: number) => ({ exec: { command: ['bash', '-c', memcachedProbeScript(c.port)] }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: failures });
+  const probe = (period: number, failures: number) => ({
+    exec: { command: ['bash', '-c', memcachedProbeScript(c.port)] },
+    periodSeconds: period,
+    timeoutSeconds: 5,
+    failureThreshold: failures,
+  });
   const sts: K8sObject = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -82,7 +102,13 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
       automountServiceAccountToken: false,
       securityContext: podSecurity(MEMCACHED_UID),
       containers: [
-        { name: 'test', image: imageRef(c), command: ['bash', '-c', memcachedTestScript(ctx)], securityContext: containerSecurity(true), resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } } },
+        {
+          name: 'test',
+          image: imageRef(c),
+          command: ['bash', '-c', memcachedTestScript(ctx)],
+          securityContext: containerSecurity(true),
+          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+        },
       ],
     },
   };

@@ -14,7 +14,14 @@ export function memcachedExporterPort(config: Config, ordinal: number): number {
  * is supervised, started and stopped with its memcached.
  */
 export function memcachedExporterArgs(config: Config, ordinal: number, host: string): string[] {
-  return ['exporter', 'memcached', '--listen', `${config.bindAddress}:${memcachedExporterPort(config, ordinal)}`, '--server', `${host}:${config.memcached.port + ordinal}`];
+  return [
+    'exporter',
+    'memcached',
+    '--listen',
+    `${config.bindAddress}:${memcachedExporterPort(config, ordinal)}`,
+    '--server',
+    `${host}:${config.memcached.port + ordinal}`,
+  ];
 }
 
 export function memcachedScrapeTargets(config: Config, host: string): ScrapeTarget[] {

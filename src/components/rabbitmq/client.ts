@@ -24,13 +24,23 @@ function tlsOptions(host: string, caFile: string) {
   return {
     ca: [readFileSync(caFile)],
     rejectUnauthorized: true,
-    ...(isIP(host) ? { servername: 'osb-rabbitmq', checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(host, cert) } : {}),
+    ...(isIP(host)
+      ? { servername: 'osb-rabbitmq', checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(host, cert) }
+      : {}),
   };
 }
 
 export async function connectAmqp(ep: RabbitmqEndpoint, timeoutMs = 3000): Promise<amqp.ChannelModel> {
   return amqp.connect(
-    { protocol: ep.caFile ? 'amqps' : 'amqp', hostname: ep.host, port: ep.port, username: ep.username, password: ep.password, vhost: ep.vhost ?? '/', heartbeat: 30 },
+    {
+      protocol: ep.caFile ? 'amqps' : 'amqp',
+      hostname: ep.host,
+      port: ep.port,
+      username: ep.username,
+      password: ep.password,
+      vhost: ep.vhost ?? '/',
+      heartbeat: 30,
+    },
     { timeout: timeoutMs, ...(ep.caFile ? tlsOptions(ep.host, ep.caFile) : {}) },
   );
 }

@@ -38,7 +38,9 @@ export function renderEnabledPlugins(withPrometheus = false): string {
  */
 export function rabbitPasswordHash(password: string, saltSeed: string): string {
   const salt = createHash('sha256').update(saltSeed).digest().subarray(0, 4);
-  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest();
+  const digest = createHash('sha256')
+    .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
+    .digest();
   return Buffer.concat([salt, digest]).toString('base64');
 }
 

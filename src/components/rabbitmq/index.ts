@@ -40,7 +40,10 @@ async function waitRabbitHealthy(config: Config, secrets: Secrets, inst: LocalIn
     await sleep(250);
   }
   report(`${inst.name}: still waiting: ${why}`);
-  throw new OsbError(`${inst.name} did not become healthy after restart within ${timeoutMs / 1000}s: ${why}`, `see \`osb logs rabbitmq --node ${inst.ordinal}\``);
+  throw new OsbError(
+    `${inst.name} did not become healthy after restart within ${timeoutMs / 1000}s: ${why}`,
+    `see \`osb logs rabbitmq --node ${inst.ordinal}\``,
+  );
 }
 
 export const rabbitmq: ComponentDefinition = {
@@ -55,7 +58,8 @@ export const rabbitmq: ComponentDefinition = {
     const r = config.rabbitmq;
     // TLS on: clients are given the AMQPS port (rabbitmq.port with tls.require, else tlsPort).
     const nodes = Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, rabbitmqNodePorts(config, 0).client));
-    const management = at.kind === 'local' ? Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, r.managementPort)) : [at.service('rabbitmq', r.managementPort)];
+    const management =
+      at.kind === 'local' ? Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, r.managementPort)) : [at.service('rabbitmq', r.managementPort)];
     return {
       rabbitmq: {
         hosts: nodes.map(hp),
@@ -68,25 +72,42 @@ export const rabbitmq: ComponentDefinition = {
       },
     };
   },
-  describeEndpoints: (eps) => eps.rabbitmq && `rabbitmq:  ${eps.rabbitmq.caFile ? 'amqps' : 'amqp'}://${eps.rabbitmq.username}:<password>@${eps.rabbitmq.hosts.join(',')}/   management ${eps.rabbitmq.managementUrl}`,
+  describeEndpoints: (eps) =>
+    eps.rabbitmq &&
+    `rabbitmq:  ${eps.rabbitmq.caFile ? 'amqps' : 'amqp'}://${eps.rabbitmq.username}:<password>@${eps.rabbitmq.hosts.join(',')}/   management ${eps.rabbitmq.managementUrl}`,
   local: {
     instance: rabbitmqLocalInstance,
     async inspect(config, secrets, inst) {
       const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
       const t = info.totals;
-      return { version: info.version, details: info, numbers: { queueMessages: t.messages, queueMessagesReady: t.messagesReady, queueMessagesUnacknowledged: t.messagesUnacknowledged, queues: t.queues, connections: t.connections } };
+      return {
+        version: info.version,
+        details: info,
+        numbers: {
+          queueMessages: t.messages,
+          queueMessagesReady: t.messagesReady,
+          queueMessagesUnacknowledged: t.messagesUnacknowledged,
+          queues: t.queues,
+          connections: t.connections,
+        },
+      };
     },
     summary(config, nodes) {
       const c = nodes.map((n) => (n.details as RabbitmqNodeInfo | undefined)?.cluster).find(Boolean);
       if (!c || !clustered(config.rabbitmq)) return '';
-      return `, cluster ${c.running.length}/${c.members.length} running` + (c.partitions.length ? `, PARTITIONS: ${c.partitions.join(', ')}` : '') + (c.alarms.length ? `, ALARMS: ${c.alarms.join(', ')}` : '');
+      return (
+        `, cluster ${c.running.length}/${c.members.length} running` +
+        (c.partitions.length ? `, PARTITIONS: ${c.partitions.join(', ')}` : '') +
+        (c.alarms.length ? `, ALARMS: ${c.alarms.join(', ')}` : '')
+      );
     },
     async beforeStop(config, inst, report) {
       if (!clustered(config.rabbitmq)) return;
       // RabbitMQ's own rolling-upgrade steps (what its cluster-operator's preStop runs): wait until stopping this node
       // keeps every quorum queue above its majority, then move its queue leaders and clients away. A successful boot
       // clears the maintenance mode again.
-      const run = (...args: string[]) => runQuiet(RABBITMQ_BINARIES.upgrade, ['-n', rabbitNodeName(config, inst.ordinal), ...args], { env: inst.env, timeoutMs: 900_000 });
+      const run = (...args: string[]) =>
+        runQuiet(RABBITMQ_BINARIES.upgrade, ['-n', rabbitNodeName(config, inst.ordinal), ...args], { env: inst.env, timeoutMs: 900_000 });
       report(`${inst.name}: waiting until every quorum queue keeps its majority without it`);
       await run('await_online_quorum_plus_one', '-t', '600');
       report(`${inst.name}: draining (quorum leaders and clients move to the other nodes)`);

@@ -180,5 +180,8 @@ export const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
  * certificate. Established connections keep theirs. No restart.
  */
 export async function reloadRabbitmqTls(config: Config, inst: LocalInstance): Promise<void> {
-  await runQuiet(RABBITMQCTL, ['-n', rabbitNodeName(config, inst.ordinal), 'eval', 'ssl:clear_pem_cache().'], { env: rabbitmqEnv(config, inst.ordinal, inst.dir), timeoutMs: 60_000 });
+  await runQuiet(RABBITMQCTL, ['-n', rabbitNodeName(config, inst.ordinal), 'eval', 'ssl:clear_pem_cache().'], {
+    env: rabbitmqEnv(config, inst.ordinal, inst.dir),
+    timeoutMs: 60_000,
+  });
 }

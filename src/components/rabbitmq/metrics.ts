@@ -21,7 +21,14 @@ export function rabbitmqScrapeTargets(config: Config, host: string): ScrapeTarge
     const labels = { node: `rabbitmq-${i}`, ordinal: String(i) };
     const address = `${host}:${rabbitmqPrometheusPort(config, i)}`;
     out.push({ job: RABBITMQ_JOB, component: 'rabbitmq', address, metricsPath: '/metrics', labels });
-    out.push({ job: RABBITMQ_DETAILED_JOB, component: 'rabbitmq', address, metricsPath: '/metrics/detailed', params: { family: RABBITMQ_DETAILED_FAMILIES }, labels });
+    out.push({
+      job: RABBITMQ_DETAILED_JOB,
+      component: 'rabbitmq',
+      address,
+      metricsPath: '/metrics/detailed',
+      params: { family: RABBITMQ_DETAILED_FAMILIES },
+      labels,
+    });
   }
   return out;
 }

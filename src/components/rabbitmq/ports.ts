@@ -40,7 +40,8 @@ export function rabbitmqPorts(config: Config): PortUse[] {
     if (p.amqps !== undefined && p.amqps !== p.amqp) out.push({ port: p.amqps, key: 'rabbitmq.tlsPort' });
   }
   out.push({ port: rabbitmqNodePorts(config, 0).epmd, key: 'rabbitmq.epmdPort' });
-  if (config.metrics.enabled) for (let i = 0; i < config.rabbitmq.replicas; i++) out.push({ port: rabbitmqNodePorts(config, i).prometheus, key: 'rabbitmq.prometheusPort' });
+  if (config.metrics.enabled)
+    for (let i = 0; i < config.rabbitmq.replicas; i++) out.push({ port: rabbitmqNodePorts(config, i).prometheus, key: 'rabbitmq.prometheusPort' });
   for (const { port, key } of out) {
     if (port >= 35672 && port <= 35682) {
       throw new OsbError(`config key "${key}": port ${port} is in 35672-35682, which RabbitMQ's CLI tools use for themselves`, `choose another ${key}`, 2);

@@ -23,7 +23,9 @@ export function passwordMatchesHash(password: string, passwordHash: string, algo
   if (algorithm !== 'rabbit_password_hashing_sha256') return false;
   const raw = Buffer.from(passwordHash, 'base64');
   const salt = raw.subarray(0, 4);
-  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest();
+  const digest = createHash('sha256')
+    .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
+    .digest();
   return raw.length === 36 && digest.equals(raw.subarray(4));
 }
 
@@ -36,7 +38,11 @@ export async function ensureVhostGrant(admin: RabbitmqEndpoint, g: VhostGrant): 
   const haveType = !vhost?.default_queue_type || vhost.default_queue_type === 'undefined' ? 'classic' : vhost.default_queue_type;
   if (!vhost || haveType !== wantType) {
     // 3.10 (Debian 12) reads only `defaultqueuetype` and silently ignores `default_queue_type`; newer ones read either.
-    await managementApi(admin, 'PUT', `/vhosts/${vhostPath(g.vhost)}`, { description: `osb: ${g.user}`, defaultqueuetype: wantType, default_queue_type: wantType });
+    await managementApi(admin, 'PUT', `/vhosts/${vhostPath(g.vhost)}`, {
+      description: `osb: ${g.user}`,
+      defaultqueuetype: wantType,
+      default_queue_type: wantType,
+    });
     changed = true;
   }
   const user = (await exists(admin, `/users/${encodeURIComponent(g.user)}`)) as { password_hash: string; hashing_algorithm: string } | undefined;

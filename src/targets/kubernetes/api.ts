@@ -38,7 +38,11 @@ function explain(err: unknown, what: string): Error {
     }
   } else if (e?.body && typeof e.body === 'object' && 'message' in e.body) reason = String((e.body as { message: unknown }).message);
   const code = statusOf(err);
-  if (code === 401 || code === 403) return new OsbError(`${what}: the API server refused (HTTP ${code}): ${reason}`, 'check your kubeconfig credentials and RBAC permissions in this namespace');
+  if (code === 401 || code === 403)
+    return new OsbError(
+      `${what}: the API server refused (HTTP ${code}): ${reason}`,
+      'check your kubeconfig credentials and RBAC permissions in this namespace',
+    );
   return new OsbError(`${what}: ${code ? `HTTP ${code}: ` : ''}${reason}`);
 }
 
@@ -57,7 +61,11 @@ export async function connectKubernetes(context?: string): Promise<KubeApi> {
   const names = kc.getContexts().map((c) => c.name);
   if (context) {
     if (!names.includes(context)) {
-      throw new OsbError(`unknown kubeconfig context "${context}"`, names.length ? `known contexts: ${names.join(', ')}` : 'the kubeconfig has no contexts (set KUBECONFIG)', 2);
+      throw new OsbError(
+        `unknown kubeconfig context "${context}"`,
+        names.length ? `known contexts: ${names.join(', ')}` : 'the kubeconfig has no contexts (set KUBECONFIG)',
+        2,
+      );
     }
     kc.setCurrentContext(context);
   }
@@ -65,7 +73,11 @@ export async function connectKubernetes(context?: string): Promise<KubeApi> {
   if (!cluster) throw new OsbError('no Kubernetes cluster is configured (no current context in the kubeconfig)', 'set KUBECONFIG, or pass --context NAME', 2);
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const header = (apiVersion: string, kind: string, namespace: string | undefined, name: string) => ({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+  const header = (apiVersion: string, kind: string, namespace: string | undefined, name: string) => ({
+    apiVersion,
+    kind,
+    metadata: { name, ...(namespace ? { namespace } : {}) },
+  });
   const label = (o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`;
   return {
     context: kc.getCurrentContext(),

@@ -33,7 +33,9 @@ const key = (o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.
 const componentOf = (o: K8sObject) => o.metadata.labels?.[LABEL.name] as ComponentName | undefined;
 
 /** Secrets osb renders, and where their values live in `Secrets`. */
-const SECRET_FIELDS = Object.assign({}, ...Object.values(REGISTRY).map((d) => d.kubernetes.credentialSecrets ?? {})) as NonNullable<ComponentDefinition['kubernetes']['credentialSecrets']>;
+const SECRET_FIELDS = Object.assign({}, ...Object.values(REGISTRY).map((d) => d.kubernetes.credentialSecrets ?? {})) as NonNullable<
+  ComponentDefinition['kubernetes']['credentialSecrets']
+>;
 
 /**
  * Credentials already in the cluster win over the state dir's: a Secret osb applied earlier
@@ -69,7 +71,13 @@ export async function adoptClusterSecrets(api: KubeApi, namespace: string, secre
  * applied earlier (labels managed-by=osb, instance=osb) that are no longer desired — only
  * of the components in `scope`.
  */
-export async function applyAndPrune(api: KubeApi, namespace: string, desired: K8sObject[], scope: readonly ComponentName[] = COMPONENTS, report: (m: string) => void = () => {}): Promise<ApplyResult> {
+export async function applyAndPrune(
+  api: KubeApi,
+  namespace: string,
+  desired: K8sObject[],
+  scope: readonly ComponentName[] = COMPONENTS,
+  report: (m: string) => void = () => {},
+): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], configured: [], unchanged: [], pruned: [], namespaceCreated: false };
   if (!(await api.get('v1', 'Namespace', undefined, namespace))) {
     await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
@@ -91,7 +99,9 @@ export async function applyAndPrune(api: KubeApi, namespace: string, desired: K8
   }
   report(`applied ${toApply.length} objects: ${result.created.length} created, ${result.configured.length} configured, ${result.unchanged.length} unchanged`);
   const wanted = new Set(toApply.map(key));
-  const stale = [...existing.values()].filter((o) => !wanted.has(key(o)) && o.metadata.labels?.[LABEL.managedBy] === MANAGED_BY && o.metadata.labels?.[LABEL.instance] === INSTANCE);
+  const stale = [...existing.values()].filter(
+    (o) => !wanted.has(key(o)) && o.metadata.labels?.[LABEL.managedBy] === MANAGED_BY && o.metadata.labels?.[LABEL.instance] === INSTANCE,
+  );
   for (const o of stale.reverse()) {
     const c = componentOf(o);
     if (!c || !scope.includes(c)) continue;

@@ -77,7 +77,13 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
   const present = files.filter((f) => existsSync(f));
   const inCluster = !!process.env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
   if (present.length === 0 && !inCluster) {
-    out.push(fail('kubeconfig', `no kubeconfig: ${files.join(', ')} ${files.length > 1 ? 'do' : 'does'} not exist`, 'set KUBECONFIG=FILE, or write ~/.kube/config (e.g. from your cluster admin or `kind get kubeconfig`)'));
+    out.push(
+      fail(
+        'kubeconfig',
+        `no kubeconfig: ${files.join(', ')} ${files.length > 1 ? 'do' : 'does'} not exist`,
+        'set KUBECONFIG=FILE, or write ~/.kube/config (e.g. from your cluster admin or `kind get kubeconfig`)',
+      ),
+    );
     return [...out, stateDirCheck(o.stateDir)];
   }
   for (const f of present) {
@@ -85,7 +91,13 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       accessSync(f, constants.R_OK);
       readFileSync(f);
     } catch (err) {
-      out.push(fail('kubeconfig', `${f} is not readable (${(err as NodeJS.ErrnoException).code})`, `fix its permissions (chmod 600 ${f}, owned by you) or set KUBECONFIG`));
+      out.push(
+        fail(
+          'kubeconfig',
+          `${f} is not readable (${(err as NodeJS.ErrnoException).code})`,
+          `fix its permissions (chmod 600 ${f}, owned by you) or set KUBECONFIG`,
+        ),
+      );
       return [...out, stateDirCheck(o.stateDir)];
     }
   }
@@ -94,14 +106,26 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
   try {
     kc.loadFromDefault();
   } catch (err) {
-    out.push(fail('kubeconfig', `cannot parse ${present.join(', ')}: ${(err as Error).message.split('\n')[0]}`, 'fix the kubeconfig (kubectl config view shows what it reads)'));
+    out.push(
+      fail(
+        'kubeconfig',
+        `cannot parse ${present.join(', ')}: ${(err as Error).message.split('\n')[0]}`,
+        'fix the kubeconfig (kubectl config view shows what it reads)',
+      ),
+    );
     return [...out, stateDirCheck(o.stateDir)];
   }
   out.push(ok('kubeconfig', present.length ? `read ${present.join(', ')}` : 'in-cluster service account'));
 
   const names = kc.getContexts().map((c) => c.name);
   if (o.context && !names.includes(o.context)) {
-    out.push(fail('context', `unknown kubeconfig context "${o.context}"`, names.length ? `use one of: ${names.join(', ')} (--context NAME or --set kubernetes.context=NAME)` : 'the kubeconfig has no contexts; set KUBECONFIG'));
+    out.push(
+      fail(
+        'context',
+        `unknown kubeconfig context "${o.context}"`,
+        names.length ? `use one of: ${names.join(', ')} (--context NAME or --set kubernetes.context=NAME)` : 'the kubeconfig has no contexts; set KUBECONFIG',
+      ),
+    );
     return [...out, stateDirCheck(o.stateDir)];
   }
   if (o.context) kc.setCurrentContext(o.context);
@@ -123,12 +147,30 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       namespaceExists = false;
       out.push(ok('namespace', `${o.namespace} does not exist yet; osb deploy creates it`));
     } else if (code === 401) {
-      out.push(fail('namespace', `the API server at ${cluster.server} refused the credentials (HTTP 401): ${reasonOf(err)}`, 'renew the kubeconfig credentials (token or client certificate)'));
+      out.push(
+        fail(
+          'namespace',
+          `the API server at ${cluster.server} refused the credentials (HTTP 401): ${reasonOf(err)}`,
+          'renew the kubeconfig credentials (token or client certificate)',
+        ),
+      );
       return [...out, stateDirCheck(o.stateDir)];
     } else if (code === 403) {
-      out.push(fail('namespace', `not allowed to read namespace ${o.namespace} (HTTP 403): ${reasonOf(err)}`, `ask for get on namespaces, or a Role in ${o.namespace} (see the rbac check)`));
+      out.push(
+        fail(
+          'namespace',
+          `not allowed to read namespace ${o.namespace} (HTTP 403): ${reasonOf(err)}`,
+          `ask for get on namespaces, or a Role in ${o.namespace} (see the rbac check)`,
+        ),
+      );
     } else {
-      out.push(fail('namespace', `the API server at ${cluster.server} cannot be reached: ${reasonOf(err)}`, 'check that the cluster is up and the kubeconfig server address and network path to it'));
+      out.push(
+        fail(
+          'namespace',
+          `the API server at ${cluster.server} cannot be reached: ${reasonOf(err)}`,
+          'check that the cluster is up and the kubeconfig server address and network path to it',
+        ),
+      );
       return [...out, stateDirCheck(o.stateDir)];
     }
   }
@@ -142,7 +184,15 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SelfSubjectAccessReview',
-          spec: { resourceAttributes: { group: n.group, resource: n.resource, subresource: n.subresource, verb: n.verb, namespace: n.clusterScoped ? undefined : o.namespace } },
+          spec: {
+            resourceAttributes: {
+              group: n.group,
+              resource: n.resource,
+              subresource: n.subresource,
+              verb: n.verb,
+              namespace: n.clusterScoped ? undefined : o.namespace,
+            },
+          },
         },
       });
       if (!r.status?.allowed) denied.push(label(n));
@@ -151,8 +201,22 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       break;
     }
   }
-  if (reviewError) out.push(fail('rbac', `cannot ask the API server what is allowed (SelfSubjectAccessReview failed: ${reviewError})`, 'allow create on selfsubjectaccessreviews.authorization.k8s.io (every authenticated user has it by default)'));
-  else if (denied.length) out.push(fail('rbac', `not allowed in namespace ${o.namespace}: ${denied.join(', ')}`, `grant these verbs to your user, e.g. a RoleBinding to the "admin" ClusterRole: kubectl create rolebinding osb-admin --clusterrole=admin --user=USER -n ${o.namespace}`));
+  if (reviewError)
+    out.push(
+      fail(
+        'rbac',
+        `cannot ask the API server what is allowed (SelfSubjectAccessReview failed: ${reviewError})`,
+        'allow create on selfsubjectaccessreviews.authorization.k8s.io (every authenticated user has it by default)',
+      ),
+    );
+  else if (denied.length)
+    out.push(
+      fail(
+        'rbac',
+        `not allowed in namespace ${o.namespace}: ${denied.join(', ')}`,
+        `grant these verbs to your user, e.g. a RoleBinding to the "admin" ClusterRole: kubectl create rolebinding osb-admin --clusterrole=admin --user=USER -n ${o.namespace}`,
+      ),
+    );
   else {
     const needs = requiredPermissions(namespaceExists);
     const resources = new Set(needs.map((n) => `${n.resource}${n.subresource ? `/${n.subresource}` : ''}.${n.group}`));
@@ -170,7 +234,8 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       const classes = (await storage.listStorageClass()).items;
       const names = classes.map((c) => c.metadata?.name ?? '');
       const isDefault = (c: (typeof classes)[number]) =>
-        c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' || c.metadata?.annotations?.['storageclass.beta.kubernetes.io/is-default-class'] === 'true';
+        c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' ||
+        c.metadata?.annotations?.['storageclass.beta.kubernetes.io/is-default-class'] === 'true';
       const def = classes.find(isDefault)?.metadata?.name;
       const problems: string[] = [];
       const fixes: string[] = [];
@@ -181,13 +246,24 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
           fixes.push(names.length ? `--set ${c}.volume.storageClass=${names[0]}` : `create StorageClass ${wanted}`);
         } else if (!wanted && !def) {
           problems.push(`${c} asks for the default StorageClass and there is none`);
-          fixes.push(names.length ? `--set ${c}.volume.storageClass=NAME (classes: ${names.join(', ')}), or mark one default: kubectl annotate storageclass ${names[0]} storageclass.kubernetes.io/is-default-class=true` : `install a volume provisioner with a default StorageClass, or --set ${c}.volume.enabled=false (data on emptyDir, lost with the pod)`);
+          fixes.push(
+            names.length
+              ? `--set ${c}.volume.storageClass=NAME (classes: ${names.join(', ')}), or mark one default: kubectl annotate storageclass ${names[0]} storageclass.kubernetes.io/is-default-class=true`
+              : `install a volume provisioner with a default StorageClass, or --set ${c}.volume.enabled=false (data on emptyDir, lost with the pod)`,
+          );
         }
       }
-      if (problems.length) out.push(fail('storage class', `${problems.join('; ')}: the PersistentVolumeClaims would stay Pending`, [...new Set(fixes)].join('; ')));
+      if (problems.length)
+        out.push(fail('storage class', `${problems.join('; ')}: the PersistentVolumeClaims would stay Pending`, [...new Set(fixes)].join('; ')));
       else out.push(ok('storage class', volumes.map((c) => `${c}: ${volumeOf(c)?.storageClass ?? `${def} (default)`}`).join(', ')));
     } catch (err) {
-      out.push(warn('storage class', `cannot list StorageClasses (${codeOf(err) ? `HTTP ${codeOf(err)}: ` : ''}${reasonOf(err)}), so cannot tell whether the volumes will bind`, 'ask your cluster admin which StorageClass to use and set it: --set mariadb.volume.storageClass=NAME'));
+      out.push(
+        warn(
+          'storage class',
+          `cannot list StorageClasses (${codeOf(err) ? `HTTP ${codeOf(err)}: ` : ''}${reasonOf(err)}), so cannot tell whether the volumes will bind`,
+          'ask your cluster admin which StorageClass to use and set it: --set mariadb.volume.storageClass=NAME',
+        ),
+      );
     }
   }
   out.push(stateDirCheck(o.stateDir));

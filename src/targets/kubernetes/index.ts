@@ -44,14 +44,17 @@ export function kubernetesTarget(src: TargetSources): Target {
       const { statusKubernetes } = await import('./ops.js');
       const s = await statusKubernetes(api, d, req.components);
       const rows = [['COMPONENT', 'POD', 'PHASE', 'READY', 'RESTARTS', 'NODE', 'PROBLEM']];
-      for (const c of s.components) for (const p of c.pods) rows.push([c.component, p.name, p.phase, p.ready ? 'yes' : 'no', String(p.restarts), p.node ?? '-', p.problem ?? '-']);
+      for (const c of s.components)
+        for (const p of c.pods) rows.push([c.component, p.name, p.phase, p.ready ? 'yes' : 'no', String(p.restarts), p.node ?? '-', p.problem ?? '-']);
       return {
         exitCode: s.healthy ? 0 : 1,
         json: s,
         text: lines(
           rows.length > 1 && table(rows),
           ...s.components.map((c) => `${c.component}: ${c.summary}`),
-          s.healthy ? `all healthy (namespace ${s.namespace}, context ${s.context})` : 'NOT healthy: run `osb deploy --target kubernetes` to converge and see why',
+          s.healthy
+            ? `all healthy (namespace ${s.namespace}, context ${s.context})`
+            : 'NOT healthy: run `osb deploy --target kubernetes` to converge and see why',
         ),
       };
     },
@@ -65,7 +68,14 @@ export function kubernetesTarget(src: TargetSources): Target {
         exitCode: failed.length ? 1 : 0,
         json: results,
         text: lines(
-          ...results.flatMap((r) => [`${r.ok ? 'PASS' : 'FAIL'} ${r.pod} (${r.phase})`, r.log.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')]),
+          ...results.flatMap((r) => [
+            `${r.ok ? 'PASS' : 'FAIL'} ${r.pod} (${r.phase})`,
+            r.log
+              .trimEnd()
+              .split('\n')
+              .map((l) => `  ${l}`)
+              .join('\n'),
+          ]),
           failed.length ? `FAILED: ${failed.map((f) => f.pod).join(', ')}` : `passed: ${results.length} test pod(s)`,
         ),
       };
@@ -80,7 +90,8 @@ export function kubernetesTarget(src: TargetSources): Target {
         const api = await connectKubernetes(d.context);
         await adoptClusterSecrets(api, d.namespace, d.secrets, new Set());
       } catch (err) {
-        if (!req.json && !req.quiet) process.stderr.write(`osb: warning: credentials from the state dir (cluster not read: ${(err as Error).message.split('\n')[0]})\n`);
+        if (!req.json && !req.quiet)
+          process.stderr.write(`osb: warning: credentials from the state dir (cluster not read: ${(err as Error).message.split('\n')[0]})\n`);
       }
       const eps = kubernetesEndpoints(renderContext(d), d.secrets);
       if (req.service) return { exitCode: 0, json: undefined, text: serviceEndpointsText(d, eps, req.service, req.format) };
@@ -88,10 +99,7 @@ export function kubernetesTarget(src: TargetSources): Target {
       return {
         exitCode: 0,
         json: { ...eps, ...(services ? { services } : {}) },
-        text: lines(
-          ...describeEndpoints(eps),
-          `in-cluster addresses (namespace ${d.namespace}); passwords: osb endpoints --target kubernetes --json`,
-        ),
+        text: lines(...describeEndpoints(eps), `in-cluster addresses (namespace ${d.namespace}); passwords: osb endpoints --target kubernetes --json`),
       };
     },
 

@@ -27,7 +27,11 @@ const scopeOf = (components?: readonly ComponentName[]) => (components?.length ?
 /** Adopt the cluster's credentials, render, apply, prune, wait. */
 export async function deployKubernetes(api: KubeApi, d: KubernetesDeployment, opts: KubernetesDeployOptions = {}): Promise<KubernetesDeployResult> {
   const report = opts.report ?? (() => {});
-  const configured = new Set(serviceSpecs(d.config).filter((s) => s.configuredPassword).map((s) => s.name));
+  const configured = new Set(
+    serviceSpecs(d.config)
+      .filter((s) => s.configuredPassword)
+      .map((s) => s.name),
+  );
   if (await adoptClusterSecrets(api, d.namespace, d.secrets, configured)) {
     report('reusing the credentials already stored in the cluster');
     writeSecrets(d.stateDir, d.secrets);
@@ -63,26 +67,48 @@ export interface ComponentStatus {
   summary: string;
 }
 
-export async function statusKubernetes(api: KubeApi, d: KubernetesDeployment, components?: readonly ComponentName[]): Promise<{ namespace: string; context: string; healthy: boolean; components: ComponentStatus[] }> {
+export async function statusKubernetes(
+  api: KubeApi,
+  d: KubernetesDeployment,
+  components?: readonly ComponentName[],
+): Promise<{ namespace: string; context: string; healthy: boolean; components: ComponentStatus[] }> {
   const pods = await api.list('v1', 'Pod', d.namespace, managedSelector);
   const jobs = await api.list('batch/v1', 'Job', d.namespace, managedSelector);
   const out: ComponentStatus[] = [];
   const view = (p: K8sObject) => ({ name: p.metadata.name, ready: podReady(p as never), labels: p.metadata.labels ?? {} });
   for (const def of definitions(d.config, components?.length ? components : undefined)) {
     const c = def.name;
-    const mine = pods.filter((p) => p.metadata.labels?.[LABEL.name] === c && p.metadata.labels?.[LABEL.component] === 'server').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const mine = pods
+      .filter((p) => p.metadata.labels?.[LABEL.name] === c && p.metadata.labels?.[LABEL.component] === 'server')
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     const ps: PodStatus[] = [];
     for (const p of mine) {
       const pod = p as unknown as Parameters<typeof diagnosePod>[2];
-      ps.push({ name: p.metadata.name, phase: pod.status?.phase ?? 'Unknown', ready: podReady(pod), restarts: restarts(pod), node: pod.spec?.nodeName, problem: (await diagnosePod(api, d.namespace, pod))?.split('\n')[0] });
+      ps.push({
+        name: p.metadata.name,
+        phase: pod.status?.phase ?? 'Unknown',
+        ready: podReady(pod),
+        restarts: restarts(pod),
+        node: pod.spec?.nodeName,
+        problem: (await diagnosePod(api, d.namespace, pod))?.split('\n')[0],
+      });
     }
-    const js = jobs.filter((j) => j.metadata.labels?.[LABEL.name] === c).map((j) => {
-      const st = (j.status ?? {}) as { succeeded?: number; conditions?: { type: string; status: string }[] };
-      return { name: j.metadata.name, state: (st.succeeded ?? 0) > 0 ? 'complete' : st.conditions?.some((x) => x.type === 'Failed' && x.status === 'True') ? 'failed' : 'running' };
-    });
+    const js = jobs
+      .filter((j) => j.metadata.labels?.[LABEL.name] === c)
+      .map((j) => {
+        const st = (j.status ?? {}) as { succeeded?: number; conditions?: { type: string; status: string }[] };
+        return {
+          name: j.metadata.name,
+          state: (st.succeeded ?? 0) > 0 ? 'complete' : st.conditions?.some((x) => x.type === 'Failed' && x.status === 'True') ? 'failed' : 'running',
+        };
+      });
     const replicas = d.config[c].replicas;
     const members = ps.filter((p) => p.ready).map((p) => p.name);
-    const extra = def.kubernetes.status?.(d.config, mine.map(view), pods.filter((p) => p.metadata.labels?.[LABEL.name] === c).map(view)) ?? { healthy: true, summary: '', fields: {} };
+    const extra = def.kubernetes.status?.(d.config, mine.map(view), pods.filter((p) => p.metadata.labels?.[LABEL.name] === c).map(view)) ?? {
+      healthy: true,
+      summary: '',
+      fields: {},
+    };
     let summary = `${members.length}/${replicas} ${def.kubernetes.readyMeaning(d.config)}${extra.summary}`;
     const healthy = members.length === replicas && extra.healthy && js.every((j) => j.state === 'complete');
     if (js.length) summary += `; ${js.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, '')} ${j.state}`).join(', ')}`;
@@ -100,7 +126,12 @@ export interface TestPodResult {
 }
 
 /** `helm test`: (re)creates each component's test pod, waits for it to finish, returns its verdict and log. */
-export async function testKubernetes(api: KubeApi, d: KubernetesDeployment, components?: readonly ComponentName[], opts: { pollMs?: number; timeoutSeconds?: number; report?: (l: string) => void } = {}): Promise<TestPodResult[]> {
+export async function testKubernetes(
+  api: KubeApi,
+  d: KubernetesDeployment,
+  components?: readonly ComponentName[],
+  opts: { pollMs?: number; timeoutSeconds?: number; report?: (l: string) => void } = {},
+): Promise<TestPodResult[]> {
   const pollMs = opts.pollMs ?? 2000;
   const timeout = (opts.timeoutSeconds ?? d.config.kubernetes.waitTimeoutSeconds) * 1000;
   const hooks = renderObjects(d.config, d.secrets, { namespace: d.namespace, components }).filter(isTestHook);
@@ -110,7 +141,8 @@ export async function testKubernetes(api: KubeApi, d: KubernetesDeployment, comp
     if (await api.delete('v1', 'Pod', d.namespace, pod.metadata.name)) {
       const until = Date.now() + 120_000;
       while (await api.get('v1', 'Pod', d.namespace, pod.metadata.name)) {
-        if (Date.now() > until) throw new OsbError(`old test pod ${pod.metadata.name} is not going away`, `kubectl -n ${d.namespace} delete pod ${pod.metadata.name} --force`);
+        if (Date.now() > until)
+          throw new OsbError(`old test pod ${pod.metadata.name} is not going away`, `kubectl -n ${d.namespace} delete pod ${pod.metadata.name} --force`);
         await sleep();
       }
     }
@@ -146,7 +178,12 @@ export interface DestroyResult {
 }
 
 /** Deletes what osb owns (of the given components); PersistentVolumeClaims only with deleteData. */
-export async function destroyKubernetes(api: KubeApi, d: KubernetesDeployment, components?: readonly ComponentName[], deleteData = false): Promise<DestroyResult> {
+export async function destroyKubernetes(
+  api: KubeApi,
+  d: KubernetesDeployment,
+  components?: readonly ComponentName[],
+  deleteData = false,
+): Promise<DestroyResult> {
   const scope = scopeOf(components);
   const inScope = (o: K8sObject) => scope.includes(o.metadata.labels?.[LABEL.name] as ComponentName);
   const res: DestroyResult = { deleted: [], keptClaims: [], deletedClaims: [] };

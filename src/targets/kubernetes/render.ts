@@ -8,7 +8,20 @@ import { OsbError } from '../../util/errors.js';
 import { HOOK_ANNOTATION, type K8sObject, LABEL, type RenderContext } from '../../k8s/objects.js';
 
 /** Apply order: identities and data before the workloads that use them. */
-export const KIND_ORDER = ['ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'StatefulSet', 'Deployment', 'Job', 'Pod'] as const;
+export const KIND_ORDER = [
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'Secret',
+  'ConfigMap',
+  'Service',
+  'PodDisruptionBudget',
+  'NetworkPolicy',
+  'StatefulSet',
+  'Deployment',
+  'Job',
+  'Pod',
+] as const;
 
 export interface RenderOptions {
   namespace?: string;
@@ -22,7 +35,11 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export function resolveNamespace(config: Config, flag?: string): string {
   const ns = flag ?? config.kubernetes.namespace;
   if (!DNS_LABEL.test(ns)) {
-    throw new OsbError(`namespace "${ns}" is not a DNS label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`, 'choose e.g. --namespace openstack', 2);
+    throw new OsbError(
+      `namespace "${ns}" is not a DNS label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`,
+      'choose e.g. --namespace openstack',
+      2,
+    );
   }
   return ns;
 }
@@ -51,7 +68,12 @@ function order(a: K8sObject, b: K8sObject): number {
  */
 export function renderObjects(config: Config, secrets: Secrets, opts: RenderOptions = {}): K8sObject[] {
   // Refused rather than rendered in plain text while the config asks for TLS (see docs/tls.md).
-  if (config.tls.enabled) throw new OsbError('tls.enabled is implemented for the local target only; the Kubernetes objects would carry no TLS', 'render without it (--set tls.enabled=false) or deploy locally', 2);
+  if (config.tls.enabled)
+    throw new OsbError(
+      'tls.enabled is implemented for the local target only; the Kubernetes objects would carry no TLS',
+      'render without it (--set tls.enabled=false) or deploy locally',
+      2,
+    );
   const ctx: RenderContext = { config, namespace: resolveNamespace(config, opts.namespace), clusterDomain: config.kubernetes.clusterDomain };
   const passwords = servicePasswords(config, secrets);
   const out: K8sObject[] = [];

@@ -28,14 +28,22 @@ export const restarts = (p: PodLike) => (p.status?.containerStatuses ?? []).redu
 const PULL_ERRORS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 const CONFIG_ERRORS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
-const indent = (text: string) => text.trimEnd().split('\n').map((l) => `      ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
 
 /** Why one pod is not Ready, in words, with the evidence (reason, message, last log lines, PVC state). */
 export async function diagnosePod(api: KubeApi, namespace: string, pod: PodLike): Promise<string | undefined> {
   const name = pod.metadata.name;
   if (podReady(pod) || pod.status?.phase === 'Succeeded') return undefined;
   const lines: string[] = [];
-  const all = [...(pod.status?.initContainerStatuses ?? []).map((c) => ({ c, init: true })), ...(pod.status?.containerStatuses ?? []).map((c) => ({ c, init: false }))];
+  const all = [
+    ...(pod.status?.initContainerStatuses ?? []).map((c) => ({ c, init: true })),
+    ...(pod.status?.containerStatuses ?? []).map((c) => ({ c, init: false })),
+  ];
   for (const { c, init } of all) {
     const what = `${name}: ${init ? 'init container' : 'container'} ${c.name}`;
     const waiting = c.state?.waiting;
@@ -44,7 +52,9 @@ export async function diagnosePod(api: KubeApi, namespace: string, pod: PodLike)
     } else if (waiting?.reason === 'CrashLoopBackOff' || (c.lastState?.terminated && !c.ready && !c.state?.running)) {
       const t = c.lastState?.terminated;
       const log = await api.logs(namespace, name, c.name, { previous: true, tailLines: 10 });
-      lines.push(`${what}: ${waiting?.reason ?? 'restarting'}${t ? ` (last exit code ${t.exitCode}${t.reason ? `, ${t.reason}` : ''})` : ''}, ${c.restartCount ?? 0} restarts; last log lines:\n${indent(log || '(empty log)')}`);
+      lines.push(
+        `${what}: ${waiting?.reason ?? 'restarting'}${t ? ` (last exit code ${t.exitCode}${t.reason ? `, ${t.reason}` : ''})` : ''}, ${c.restartCount ?? 0} restarts; last log lines:\n${indent(log || '(empty log)')}`,
+      );
     } else if (waiting?.reason && CONFIG_ERRORS.has(waiting.reason)) {
       lines.push(`${what}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`);
     } else if (init && c.state?.running) {
@@ -68,9 +78,16 @@ export async function diagnosePod(api: KubeApi, namespace: string, pod: PodLike)
     if (!pvc) lines.push(`${name}: PersistentVolumeClaim ${claim} does not exist yet`);
     else if (phase !== 'Bound') {
       const sc = (pvc.spec as { storageClassName?: string } | undefined)?.storageClassName;
-      const events = await api.list('v1', 'Event', namespace, undefined, `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${claim}`).catch(() => []);
-      const last = events.map((e) => e as unknown as { message?: string; reason?: string }).filter((e) => e.message).pop();
-      lines.push(`${name}: PersistentVolumeClaim ${claim} is ${phase ?? 'not bound'} (storage class ${sc ?? 'default'})${last ? `: ${last.reason ? `${last.reason}: ` : ''}${last.message}` : ''}`);
+      const events = await api
+        .list('v1', 'Event', namespace, undefined, `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${claim}`)
+        .catch(() => []);
+      const last = events
+        .map((e) => e as unknown as { message?: string; reason?: string })
+        .filter((e) => e.message)
+        .pop();
+      lines.push(
+        `${name}: PersistentVolumeClaim ${claim} is ${phase ?? 'not bound'} (storage class ${sc ?? 'default'})${last ? `: ${last.reason ? `${last.reason}: ` : ''}${last.message}` : ''}`,
+      );
     }
   }
   if (!lines.length) lines.push(`${name}: ${pod.status?.phase ?? 'unknown phase'}, not Ready`);
@@ -92,7 +109,13 @@ interface Progress {
 async function statefulSetProgress(api: KubeApi, namespace: string, o: K8sObject): Promise<Progress> {
   const want = (o.spec as { replicas: number }).replicas;
   const live = await api.get(o.apiVersion, o.kind, namespace, o.metadata.name);
-  const st = (live?.status ?? {}) as { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number; currentRevision?: string; updateRevision?: string };
+  const st = (live?.status ?? {}) as {
+    readyReplicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+  };
   const gen = (live?.metadata as { generation?: number } | undefined)?.generation ?? 0;
   const ready = st.readyReplicas ?? 0;
   const current = (st.observedGeneration ?? 0) >= gen && (st.updatedReplicas ?? 0) >= want && (!st.updateRevision || st.currentRevision === st.updateRevision);
@@ -111,7 +134,12 @@ async function deploymentProgress(api: KubeApi, namespace: string, o: K8sObject)
 
 async function jobProgress(api: KubeApi, namespace: string, o: K8sObject): Promise<Progress> {
   const live = await api.get(o.apiVersion, o.kind, namespace, o.metadata.name);
-  const st = (live?.status ?? {}) as { succeeded?: number; failed?: number; active?: number; conditions?: { type: string; status: string; message?: string }[] };
+  const st = (live?.status ?? {}) as {
+    succeeded?: number;
+    failed?: number;
+    active?: number;
+    conditions?: { type: string; status: string; message?: string }[];
+  };
   const role = o.metadata.labels?.[LABEL.component] ?? 'job';
   if ((st.succeeded ?? 0) > 0) return { done: true, line: `${role}: complete` };
   const failed = st.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
@@ -145,7 +173,13 @@ export async function waitUntilReady(api: KubeApi, namespace: string, desired: K
   for (;;) {
     const progress: Progress[] = [];
     for (const o of watched) {
-      progress.push(o.kind === 'StatefulSet' ? await statefulSetProgress(api, namespace, o) : o.kind === 'Deployment' ? await deploymentProgress(api, namespace, o) : await jobProgress(api, namespace, o));
+      progress.push(
+        o.kind === 'StatefulSet'
+          ? await statefulSetProgress(api, namespace, o)
+          : o.kind === 'Deployment'
+            ? await deploymentProgress(api, namespace, o)
+            : await jobProgress(api, namespace, o),
+      );
     }
     const failed = progress.find((p) => p.failed);
     if (failed) {
@@ -163,7 +197,10 @@ export async function waitUntilReady(api: KubeApi, namespace: string, desired: K
     if (Date.now() >= deadline) {
       const pending = progress.filter((p) => !p.done).map((p) => p.line);
       throw new OsbError(
-        [`not ready after ${opts.timeoutSeconds}s: ${pending.join('; ')}`, ...(why.length ? ['why:', ...why.map((w) => `  ${w}`)] : ['no pod reported a reason'])].join('\n'),
+        [
+          `not ready after ${opts.timeoutSeconds}s: ${pending.join('; ')}`,
+          ...(why.length ? ['why:', ...why.map((w) => `  ${w}`)] : ['no pod reported a reason']),
+        ].join('\n'),
         'raise kubernetes.waitTimeoutSeconds if the cluster is just slow; osb deploy --target kubernetes resumes waiting',
       );
     }

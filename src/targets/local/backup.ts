@@ -38,7 +38,10 @@ export const backupRoot = (config: Config, stateDir: string, to?: string) => res
 function sha256(file: string): Promise<string> {
   return new Promise((res, rej) => {
     const h = createHash('sha256');
-    createReadStream(file).on('data', (d) => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej);
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => res(h.digest('hex')))
+      .on('error', rej);
   });
 }
 
@@ -77,10 +80,21 @@ function readManifest(dir: string): BackupManifest {
 async function checkFiles(dir: string, m: BackupManifest): Promise<void> {
   for (const f of m.files) {
     const p = join(dir, f.path);
-    if (!existsSync(p)) throw new OsbError(`backup ${m.id} is incomplete: ${f.path} is missing`, 'pick another backup (osb backup list); this one cannot be restored', 2);
+    if (!existsSync(p))
+      throw new OsbError(`backup ${m.id} is incomplete: ${f.path} is missing`, 'pick another backup (osb backup list); this one cannot be restored', 2);
     const size = statSync(p).size;
-    if (size !== f.size) throw new OsbError(`backup ${m.id} is damaged: ${f.path} has ${size} bytes, the manifest says ${f.size}`, 'pick another backup (osb backup list); this one cannot be restored', 2);
-    if ((await sha256(p)) !== f.sha256) throw new OsbError(`backup ${m.id} is damaged: ${f.path} does not match its SHA-256 in the manifest`, 'pick another backup (osb backup list); this one cannot be restored', 2);
+    if (size !== f.size)
+      throw new OsbError(
+        `backup ${m.id} is damaged: ${f.path} has ${size} bytes, the manifest says ${f.size}`,
+        'pick another backup (osb backup list); this one cannot be restored',
+        2,
+      );
+    if ((await sha256(p)) !== f.sha256)
+      throw new OsbError(
+        `backup ${m.id} is damaged: ${f.path} does not match its SHA-256 in the manifest`,
+        'pick another backup (osb backup list); this one cannot be restored',
+        2,
+      );
   }
 }
 
@@ -102,7 +116,12 @@ export async function resolveChain(ref: string, defaultRoot: string): Promise<Re
     if (m.kind === 'full') break;
     if (!m.parent) throw new OsbError(`backup ${m.id} is an incremental without a parent in its manifest`, 'pick another backup', 2);
     const pd = join(root, m.parent);
-    if (!existsSync(join(pd, MANIFEST))) throw new OsbError(`backup ${m.id} cannot be restored: its parent ${m.parent} is missing from ${root}`, 'put the parent back, or restore an older complete chain (osb backup list)', 2);
+    if (!existsSync(join(pd, MANIFEST)))
+      throw new OsbError(
+        `backup ${m.id} cannot be restored: its parent ${m.parent} is missing from ${root}`,
+        'put the parent back, or restore an older complete chain (osb backup list)',
+        2,
+      );
     if (out.length > 1000) throw new OsbError(`backup chain of ${ref} loops`, 'pick another backup', 2);
     d = pd;
   }
@@ -111,7 +130,9 @@ export async function resolveChain(ref: string, defaultRoot: string): Promise<Re
 }
 
 function chainLinks(chain: ResolvedChain, c: ComponentName): BackupChainLink[] {
-  const links = chain.manifests.filter((x) => x.manifest.components[c]).map((x) => ({ dir: join(x.dir, c), part: x.manifest.components[c]!, manifest: x.manifest }));
+  const links = chain.manifests
+    .filter((x) => x.manifest.components[c])
+    .map((x) => ({ dir: join(x.dir, c), part: x.manifest.components[c]!, manifest: x.manifest }));
   // Components without incrementals hold a full copy in every backup: only the newest counts.
   return hooks(c)?.incremental ? links : links.slice(-1);
 }
@@ -208,7 +229,15 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
             const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
             const h = hooks(c)!;
             const parentPart = parent && h.incremental ? parent.manifest.components[c] : undefined;
-            parts[c] = await h.take({ config: d.config, secrets: d.secrets, stateDir: d.stateDir, dir, nodes, report, ...(parentPart ? { parentDir: join(parent!.dir, c), parentPart } : {}) });
+            parts[c] = await h.take({
+              config: d.config,
+              secrets: d.secrets,
+              stateDir: d.stateDir,
+              dir,
+              nodes,
+              report,
+              ...(parentPart ? { parentDir: join(parent!.dir, c), parentPart } : {}),
+            });
             if (h.archiveLogs) archived += (await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report })).copied.length;
           },
         })),
@@ -233,7 +262,9 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
       // Table checksums of exactly what was backed up: the chain, prepared and started in a scratch server.
       writeJson(join(partial, MANIFEST), manifest);
       const chain: ResolvedChain = { root, manifests: [...(parent ? (await resolveChain(parent.dir, root)).manifests : []), { dir: partial, manifest }] };
-      const [checks] = await opts.progress.run([{ title: 'checking the backup in a scratch server', task: (report) => verifyChain(chain, d.config, d.secrets, report) }]);
+      const [checks] = await opts.progress.run([
+        { title: 'checking the backup in a scratch server', task: (report) => verifyChain(chain, d.config, d.secrets, report) },
+      ]);
       for (const [c, r] of Object.entries(checks)) {
         const part = manifest.components[c as ComponentName]!;
         if (r.facts.tableChecksums) part.tableChecksums = r.facts.tableChecksums;
@@ -244,7 +275,18 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
       writeJson(join(partial, VERIFY), { at: new Date().toISOString(), ok: problems.length === 0, problems, when: 'backup' });
       renameSync(partial, final);
       const removed = problems.length ? [] : applyRetention(root, d.config);
-      return { id, dir: final, kind: manifest.kind, parent: manifest.parent, totalBytes: manifest.totalBytes, seconds: (Date.now() - t0) / 1000, verified: problems.length === 0, problems, removed, binlogsArchived: archived };
+      return {
+        id,
+        dir: final,
+        kind: manifest.kind,
+        parent: manifest.parent,
+        totalBytes: manifest.totalBytes,
+        seconds: (Date.now() - t0) / 1000,
+        verified: problems.length === 0,
+        problems,
+        removed,
+        binlogsArchived: archived,
+      };
     } catch (err) {
       rmSync(partial, { recursive: true, force: true });
       throw err;
@@ -358,7 +400,11 @@ export interface ListedBackup {
   verifiedAt?: string;
 }
 
-export function listBackups(opts: DeploymentSources & { to?: string }): { root: string; backups: ListedBackup[]; pitr: { history: string; from: string; to?: string }[] } {
+export function listBackups(opts: DeploymentSources & { to?: string }): {
+  root: string;
+  backups: ListedBackup[];
+  pitr: { history: string; from: string; to?: string }[];
+} {
   const stateDir = resolveStateDir(opts.stateDir);
   const config = resolveConfig(readState(stateDir)?.userValues ?? {});
   const root = backupRoot(config, stateDir, opts.to);
@@ -371,7 +417,16 @@ export function listBackups(opts: DeploymentSources & { to?: string }): { root: 
   };
   const backups = all.map(({ dir, manifest: m }) => {
     const v = existsSync(join(dir, VERIFY)) ? (JSON.parse(readFileSync(join(dir, VERIFY), 'utf8')) as { ok: boolean; at: string }) : undefined;
-    return { id: m.id, kind: m.kind, parent: m.parent, chain: chainOf(m), finishedAt: m.finishedAt, bytes: m.totalBytes, verified: v ? (v.ok ? 'ok' : 'FAILED') : 'no', verifiedAt: v?.at } as ListedBackup;
+    return {
+      id: m.id,
+      kind: m.kind,
+      parent: m.parent,
+      chain: chainOf(m),
+      finishedAt: m.finishedAt,
+      bytes: m.totalBytes,
+      verified: v ? (v.ok ? 'ok' : 'FAILED') : 'no',
+      verifiedAt: v?.at,
+    } as ListedBackup;
   });
   // PITR window per binlog history: from its oldest backup to where its archived binlogs reach.
   const pitr: { history: string; from: string; to?: string }[] = [];
@@ -381,7 +436,13 @@ export function listBackups(opts: DeploymentSources & { to?: string }): { root: 
       if (!h || pitr.some((p) => p.history === h)) continue;
       const idx = join(root, 'binlogs', h);
       const ends = existsSync(idx)
-        ? readdirSync(idx).flatMap((n) => (existsSync(join(idx, n, 'index.json')) ? (JSON.parse(readFileSync(join(idx, n, 'index.json'), 'utf8')) as { closedBy: string }[]).map((e) => e.closedBy) : [])).sort()
+        ? readdirSync(idx)
+            .flatMap((n) =>
+              existsSync(join(idx, n, 'index.json'))
+                ? (JSON.parse(readFileSync(join(idx, n, 'index.json'), 'utf8')) as { closedBy: string }[]).map((e) => e.closedBy)
+                : [],
+            )
+            .sort()
         : [];
       pitr.push({ history: h, from: m.finishedAt, to: ends[ends.length - 1] });
     }
@@ -407,19 +468,33 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
   const chain = await resolveChain(opts.backup, defaultRoot);
   const last = chain.manifests[chain.manifests.length - 1]!;
   if (state && Object.keys(state.instances).length) {
-    throw new OsbError(`${stateDir} already holds a deployment (${Object.keys(state.instances).join(', ')})`, 'restore into a fresh deployment: `osb destroy` first, or use another --state-dir', 2);
+    throw new OsbError(
+      `${stateDir} already holds a deployment (${Object.keys(state.instances).join(', ')})`,
+      'restore into a fresh deployment: `osb destroy` first, or use another --state-dir',
+      2,
+    );
   }
   const comps = backupComponents(COMPONENTS.filter((c) => last.manifest.components[c]));
   for (const c of comps) {
-    if (existsSync(join(stateDir, c))) throw new OsbError(`${join(stateDir, c)} exists (data of an earlier deployment)`, 'restore into a fresh deployment: `osb destroy` first, or use another --state-dir', 2);
+    if (existsSync(join(stateDir, c)))
+      throw new OsbError(
+        `${join(stateDir, c)} exists (data of an earlier deployment)`,
+        'restore into a fresh deployment: `osb destroy` first, or use another --state-dir',
+        2,
+      );
   }
   const userValues = deepMerge(state?.userValues ?? last.manifest.userValues, loadValuesTree(opts));
   const config = resolveConfig(userValues);
-  for (const c of comps) if (!config[c].enabled) throw new OsbError(`the backup holds ${c}, but ${c}.enabled=false here`, `enable it with --set ${c}.enabled=true`, 2);
+  for (const c of comps)
+    if (!config[c].enabled) throw new OsbError(`the backup holds ${c}, but ${c}.enabled=false here`, `enable it with --set ${c}.enabled=true`, 2);
   const secrets = JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets;
   const existingSecrets = readSecrets(stateDir);
   if (existingSecrets && JSON.stringify(existingSecrets) !== JSON.stringify(secrets)) {
-    throw new OsbError(`${secretsPath(stateDir)} holds other passwords than the backup`, 'restore into a fresh state dir (osb destroy removes it), so the restored users keep their passwords', 2);
+    throw new OsbError(
+      `${secretsPath(stateDir)} holds other passwords than the backup`,
+      'restore into a fresh state dir (osb destroy removes it), so the restored users keep their passwords',
+      2,
+    );
   }
   for (const c of comps) await hooks(c)!.restorePreflight?.({ chain: chainLinks(chain, c), toTime: opts.toTime, backupRoot: chain.root });
   await preflightFreshPorts(config);
@@ -442,7 +517,18 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
       const [r] = await opts.progress.run([
         {
           title: `${c}: restoring ${last.manifest.id}${opts.toTime ? ` to ${opts.toTime}` : ''}`,
-          task: (report) => h.restoreData!({ config, secrets, runtime, chain: chainLinks(chain, c), nodes: localInstances(config, stateDir, secrets, [c]).get(c) ?? [], toTime: opts.toTime, backupRoot: chain.root, workDir, report }),
+          task: (report) =>
+            h.restoreData!({
+              config,
+              secrets,
+              runtime,
+              chain: chainLinks(chain, c),
+              nodes: localInstances(config, stateDir, secrets, [c]).get(c) ?? [],
+              toTime: opts.toTime,
+              backupRoot: chain.root,
+              workDir,
+              report,
+            }),
         },
       ]);
       forceBootstrap ??= r.forceBootstrap;
@@ -455,7 +541,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
       const h = hooks(c)!;
       if (!h.restoreAfterStart) continue;
       const link = chainLinks(chain, c).pop()!;
-      await h.restoreAfterStart({ config, secrets, part: link.part, dir: link.dir, nodes: localInstances(config, stateDir, secrets, [c]).get(c) ?? [], report: opts.report });
+      await h.restoreAfterStart({
+        config,
+        secrets,
+        part: link.part,
+        dir: link.dir,
+        nodes: localInstances(config, stateDir, secrets, [c]).get(c) ?? [],
+        report: opts.report,
+      });
     }
   } catch (err) {
     await destroyLocal({ stateDir, keepData: true, progress: opts.progress }).catch(() => {});

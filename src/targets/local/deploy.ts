@@ -105,9 +105,17 @@ async function provisionDeployed(
   // Nothing changed since the last complete provisioning (same services, passwords, endpoints, same daemons):
   // its result stands, with no round trip. `osb provision` always checks against the servers.
   const pids = nodes.flatMap((c) => c.nodes.map((n) => `${n.name}:${n.pid}`)).sort();
-  const fingerprint = createHash('sha256').update(JSON.stringify({ services: planServices(config), passwords: secrets.services, admin, pids })).digest('hex').slice(0, 16);
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ services: planServices(config), passwords: secrets.services, admin, pids }))
+    .digest('hex')
+    .slice(0, 16);
   if (state.provisioned === fingerprint) {
-    return planServices(config).map((s) => ({ service: s.name, changed: false, databases: Object.keys(s.databases), ...(s.messaging && admin.rabbitmq ? { vhost: accountName(s.name) } : {}) }));
+    return planServices(config).map((s) => ({
+      service: s.name,
+      changed: false,
+      databases: Object.keys(s.databases),
+      ...(s.messaging && admin.rabbitmq ? { vhost: accountName(s.name) } : {}),
+    }));
   }
   const [results] = await progress.run([
     {
@@ -140,8 +148,14 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     const supervisor = supervisorFor(stateDir);
     const extraPlans = new Map<ComponentName, NodePlan[]>();
     for (const [c, list] of instances) {
-      plans.set(c, list.map((i) => planNode(i, state, supervisor.choice.kind)));
-      extraPlans.set(c, localExtras(config, stateDir, secrets, c).map((i) => planNode(i, state, supervisor.choice.kind)));
+      plans.set(
+        c,
+        list.map((i) => planNode(i, state, supervisor.choice.kind)),
+      );
+      extraPlans.set(
+        c,
+        localExtras(config, stateDir, secrets, c).map((i) => planNode(i, state, supervisor.choice.kind)),
+      );
     }
     // TLS on: certificates exist before any daemon starts; stale ones (2/3 of their life) are renewed.
     const newCerts = await ensureLocalCerts(config, stateDir, [...instances.values()].flat());
@@ -179,7 +193,12 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     writeState(stateDir, state);
     // Nodes left running with a renewed certificate load it without a restart.
     const untouched = new Set(results.flatMap((r) => r.nodes.filter((n) => n.action === 'unchanged').map((n) => n.name)));
-    await reloadCerts(config, secrets, newCerts.map((c) => c.inst).filter((i) => untouched.has(i.name)), () => {});
+    await reloadCerts(
+      config,
+      secrets,
+      newCerts.map((c) => c.inst).filter((i) => untouched.has(i.name)),
+      () => {},
+    );
     const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress, results);
     const changed = results.some((r) => r.changed) || !!provisioning?.some((p) => p.changed);
     // Said once, when this deploy started something that nothing will restart.

@@ -29,7 +29,7 @@ export interface HostDoctorOptions {
 const run = (cmd: string, args: string[], timeout = 5000) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(cmd, args, { timeout, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
   });
@@ -49,12 +49,21 @@ export function requirementsFor(config: Config, components: ComponentName[]): Re
 
 function osCheck(): DoctorCheck {
   const text = readText('/etc/os-release');
-  if (!text) return warn('os', 'cannot read /etc/os-release: unknown OS', 'osb installs packages with apt-get on Debian and Ubuntu; elsewhere install the daemons yourself');
+  if (!text)
+    return warn(
+      'os',
+      'cannot read /etc/os-release: unknown OS',
+      'osb installs packages with apt-get on Debian and Ubuntu; elsewhere install the daemons yourself',
+    );
   const field = (k: string) => text.match(new RegExp(`^${k}="?([^"\\n]*)"?`, 'm'))?.[1] ?? '';
   const pretty = field('PRETTY_NAME') || field('NAME') || 'unknown';
   const family = `${field('ID')} ${field('ID_LIKE')}`;
   if (/\b(debian|ubuntu)\b/.test(family)) return ok('os', `${pretty} (${process.arch})`);
-  return warn('os', `${pretty}: not Debian or Ubuntu; osb installs missing packages with apt-get only`, 'install RabbitMQ, MariaDB (with Galera) and Memcached from your distribution yourself');
+  return warn(
+    'os',
+    `${pretty}: not Debian or Ubuntu; osb installs missing packages with apt-get only`,
+    'install RabbitMQ, MariaDB (with Galera) and Memcached from your distribution yourself',
+  );
 }
 
 async function packagesCheck(reqs: Requirement[], uid: number): Promise<DoctorCheck> {
@@ -64,28 +73,41 @@ async function packagesCheck(reqs: Requirement[], uid: number): Promise<DoctorCh
   if (missing.length === 0) return ok(name, `installed: ${all.join(', ')}`);
   const cmd = `apt-get install -y ${missing.join(' ')}`;
   if (uid !== 0) return fail(name, `missing: ${missing.join(', ')} (osb installs packages only when run as root)`, `install them first: sudo ${cmd}`);
-  if (!existsSync('/usr/bin/apt-get')) return fail(name, `missing: ${missing.join(', ')}, and there is no apt-get to install them`, 'install them with your package manager');
+  if (!existsSync('/usr/bin/apt-get'))
+    return fail(name, `missing: ${missing.join(', ')}, and there is no apt-get to install them`, 'install them with your package manager');
   const policy = await run('apt-cache', ['policy', ...missing]);
   const noCandidate = missing.filter((p) => {
     const block = policy.stdout.split(/^(?=\S)/m).find((b) => b.startsWith(`${p}:`));
     return !block || /Candidate: \(none\)/.test(block);
   });
-  if (noCandidate.length) return fail(name, `missing: ${missing.join(', ')}; apt knows no installable version of ${noCandidate.join(', ')}`, `run apt-get update (and enable the Debian/Ubuntu main repository), then ${cmd}`);
+  if (noCandidate.length)
+    return fail(
+      name,
+      `missing: ${missing.join(', ')}; apt knows no installable version of ${noCandidate.join(', ')}`,
+      `run apt-get update (and enable the Debian/Ubuntu main repository), then ${cmd}`,
+    );
   return warn(name, `missing: ${missing.join(', ')}; osb deploy installs them with apt-get (running as root)`, `or install them now: ${cmd}`);
 }
 
 function supervisionCheck(): DoctorCheck {
   const comm = readText('/proc/1/comm')?.trim() ?? 'unknown';
   if (comm === 'systemd') return ok('supervision', 'PID 1 is systemd');
-  return warn('supervision', `PID 1 is "${comm}", not systemd: osb runs the daemons itself and nothing restarts one that dies until the next osb deploy`, 'for restart-on-failure run osb on a host (or container) booted with systemd');
+  return warn(
+    'supervision',
+    `PID 1 is "${comm}", not systemd: osb runs the daemons itself and nothing restarts one that dies until the next osb deploy`,
+    'for restart-on-failure run osb on a host (or container) booted with systemd',
+  );
 }
 
 /** The kernel's ephemeral port range and reserved ports (ports outgoing connections never take). */
 export function ephemeralRange(): { lo: number; hi: number; reserved: (p: number) => boolean } | undefined {
   const range = readText('/proc/sys/net/ipv4/ip_local_port_range')?.trim().split(/\s+/).map(Number);
-  if (!range || range.length !== 2 || range.some((n) => !Number.isInteger(n))) return undefined;
+  if (range?.length !== 2 || range.some((n) => !Number.isInteger(n))) return undefined;
   const reservedSpec = readText('/proc/sys/net/ipv4/ip_local_reserved_ports')?.trim() ?? '';
-  const spans = reservedSpec.split(',').filter(Boolean).map((s) => s.split('-').map(Number));
+  const spans = reservedSpec
+    .split(',')
+    .filter(Boolean)
+    .map((s) => s.split('-').map(Number));
   const reserved = (p: number) => spans.some(([a, b]) => p >= a! && p <= (b ?? a)!);
   return { lo: range[0]!, hi: range[1]!, reserved };
 }
@@ -113,9 +135,20 @@ async function portChecks(config: Config, components: ComponentName[], state?: L
   const list = ports.map((p) => p.port).sort((a, b) => a - b);
   const out: DoctorCheck[] = [];
   if (taken.length) {
-    out.push(fail('ports', `in use by another process on ${config.bindAddress}: ${taken.join(', ')}`, `stop that process or choose other ports, e.g. ${takenFix.join(' ')}`));
+    out.push(
+      fail(
+        'ports',
+        `in use by another process on ${config.bindAddress}: ${taken.join(', ')}`,
+        `stop that process or choose other ports, e.g. ${takenFix.join(' ')}`,
+      ),
+    );
   } else {
-    out.push(ok('ports', `${list.length} ports free on ${config.bindAddress}: ${list.join(', ')}${oursInUse ? ` (${oursInUse} held by this deployment's own daemons)` : ''}`));
+    out.push(
+      ok(
+        'ports',
+        `${list.length} ports free on ${config.bindAddress}: ${list.join(', ')}${oursInUse ? ` (${oursInUse} held by this deployment's own daemons)` : ''}`,
+      ),
+    );
   }
   const eph = ephemeralRange();
   if (!eph) {
@@ -129,7 +162,13 @@ async function portChecks(config: Config, components: ComponentName[], state?: L
       const d = defaultOf(k);
       return `--set ${k}=${d !== undefined && d < eph.lo ? d : Math.max(1024, eph.lo - 1000 + (port % 100))}`;
     });
-    out.push(fail('ephemeral ports', `${inRange.map((p) => `${p.port} (${p.key})`).join(', ')} ${inRange.length > 1 ? 'are' : 'is'} in the kernel's ephemeral port range ${eph.lo}-${eph.hi}: any outgoing connection may take ${inRange.length > 1 ? 'them' : 'it'} first`, `choose ports below ${eph.lo}, e.g. ${[...new Set(fixes)].join(' ')} — or reserve them: sysctl -w net.ipv4.ip_local_reserved_ports=${inRange.map((p) => p.port).join(',')}`));
+    out.push(
+      fail(
+        'ephemeral ports',
+        `${inRange.map((p) => `${p.port} (${p.key})`).join(', ')} ${inRange.length > 1 ? 'are' : 'is'} in the kernel's ephemeral port range ${eph.lo}-${eph.hi}: any outgoing connection may take ${inRange.length > 1 ? 'them' : 'it'} first`,
+        `choose ports below ${eph.lo}, e.g. ${[...new Set(fixes)].join(' ')} — or reserve them: sysctl -w net.ipv4.ip_local_reserved_ports=${inRange.map((p) => p.port).join(',')}`,
+      ),
+    );
   } else {
     out.push(ok('ephemeral ports', `no port lies in the ephemeral range ${eph.lo}-${eph.hi} (or it is reserved)`));
   }
@@ -220,7 +259,8 @@ print(rc, status, maxerror, esterror)`;
 
 async function clockCheck(): Promise<DoctorCheck> {
   const name = 'clock';
-  const note = 'every node of a local deployment shares this host\'s clock, so this matters for TLS, tokens and logs across hosts, not for the daemons among themselves';
+  const note =
+    "every node of a local deployment shares this host's clock, so this matters for TLS, tokens and logs across hosts, not for the daemons among themselves";
   const fix = 'run an NTP client (systemd-timesyncd, chrony or ntpsec) on this host — in a container, on its host';
   if (existsSync('/usr/bin/timedatectl') && readText('/proc/1/comm')?.trim() === 'systemd') {
     const r = await run('timedatectl', ['show', '-p', 'NTPSynchronized', '--value']);
@@ -240,7 +280,11 @@ async function clockCheck(): Promise<DoctorCheck> {
     if (r.code === 0 && rc !== undefined && status !== undefined && Number.isFinite(rc)) {
       const unsync = rc === 5 || (status & 0x40) !== 0;
       if (!unsync) return ok(name, `synchronized (kernel adjtimex: TIME_OK, max error ${Math.round((maxerror ?? 0) / 1000)} ms)`);
-      return warn(name, `not synchronized (kernel adjtimex: ${rc === 5 ? 'TIME_ERROR' : `state ${rc}`}, STA_UNSYNC — no NTP client disciplines this clock); ${note}`, fix);
+      return warn(
+        name,
+        `not synchronized (kernel adjtimex: ${rc === 5 ? 'TIME_ERROR' : `state ${rc}`}, STA_UNSYNC — no NTP client disciplines this clock); ${note}`,
+        fix,
+      );
     }
   }
   return warn(name, `cannot tell: no timedatectl (with systemd), chronyc, or /usr/bin/python3 for adjtimex; ${note}`, fix);

@@ -21,13 +21,21 @@ export function localTarget(src: TargetSources): Target {
       const result = await deployLocal({ ...src, components: req.components, progress: req.progress });
       const seconds = ((Date.now() - t0) / 1000).toFixed(1);
       const rows = [['COMPONENT', 'NODE', 'LISTENS ON', 'PID', 'RESULT']];
-      for (const c of result.components) for (const n of c.nodes) rows.push([c.component, n.name, n.address, String(n.pid), n.action + (n.reason ? ` (${n.reason})` : '')]);
+      for (const c of result.components)
+        for (const n of c.nodes) rows.push([c.component, n.name, n.address, String(n.pid), n.action + (n.reason ? ` (${n.reason})` : '')]);
       return {
         exitCode: 0,
-        json: { changed: result.changed, stateDir: result.stateDir, components: result.components, provisioning: result.provisioning, supervision: result.supervision },
+        json: {
+          changed: result.changed,
+          stateDir: result.stateDir,
+          components: result.components,
+          provisioning: result.provisioning,
+          supervision: result.supervision,
+        },
         text: lines(
           (!req.quiet || result.changed) && table(rows),
-          !!result.provisioning?.length && `OpenStack services: ${result.provisioning.map((p) => `${p.service} ${p.changed ? 'provisioned' : 'unchanged'}`).join(', ')}`,
+          !!result.provisioning?.length &&
+            `OpenStack services: ${result.provisioning.map((p) => `${p.service} ${p.changed ? 'provisioned' : 'unchanged'}`).join(', ')}`,
           result.changed ? `deployed in ${seconds}s (state: ${result.stateDir})` : `no change: everything already deployed as configured (${seconds}s)`,
         ),
       };
@@ -41,7 +49,18 @@ export function localTarget(src: TargetSources): Target {
         for (const n of c.nodes) {
           const state = !n.running ? 'DOWN' : (n.state ?? 'running');
           const restarts = n.supervision ? String(n.supervision.restarts) : '-';
-          rows.push([c.component, n.name, state, n.pid ? String(n.pid) : '-', n.address, n.version ?? '-', formatDuration(n.uptimeSeconds), formatBytes(n.dataBytes), restarts, n.healthy ? 'ok' : (n.error ?? 'failed')]);
+          rows.push([
+            c.component,
+            n.name,
+            state,
+            n.pid ? String(n.pid) : '-',
+            n.address,
+            n.version ?? '-',
+            formatDuration(n.uptimeSeconds),
+            formatBytes(n.dataBytes),
+            restarts,
+            n.healthy ? 'ok' : (n.error ?? 'failed'),
+          ]);
         }
       }
       const supervision = report.supervision as { kind: string; reason: string } | undefined;
@@ -80,10 +99,7 @@ export function localTarget(src: TargetSources): Target {
       return {
         exitCode: 0,
         json: { ...eps, ...(services ? { services } : {}) },
-        text: lines(
-          ...describeEndpoints(eps),
-          'passwords: osb endpoints --json; per service: osb endpoints --service NAME --format oslo',
-        ),
+        text: lines(...describeEndpoints(eps), 'passwords: osb endpoints --json; per service: osb endpoints --service NAME --format oslo'),
       };
     },
 

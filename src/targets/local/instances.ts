@@ -10,7 +10,10 @@ export function localInstances(config: Config, stateDir: string, secrets: Secret
   const desired = desiredState(config, components);
   const out = new Map<ComponentName, LocalInstance[]>();
   for (const def of definitions(config, components)) {
-    out.set(def.name, (desired.components[def.name] ?? []).map((node) => def.local.instance(config, node, nodeDir(stateDir, def.name, node.name), secrets)));
+    out.set(
+      def.name,
+      (desired.components[def.name] ?? []).map((node) => def.local.instance(config, node, nodeDir(stateDir, def.name, node.name), secrets)),
+    );
   }
   return out;
 }

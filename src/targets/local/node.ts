@@ -24,7 +24,8 @@ export async function prepareNode(stateDir: string, name: string, report: (m: st
     const inst = all.find((i) => i.name === name);
     if (inst) found = { inst, peers: list };
   }
-  if (!found) throw new OsbError(`no node "${name}" in the deployment at ${d.stateDir}`, 'run `osb deploy` to rewrite the units, or `osb destroy` to remove them');
+  if (!found)
+    throw new OsbError(`no node "${name}" in the deployment at ${d.stateDir}`, 'run `osb deploy` to rewrite the units, or `osb destroy` to remove them');
   const { inst, peers } = found;
   writeInstanceFiles(inst);
   const oneShot = join(inst.dir, ONE_SHOT_ARGS);

@@ -14,14 +14,19 @@ export async function ensurePackages(packages: string[], onLine: (line: string) 
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Package scripts would start the distribution's own services; a policy-rc.d is not ours to change,
   // so we let apt do its job and never use those system instances.
-  for (const args of [['update', '-q'], ['install', '-y', '-q', ...packages]]) {
+  for (const args of [
+    ['update', '-q'],
+    ['install', '-y', '-q', ...packages],
+  ]) {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const relay = (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach(onLine);
       child.stdout.on('data', relay);
       child.stderr.on('data', relay);
       child.on('error', (e) => reject(new OsbError(`apt-get could not run: ${e.message}`, `install by hand: ${cmd}`)));
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new OsbError(`apt-get ${args[0]} failed (exit ${code})`, `run it by hand to see why: ${cmd}`))));
+      child.on('close', (code) =>
+        code === 0 ? resolve() : reject(new OsbError(`apt-get ${args[0]} failed (exit ${code})`, `run it by hand to see why: ${cmd}`)),
+      );
     });
   }
 }

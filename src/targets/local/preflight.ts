@@ -13,7 +13,10 @@ export async function preflightFreshPorts(config: Config, components?: readonly 
   for (const { port, key } of portsInUse(config).filter((p) => wanted(p.key))) {
     if (!(await portIsFree(config.bindAddress, port))) {
       const setKey = key.split(' ')[0]!;
-      throw new OsbError(`port ${port} (${key}) on ${config.bindAddress} is already in use by another process`, `stop that process or choose another port, e.g. --set ${setKey}=${port + 100}`);
+      throw new OsbError(
+        `port ${port} (${key}) on ${config.bindAddress} is already in use by another process`,
+        `stop that process or choose another port, e.g. --set ${setKey}=${port + 100}`,
+      );
     }
   }
 }

@@ -16,7 +16,6 @@ export function instanceHash(inst: LocalInstance): string {
   return h.digest('hex').slice(0, 16);
 }
 
-
 export function writeInstanceFiles(inst: LocalInstance): void {
   for (const d of [inst.dir, ...inst.dirs]) mkdirSync(d, { recursive: true, mode: 0o700 });
   for (const f of inst.files) {
@@ -50,7 +49,8 @@ function tail(file: string, lines: number): string[] {
 }
 
 export function likelyCause(text: string): string | undefined {
-  if (/address already in use|eaddrinuse|failed to listen|Can't start server: Bind on TCP\/IP port|bind\(\) failed/i.test(text)) return 'a port is already in use by another process';
+  if (/address already in use|eaddrinuse|failed to listen|Can't start server: Bind on TCP\/IP port|bind\(\) failed/i.test(text))
+    return 'a port is already in use by another process';
   if (/permission denied|eacces|errcode: 13/i.test(text)) return 'a file or directory is not accessible (permissions)';
   if (/no space left|enospc|disk full/i.test(text)) return 'the disk is full';
   if (/cannot allocate memory|out of memory|enomem/i.test(text)) return 'not enough memory';

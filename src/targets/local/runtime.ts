@@ -10,7 +10,8 @@ export function planNode(inst: LocalInstance, state: LocalState | undefined, sup
   const rec = state?.instances[inst.name];
   const sameSupervisor = (rec?.supervisor ?? 'none') === supervisor;
   if (pid && rec?.hash === hash && sameSupervisor) return { inst, hash, pid, action: 'unchanged' };
-  if (pid && rec?.hash === hash) return { inst, hash, pid, action: 'restarted', reason: supervisor === 'systemd' ? 'now supervised by systemd' : 'no longer supervised' };
+  if (pid && rec?.hash === hash)
+    return { inst, hash, pid, action: 'restarted', reason: supervisor === 'systemd' ? 'now supervised by systemd' : 'no longer supervised' };
   if (pid) return { inst, hash, pid, action: 'restarted', reason: 'config changed' };
   if (rec) return { inst, hash, pid, action: 'recovered', reason: 'was not running' };
   return { inst, hash, pid, action: 'started' };
@@ -28,7 +29,12 @@ export function localRuntime(stateDir: string, state: LocalState, supervisor: Su
     runningPid,
     known: (name) => !!state.instances[name],
     record(p) {
-      state.instances[p.inst.name] = { hash: p.hash, ports: p.inst.ports.map((x) => x.port), startedAt: new Date().toISOString(), supervisor: supervisor.choice.kind };
+      state.instances[p.inst.name] = {
+        hash: p.hash,
+        ports: p.inst.ports.map((x) => x.port),
+        startedAt: new Date().toISOString(),
+        supervisor: supervisor.choice.kind,
+      };
       writeState(stateDir, state);
     },
     async apply(p, report): Promise<NodeResult> {

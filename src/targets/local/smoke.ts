@@ -37,7 +37,14 @@ export async function runSmokeSuites(suites: SmokeSuite[], onLine?: (line: strin
       const t0 = Date.now();
       try {
         const detail = await step.run();
-        const r: SmokeResult = { component: s.component, node: s.node, step: step.name, ok: true, ms: Date.now() - t0, ...(typeof detail === 'string' ? { detail } : {}) };
+        const r: SmokeResult = {
+          component: s.component,
+          node: s.node,
+          step: step.name,
+          ok: true,
+          ms: Date.now() - t0,
+          ...(typeof detail === 'string' ? { detail } : {}),
+        };
         out.push(r);
         onLine?.(`  ✔ ${step.name} (${r.ms} ms)${r.detail ? ` — ${r.detail}` : ''}`);
       } catch (err) {

@@ -60,7 +60,6 @@ export interface StatusReport {
   [extra: string]: unknown;
 }
 
-
 /** Bytes under a directory, without following symlinks (like `du -sb`). */
 export function dirBytes(dir: string): number {
   let total = 0;
@@ -86,7 +85,10 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
   const pid = runningPid(inst);
   const certificate = nodeCertStatus(d.config, inst);
   const unit = await supervisor.status(inst);
-  const supervision = unit && unit.loadState === 'loaded' ? { unit: unit.unit, state: `${unit.activeState}/${unit.subState}`, restarts: unit.nRestarts, result: unit.result } : undefined;
+  const supervision =
+    unit && unit.loadState === 'loaded'
+      ? { unit: unit.unit, state: `${unit.activeState}/${unit.subState}`, restarts: unit.nRestarts, result: unit.result }
+      : undefined;
   const base: NodeStatus = {
     name: inst.name,
     address: `${inst.host}:${inst.port}`,
@@ -99,7 +101,10 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
   if (!pid) {
     if (unit?.activeState === 'failed') {
       // Why it gave up, from the journal: the prepare step's refusal or the daemon's last words.
-      const why = (await supervisor.journal(inst, 30)).split('\n').filter((l) => /error|must not|refus|failed/i.test(l) && !/Failed with result|Start request repeated/.test(l)).pop();
+      const why = (await supervisor.journal(inst, 30))
+        .split('\n')
+        .filter((l) => /error|must not|refus|failed/i.test(l) && !/Failed with result|Start request repeated/.test(l))
+        .pop();
       return { ...base, error: `unit failed (${unit.result})${why ? `: ${why.replace(/^\S+ \S+ \S+: /, '')}` : ''}` };
     }
     if (unit?.activeState === 'activating') return { ...base, error: `starting (${unit.subState}, ${unit.nRestarts} restarts so far)` };
@@ -150,7 +155,9 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
       return { component, nodes, healthy: nodes.every((n) => n.healthy), summary };
     }),
   );
-  const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter((e) => e !== undefined);
+  const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter(
+    (e) => e !== undefined,
+  );
   const processes = await Promise.all(deployed.flatMap((c) => localExtras(d.config, d.stateDir, d.secrets, c)).map(extraProcessStatus));
   const report: StatusReport = {
     stateDir: d.stateDir,
@@ -163,6 +170,7 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
   const down = processes.filter((p) => !p.healthy);
   const processLine =
     processes.length > 0 &&
-    `beside the nodes: ${processes.filter((p) => p.healthy).length}/${processes.length} running` + (down.length ? `; DOWN: ${down.map((p) => `${p.name} (${p.error})`).join(', ')}` : '');
+    `beside the nodes: ${processes.filter((p) => p.healthy).length}/${processes.length} running` +
+      (down.length ? `; DOWN: ${down.map((p) => `${p.name} (${p.error})`).join(', ')}` : '');
   return { report, extraLines: [...extras.map((e) => e.line), ...(processLine ? [processLine] : [])] };
 }

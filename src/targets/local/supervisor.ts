@@ -35,11 +35,15 @@ export function chooseSupervisor(): SupervisorChoice {
   if (forced === 'none') return { kind: 'none', reason: 'OSB_SUPERVISOR=none: the daemons run detached; nothing restarts them if they die' };
   if (forced === 'systemd' || systemdIsPid1()) {
     const scope = unitScope();
-    return { kind: 'systemd', reason: `systemd ${scope} units restart a crashed node and start the deployment at boot${scope === 'user' ? ` (${lingerHint()})` : ''}` };
+    return {
+      kind: 'systemd',
+      reason: `systemd ${scope} units restart a crashed node and start the deployment at boot${scope === 'user' ? ` (${lingerHint()})` : ''}`,
+    };
   }
   return {
     kind: 'none',
-    reason: 'systemd is not PID 1 here (a container or sandbox): the daemons run detached and nothing restarts them if they die — run `osb deploy` again to start what is down',
+    reason:
+      'systemd is not PID 1 here (a container or sandbox): the daemons run detached and nothing restarts them if they die — run `osb deploy` again to start what is down',
   };
 }
 

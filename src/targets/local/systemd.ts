@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { runQuiet } from '../../util/exec.js';
 import { OsbError } from '../../util/errors.js';
 import type { LocalHelper, LocalInstance } from '../../model/local.js';
@@ -296,7 +296,17 @@ export function renderDeploymentUnits(instances: LocalInstance[], ctx: UnitConte
   }
   const services = [...helpers.values(), ...out];
   const target = targetName(ctx.stateDir);
-  return [...services, { name: target, path: join(dir, target), content: renderTarget(ctx, services.map((u) => u.name)) }];
+  return [
+    ...services,
+    {
+      name: target,
+      path: join(dir, target),
+      content: renderTarget(
+        ctx,
+        services.map((u) => u.name),
+      ),
+    },
+  ];
 }
 
 /** What to tell a non-root user so that user units start at boot without a login. */

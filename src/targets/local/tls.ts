@@ -24,7 +24,12 @@ export interface IssuedCert {
 }
 
 /** Issues the node certificates that are missing, stale or (force) all of them. Returns the nodes that got a new one. */
-export async function ensureLocalCerts(config: Config, stateDir: string, instances: LocalInstance[], force?: string): Promise<{ inst: LocalInstance; cert: IssuedCert }[]> {
+export async function ensureLocalCerts(
+  config: Config,
+  stateDir: string,
+  instances: LocalInstance[],
+  force?: string,
+): Promise<{ inst: LocalInstance; cert: IssuedCert }[]> {
   if (!config.tls.enabled) return [];
   await ensureCa(stateDir, config.tls);
   const sans = localSans(config);
@@ -63,7 +68,8 @@ export interface RotateResult {
 /** `osb certs rotate`: a new certificate for every node of the deployed components, loaded without restarting anything. */
 export async function rotateLocalCerts(opts: DeploymentSources & { components?: ComponentName[]; progress: Progress }): Promise<RotateResult> {
   const d = openDeployment(opts);
-  if (!d.config.tls.enabled) throw new OsbError('TLS is not enabled in this deployment', 'turn it on with `osb deploy --set tls.enabled=true` (see docs/tls.md)', 2);
+  if (!d.config.tls.enabled)
+    throw new OsbError('TLS is not enabled in this deployment', 'turn it on with `osb deploy --set tls.enabled=true` (see docs/tls.md)', 2);
   const components = deployedComponents(d, opts.components);
   return withStateLock(d.stateDir, async () => {
     const instances = [...localInstances(d.config, d.stateDir, d.secrets, components).values()].flat();
@@ -73,7 +79,12 @@ export async function rotateLocalCerts(opts: DeploymentSources & { components?: 
         task: async (report: (m: string) => void): Promise<RotateResult> => {
           const issued = await ensureLocalCerts(d.config, d.stateDir, instances, 'rotation requested');
           report(`issued ${issued.length} certificates`);
-          const reloaded = await reloadCerts(d.config, d.secrets, issued.map((i) => i.inst), report);
+          const reloaded = await reloadCerts(
+            d.config,
+            d.secrets,
+            issued.map((i) => i.inst),
+            report,
+          );
           return { issued: issued.map((i) => i.cert), reloaded };
         },
       },

@@ -55,7 +55,7 @@ for (;;) {
       const primary = running && (pod.status.conditions || []).some((c) => c.type === 'Ready' && c.status === 'True');
       let pub = null;
       try {
-        pub = JSON.parse((cm.data || {})[name] || 'null');
+        pub = JSON.parse(cm.data?.[name] || 'null');
       } catch {}
       const current = !!(pub && pod && pub.podUid === pod.metadata.uid);
       if (!current && !running) silent.push(name);

@@ -44,7 +44,16 @@ export function apiClient({ base = apiBase(), dir = SERVICEACCOUNT_DIR, timeoutM
       const headers = { accept: 'application/json' };
       if (token) headers.authorization = 'Bearer ' + token;
       if (body) headers['content-type'] = type || 'application/json';
-      const options = { protocol: base.protocol, hostname: base.hostname.replace(/^\[|\]$/g, ''), port: base.port, method, path, ca, headers, timeout: timeoutMs };
+      const options = {
+        protocol: base.protocol,
+        hostname: base.hostname.replace(/^\[|\]$/g, ''),
+        port: base.port,
+        method,
+        path,
+        ca,
+        headers,
+        timeout: timeoutMs,
+      };
       const req = client.request(options, (res) => {
         let text = '';
         res.setEncoding('utf8');

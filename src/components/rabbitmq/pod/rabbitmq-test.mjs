@@ -8,7 +8,17 @@ const expected = Number(env('OSB_EXPECTED_NODES'));
 try {
   await waitApi(call, 300);
   const nodes = (await call('GET', '/nodes')).filter((n) => n.running);
-  console.log('ok: ' + nodes.length + ' of ' + expected + ' node(s) running: ' + nodes.map((n) => n.name).sort().join(', '));
+  console.log(
+    'ok: ' +
+      nodes.length +
+      ' of ' +
+      expected +
+      ' node(s) running: ' +
+      nodes
+        .map((n) => n.name)
+        .sort()
+        .join(', '),
+  );
   if (nodes.length !== expected) fail('FAIL: cluster has ' + nodes.length + ' running nodes, expected ' + expected);
   const name = 'osb-test-' + Date.now();
   const body = 'osb-' + process.pid + '-' + Math.random().toString(36).slice(2);
