@@ -102,18 +102,26 @@ export function mariadbLocalInstance(config: Config, node: NodeModel, dir: strin
     async afterReady() {
       // Over the unix socket as the OS user (socket auth): the admin password travels in the
       // protocol, never in an argv.
-      await withMariadb(viaSocket, async (c) => {
-        const [rows] = await c.query('SELECT @@wsrep_on AS wsrep');
-        if ((rows as { wsrep: number }[])[0]?.wsrep) {
-          // A Galera node refuses writes until it is Synced; accounts then replicate to every node.
-          const deadline = Date.now() + 300_000;
-          for (;;) {
+      // A Galera node refuses writes until it is Synced; accounts then replicate to every node. A joiner
+      // may drop client sessions while its state transfer completes: ask again on a fresh connection.
+      const deadline = Date.now() + 300_000;
+      for (let last = ''; ; ) {
+        try {
+          const state = await withMariadb(viaSocket, async (c) => {
+            const [rows] = await c.query('SELECT @@wsrep_on AS wsrep');
+            if (!(rows as { wsrep: number }[])[0]?.wsrep) return 'Synced';
             const [st] = (await c.query("SHOW GLOBAL STATUS LIKE 'wsrep_local_state_comment'")) as unknown as [{ Value: string }[]];
-            if (st[0]?.Value === 'Synced') break;
-            if (Date.now() > deadline) throw new Error(`not Synced after 300s (${st[0]?.Value})`);
-            await new Promise((r) => setTimeout(r, 200));
-          }
+            return st[0]?.Value ?? '?';
+          });
+          if (state === 'Synced') break;
+          last = state;
+        } catch (err) {
+          last = (err as Error).message;
         }
+        if (Date.now() > deadline) throw new Error(`not Synced after 300s (${last})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await withMariadb(viaSocket, async (c) => {
         const admin = ADMIN_USER.mariadb;
         await c.query(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?`, [admin, secrets.mariadbAdminPassword]);
         await c.query(`ALTER USER ?@'%' IDENTIFIED BY ?`, [admin, secrets.mariadbAdminPassword]);

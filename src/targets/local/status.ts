@@ -101,11 +101,17 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
   if (!pid) {
     if (unit?.activeState === 'failed') {
       // Why it gave up, from the journal: the prepare step's refusal or the daemon's last words.
-      const why = (await supervisor.journal(inst, 30))
-        .split('\n')
-        .filter((l) => /error|must not|refus|failed/i.test(l) && !/Failed with result|Start request repeated/.test(l))
-        .pop();
-      return { ...base, error: `unit failed (${unit.result})${why ? `: ${why.replace(/^\S+ \S+ \S+: /, '')}` : ''}` };
+      const journal = (await supervisor.journal(inst, 40)).split('\n');
+      const why =
+        journal
+          .filter((l) => /osb: error: /.test(l))
+          .pop()
+          ?.replace(/^.*osb: error: /, '') ??
+        journal
+          .filter((l) => !/systemd\[\d+\]/.test(l) && /error|refus|abort/i.test(l))
+          .pop()
+          ?.replace(/^\S+ \S+ \S+: /, '');
+      return { ...base, error: `unit failed (${unit.result})${why ? `: ${why}` : ''}` };
     }
     if (unit?.activeState === 'activating') return { ...base, error: `starting (${unit.subState}, ${unit.nRestarts} restarts so far)` };
     return { ...base, error: 'not running' };
