@@ -45,3 +45,10 @@ describe('component registry', () => {
     }
   });
 });
+
+describe('supervision hooks', () => {
+  it('Galera decides its own unattended starts (join or bootstrap); the others need no decision', () => {
+    expect(REGISTRY.mariadb.local.prepare).toBeTypeOf('function');
+    expect(REGISTRY.mariadb.local.forceBootstrap).toBe(true);
+  });
+});

@@ -13,7 +13,7 @@ import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
-import { deployGalera, waitSynced } from './local-cluster.js';
+import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
 import { ensureExporterAccount, mysqldExporterInstance } from './local-exporter.js';
@@ -92,6 +92,8 @@ export const mariadb: ComponentDefinition = {
       // Right after a node rejoined, HAProxy is still counting checks: provisioning must not start on a writer about to move.
       if (needsProxy(ctx.config)) await waitProxySettled(ctx.config, ctx.runtime.stateDir, ctx.report);
     },
+    // Unattended starts (systemd, after a crash or a reboot): Galera joins or bootstraps by itself.
+    prepare: async (config, _secrets, inst, peers, report) => (clustered(config.mariadb) ? prepareGaleraStart(inst, peers, report) : []),
     async inspect(config, secrets, inst) {
       const info = await inspectMariadb(adminOf(config, secrets, inst));
       const g = info.galera;
