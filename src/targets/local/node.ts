@@ -41,7 +41,9 @@ export async function prepareNode(stateDir: string, name: string, report: (m: st
         `if the disk was replaced on purpose, rebuild it from its peers with \`osb deploy ${inst.component}\`; otherwise restore the data first`,
       );
     }
-    args = (await definition(inst.component).local.prepare?.(d.config, d.secrets, inst, peers, report)) ?? [];
+    // Only a node decides how to (re)join its cluster; processes beside the nodes (proxy, exporters) just start.
+    const isNode = peers.includes(inst);
+    args = (isNode ? await definition(inst.component).local.prepare?.(d.config, d.secrets, inst, peers, report) : undefined) ?? [];
   }
   writeFileSync(join(inst.dir, START_ENV_FILE), `OSB_START_ARGS=${args.join(' ')}\n`, { mode: 0o600 });
   report(`${inst.name}: starting${args.length ? ` with ${args.join(' ')}` : ''}`);
