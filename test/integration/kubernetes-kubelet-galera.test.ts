@@ -42,7 +42,12 @@ describe('Galera from the rendered objects, under a local stand-in for the kubel
     if (r.code !== 0) throw new Error(`${pod}: ${query}: ${r.out}`);
     return r.out.trim();
   };
-  const status = async (pod: string, name: string) => (await sql(pod, `SHOW GLOBAL STATUS LIKE '${name}'`)).split('\t')[1];
+  const status = async (pod: string, name: string) => {
+    const out = await sql(pod, `SHOW GLOBAL STATUS LIKE '${name}'`);
+    const line = out.split('\n').find((l) => l.startsWith(`${name}\t`));
+    if (!line) throw new Error(`${pod}: no ${name} in ${JSON.stringify(out)}`);
+    return line.split('\t')[1]!;
+  };
   const ready = (pod: string) => (standin.find('Pod', 'openstack', pod)?.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
   const diagnose = () =>
     pods
@@ -107,7 +112,9 @@ describe('Galera from the rendered objects, under a local stand-in for the kubel
     expect(kubelet.pods.get('mariadb-0')!.uid).toBe(uidBefore);
     const c = pod.container('mariadb');
     expect(c.restartCount).toBe(1);
-    expect(c.log).toContain('already bootstrapped in this pod; a restarted container rejoins');
+    // start.sh used the bootstrap decision up before the first server started: the emptyDir says join.
+    expect((await kubelet.exec('mariadb-0', 'mariadb', ['cat', '/run/osb/galera-mode'])).out).toBe('join\n');
+    expect((await kubelet.exec('mariadb-0', 'mariadb', ['test', '-s', '/run/osb/galera-bootstrapped'])).code).toBe(0);
     expect(c.log).toContain('mariadb-0 joins the Galera cluster');
     expect(c.log).not.toContain('bootstrapping the Galera cluster');
     // Init containers ran once for this pod.
@@ -133,6 +140,8 @@ describe('Galera from the rendered objects, under a local stand-in for the kubel
     expect(bootstrapped).toHaveLength(1);
     expect(['mariadb-1', 'mariadb-2']).toContain(bootstrapped[0]);
     expect(kubelet.pods.get(bootstrapped[0]!)!.logsOf('galera-decide')).toContain('recover, this pod bootstraps');
+    // It bootstrapped from its recovered position (not a new history from 0, which would force full SSTs).
+    expect(kubelet.pods.get(bootstrapped[0]!)!.logsOf('mariadb')).toMatch(/recovered position \S+:\d+ written to grastate\.dat/);
     const members = await clusterOf();
     for (const m of members) expect(m).toMatchObject({ size: '3', state: 'Synced' });
     for (const m of members) expect(m.uuid, 'recovered, not a new cluster').toBe(clusterUuid);

@@ -83,6 +83,6 @@ describe('kubernetes Galera coordination', () => {
     expect(sts.spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['galera-recover', 'galera-decide']);
     const start = scripts(3)['start.sh']!;
     expect(start).toContain('--wsrep-new-cluster');
-    expect(start).toContain('wsrep_cluster_address = gcomm://mariadb-0.mariadb-headless.openstack.svc.cluster.local,mariadb-1.mariadb-headless.openstack.svc.cluster.local,mariadb-2.mariadb-headless.openstack.svc.cluster.local');
+    expect(start).toContain('wsrep_cluster_address = gcomm://mariadb-0.mariadb-headless.openstack.svc.cluster.local:4567,mariadb-1.mariadb-headless.openstack.svc.cluster.local:4567,mariadb-2.mariadb-headless.openstack.svc.cluster.local:4567');
   });
 });

@@ -66,7 +66,18 @@ export function mariadbStartScript(ctx: RenderContext): string {
       'if [ "$mode" = bootstrap ]; then',
       '  date -u +%FT%TZ > /run/osb/galera-bootstrapped',
       '  printf \'join\\n\' > /run/osb/galera-mode.tmp && mv -f /run/osb/galera-mode.tmp /run/osb/galera-mode',
-      '  if [ -f /var/lib/mysql/grastate.dat ]; then sed -i "s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/" /var/lib/mysql/grastate.dat; fi',
+      // After a crash grastate.dat says seqno -1: write the position galera-recover found in this pod (the
+      // data has not changed since, nothing ran in between), or Galera starts a new history from 0 and every
+      // joiner needs a full SST.
+      '  pos_uuid=$(sed -n \'s/.*"uuid":"\\([^"]*\\)".*/\\1/p\' /run/osb/position.json 2>/dev/null || true)',
+      '  pos_seqno=$(sed -n \'s/.*"seqno":\\(-\\{0,1\\}[0-9]*\\).*/\\1/p\' /run/osb/position.json 2>/dev/null || true)',
+      '  if [ -f /var/lib/mysql/grastate.dat ]; then',
+      '    if grep -q "^seqno:[[:space:]]*-1" /var/lib/mysql/grastate.dat && [ -n "$pos_uuid" ] && [ "${pos_seqno:--1}" != -1 ] && grep -q "^uuid:[[:space:]]*$pos_uuid" /var/lib/mysql/grastate.dat; then',
+      '      sed -i "s/^seqno:.*/seqno:   $pos_seqno/" /var/lib/mysql/grastate.dat',
+      '      echo "osb: recovered position $pos_uuid:$pos_seqno written to grastate.dat"',
+      '    fi',
+      '    sed -i "s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/" /var/lib/mysql/grastate.dat',
+      '  fi',
       '  echo "osb: bootstrapping the Galera cluster from $POD_NAME"',
       '  exec docker-entrypoint.sh mariadbd --defaults-extra-file=/run/osb/node.cnf --wsrep-new-cluster',
       'fi',
