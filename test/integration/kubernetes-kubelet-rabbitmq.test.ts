@@ -15,8 +15,8 @@ import { LocalKubelet } from '../k8s-harness/kubelet.js';
 import { FIXED_SECRETS } from '../unit/kubernetes-fixtures.js';
 import { ApiStandIn } from '../unit/kubernetes-standin.js';
 
-// Every pod has its own network namespace: no port is bound on the host. The client ports still come
-// from port block 122; the Erlang distribution port is RabbitMQ's rule on Kubernetes (AMQP + 20000).
+// Every pod has its own network namespace: no port is bound on the host. The Erlang distribution port is
+// AMQP + 20000 on Kubernetes, so AMQP 12200 keeps it (32200, port block 122) below 32768; memcached uses block 122.
 const SET = ['rabbitmq.port=12200', 'rabbitmq.managementPort=12210', 'memcached.port=32220', 'memcached.replicas=2', 'mariadb.enabled=false'];
 const WORKLOADS = new Set(['StatefulSet', 'Deployment', 'Job', 'Pod']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
