@@ -89,7 +89,7 @@ describe('kubernetes Galera coordination', () => {
     const start = scripts(3)['start.sh']!;
     expect(start).toContain('--wsrep-new-cluster');
     expect(start).toContain(
-      'wsrep_cluster_address = gcomm://mariadb-0.mariadb-headless.openstack.svc.cluster.local,mariadb-1.mariadb-headless.openstack.svc.cluster.local,mariadb-2.mariadb-headless.openstack.svc.cluster.local',
+      'wsrep_cluster_address = gcomm://mariadb-0.mariadb-headless.openstack.svc.cluster.local:4567,mariadb-1.mariadb-headless.openstack.svc.cluster.local:4567,mariadb-2.mariadb-headless.openstack.svc.cluster.local:4567',
     );
   });
 });

@@ -133,6 +133,23 @@ export class ApiStandIn {
     return merged;
   }
 
+  /**
+   * Changes a stored object in place, as a controller or the kubelet does (e.g. a pod's status or its
+   * deletionTimestamp): the object gets a new resourceVersion. Returns it, or undefined if it does not exist.
+   */
+  update(kind: string, ns: string | undefined, name: string, change: (o: Obj) => void): Obj | undefined {
+    const o = this.find(kind, ns, name);
+    if (!o) return undefined;
+    change(o);
+    o.metadata.resourceVersion = String(++this.rv);
+    return o;
+  }
+
+  /** Removes a stored object (a pod whose containers have all stopped). */
+  remove(kind: string, ns: string | undefined, name: string): boolean {
+    return this.objects.delete(this.key(kind, ns, name));
+  }
+
   /** The toy controllers: StatefulSet → pods (+ status), Job → complete. */
   private reconcile(): void {
     for (const sts of this.all('StatefulSet')) {

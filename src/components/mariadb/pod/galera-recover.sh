@@ -16,9 +16,11 @@ if [ -f "$D/grastate.dat" ] || [ -d "$D/mysql" ]; then
   fi
   if [ "$seqno" = -1 ]; then
     rm -f "$RUN/recover.log"
-    mariadbd --wsrep-recover --log-error="$RUN/recover.log" >/dev/null 2>&1 || true
+    # A cluster address is required with wsrep_sst_method=mariabackup even to recover ("mariabackup SST
+    # method requires wsrep_cluster_address"): an empty one, the server only recovers and exits.
+    mariadbd --wsrep-recover --wsrep-cluster-address=gcomm:// --log-error="$RUN/recover.log" >>"$RUN/recover.log" 2>&1 || true
     pos=$(sed -n 's/.*WSREP: Recovered position: *//p' "$RUN/recover.log" 2>/dev/null | tail -1)
-    if [ -n "$pos" ]; then uuid=${pos%%:*}; seqno=${pos##*:}; fi
+    if [ -n "$pos" ]; then uuid=${pos%%:*}; seqno=${pos##*:}; else tail -n 5 "$RUN/recover.log" >&2 || true; fi
   fi
 fi
 case "$uuid" in 00000000-0000-0000-0000-000000000000) uuid='';; esac
