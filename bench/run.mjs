@@ -7,7 +7,8 @@
 //
 // Knobs (env): BENCH_RUNS (3) runs per figure, BENCH_FAST_RUNS (5) for sub-second figures,
 // BENCH_LOAD_SECONDS (10) per load run, BENCH_BUDGET_SECONDS (780) soft limit that trims runs,
-// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, cluster, render).
+// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, metrics, cluster, render, supervision).
+import { sectionSupervision } from './lib/supervision.mjs';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -33,8 +34,8 @@ const START = now();
 const elapsed = () => (now() - START) / 1000;
 
 // Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
-const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, cluster: 150, render: 10 };
-const ORDER = ['cold', 'noop', 'load', 'metrics', 'cluster', 'render'];
+const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, cluster: 150, render: 10, supervision: 200 };
+const ORDER = ['cold', 'noop', 'load', 'metrics', 'cluster', 'render', 'supervision'];
 const reserveAfter = (section) => ORDER.slice(ORDER.indexOf(section) + 1).reduce((a, s) => a + MIN_COST[s], 0);
 /** Is there time for another run of `perRunS` seconds in this section? */
 const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(section) <= BUDGET_S;
@@ -798,6 +799,7 @@ async function main() {
       ['teardown', 'teardown of the single nodes', teardownSingles],
       ['cluster', 'clusters', sectionClusters],
       ['render', 'render', sectionRender],
+      ['supervision', 'supervision under a real systemd (container)', () => sectionSupervision({ repo: REPO, figs, log, runs: int(process.env.BENCH_SUPERVISION_RUNS, 1) })],
     ];
     for (const [id, name, fn] of sections) {
       if (ONLY && id !== 'teardown' && !ONLY.has(id)) continue;
