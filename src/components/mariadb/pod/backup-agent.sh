@@ -10,9 +10,11 @@ case "${1:-listen}" in
     umask 077
     mkdir -p "${TMPDIR:-/tmp}"
     cnf="${TMPDIR:-/tmp}/osb-backup.cnf"
-    printf '[mariadb-backup]\nuser=%s\npassword=%s\nsocket=%s\n' "$OSB_ADMIN_USER" "$MARIADB_ADMIN_PASSWORD" "${OSB_MARIADB_SOCKET:-/run/mysqld/mysqld.sock}" > "$cnf"
+    # OSB_MARIADB_SOCKET / OSB_MARIADB_DATADIR: only outside a pod (the tests); the image's defaults otherwise.
+    printf '[mariadb-backup]\nuser=%s\npassword=%s\nsocket=%s\ndatadir=%s\n' "$OSB_ADMIN_USER" "$MARIADB_ADMIN_PASSWORD" \
+      "${OSB_MARIADB_SOCKET:-/run/mysqld/mysqld.sock}" "${OSB_MARIADB_DATADIR:-/var/lib/mysql}" > "$cnf"
     echo "osb: backup agent of $POD_NAME listening on port $OSB_BACKUP_PORT"
-    exec socat "TCP-LISTEN:$OSB_BACKUP_PORT,reuseaddr,fork,max-children=1" SYSTEM:"exec bash $0 stream"
+    exec socat "TCP-LISTEN:$OSB_BACKUP_PORT,reuseaddr,fork,max-children=1${OSB_BACKUP_BIND:+,bind=$OSB_BACKUP_BIND}" SYSTEM:"exec bash $0 stream"
     ;;
   stream)
     peer="${SOCAT_PEERADDR:-?}"
