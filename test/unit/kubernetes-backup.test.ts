@@ -9,6 +9,9 @@ import { CronJob } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { loadConfig } from '../../src/components/index.js';
+import { connectKubernetes } from '../../src/targets/kubernetes/api.js';
+import { openKubernetes } from '../../src/targets/kubernetes/context.js';
+import { deployKubernetes } from '../../src/targets/kubernetes/ops.js';
 import { BACKUP_AGENT_PORT, backupToken } from '../../src/components/mariadb/kubernetes-backup.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from '../../src/components/mariadb/writer.js';
 import type { K8sObject } from '../../src/k8s/objects.js';
@@ -209,5 +212,47 @@ describe('backup-pick.mjs against the Kubernetes API stand-in (in-process stand-
     expect(r.code).toBe(1);
     expect(r.picked).toBeUndefined();
     expect(r.out).toContain('no Ready MariaDB pod other than the writer');
+  });
+});
+
+describe('osb deploy --target kubernetes with backup.schedule, against the API stand-in (in-process stand-in, not a cluster)', () => {
+  let standin: ApiStandIn;
+  let dir: string;
+  const saved = process.env.KUBECONFIG;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'osb-k8s-backup-deploy-'));
+    standin = new ApiStandIn();
+    await standin.start();
+    process.env.KUBECONFIG = standin.writeKubeconfig(dir);
+  });
+  afterAll(async () => {
+    await standin.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = saved;
+  });
+
+  it('adds the CronJob and the backups PVC; a repeat is a no-op; removing the schedule prunes the CronJob but keeps the PVC (backups)', async () => {
+    const api = await connectKubernetes('standin');
+    const stateDir = mkdtempSync(join(dir, 'state-'));
+    const deploy = (set: string[]) =>
+      deployKubernetes(api, openKubernetes({ stateDir, set: ['kubernetes.waitTimeoutSeconds=2', 'mariadb.replicas=3', ...set], resetValues: true }), {
+        pollMs: 20,
+        report: () => {},
+      });
+    const first = await deploy([SCHEDULE]);
+    expect(first.created).toEqual(
+      expect.arrayContaining(['CronJob/mariadb-backup', 'PersistentVolumeClaim/mariadb-backups', 'ConfigMap/mariadb-backup-scripts']),
+    );
+    expect(standin.find('CronJob', 'openstack', 'mariadb-backup')!.spec.schedule).toBe('30 2 * * *');
+    const again = await deploy([SCHEDULE]);
+    expect(again.created).toEqual([]);
+    expect(again.configured).toEqual([]);
+    expect(again.changed).toBe(false);
+    const off = await deploy([]);
+    expect(off.pruned).toEqual(expect.arrayContaining(['CronJob/mariadb-backup', 'ConfigMap/mariadb-backup-scripts', 'Secret/mariadb-backup-token']));
+    expect(off.pruned).not.toContain('PersistentVolumeClaim/mariadb-backups');
+    expect(standin.find('CronJob', 'openstack', 'mariadb-backup')).toBeUndefined();
+    expect(standin.find('PersistentVolumeClaim', 'openstack', 'mariadb-backups')).toBeDefined();
   });
 });
