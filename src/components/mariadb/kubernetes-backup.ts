@@ -151,6 +151,8 @@ export function backupObjects(ctx: RenderContext, secrets: Secrets): K8sObject[]
           { name: 'work', mountPath: '/work', readOnly: true },
           { name: 'backups', mountPath: '/backups' },
           { name: 'backup-scripts', mountPath: '/osb/backup', readOnly: true },
+          // bash writes a here-document bigger than a pipe buffer (the manifest) to a temp file.
+          { name: 'tmp', mountPath: '/tmp' },
         ],
         securityContext: containerSecurity(true),
         resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
@@ -158,6 +160,7 @@ export function backupObjects(ctx: RenderContext, secrets: Secrets): K8sObject[]
     ],
     volumes: [
       { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
       { name: 'backups', persistentVolumeClaim: { claimName: BACKUP_PVC } },
       { name: 'backup-scripts', configMap: { name: BACKUP_SCRIPTS, defaultMode: 0o555 } },
     ],

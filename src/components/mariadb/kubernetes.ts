@@ -314,7 +314,13 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: selector('mariadb') },
       template: {
-        metadata: { labels: labels('mariadb', 'server'), annotations: { 'osb.openstack.org/config-hash': shortHash({ etc, scripts }) } },
+        metadata: {
+          labels: labels('mariadb', 'server'),
+          annotations: {
+            // The backup agent (a sidecar) restarts with its script; without a schedule the hash is unchanged.
+            'osb.openstack.org/config-hash': shortHash(backups ? { etc, scripts, agent: podProgramSource('backup-agent.sh') } : { etc, scripts }),
+          },
+        },
         spec: {
           serviceAccountName: 'mariadb',
           automountServiceAccountToken: galera,
