@@ -7,17 +7,19 @@
 //
 // Knobs (env): BENCH_RUNS (3) runs per figure, BENCH_FAST_RUNS (5) for sub-second figures,
 // BENCH_LOAD_SECONDS (10) per load run, BENCH_BUDGET_SECONDS (780) soft limit that trims runs,
-// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, metrics, cluster, render, supervision).
+// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, metrics, cluster, render, backup, supervision),
+// BENCH_BLOCKS (e.g. "102,103,104") port blocks to use instead of the first free ones in 30-39,
+// BENCH_BACKUP_TABLES (16) × BENCH_BACKUP_ROWS (250000) sysbench rows for the backup section.
 import { sectionSupervision } from './lib/supervision.mjs';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { startBareMariadb, startBareMemcached, startBareRabbitmq } from './lib/bare.mjs';
 import { cleanupAll, registry } from './lib/cleanup.mjs';
-import { amqpRun, memcslap, prepareSysbenchAccount, sysbenchPrepare, sysbenchRun } from './lib/load.mjs';
+import { amqpRun, memcslap, prepareSysbenchAccount, SB, sysbenchPrepare, sysbenchRun } from './lib/load.mjs';
 import { blockPortList, blockPorts, osb, osbEndpoints, portFlags, REPO } from './lib/osb.mjs';
 import { Figures, renderTable } from './lib/report.mjs';
 import { allFree, alive, diskBytes, lastLines, MB, now, processes, processesOf, rssOf, run, sleep, waitFor } from './lib/util.mjs';
@@ -34,8 +36,8 @@ const START = now();
 const elapsed = () => (now() - START) / 1000;
 
 // Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
-const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, cluster: 150, render: 10, supervision: 200 };
-const ORDER = ['cold', 'noop', 'load', 'metrics', 'cluster', 'render', 'supervision'];
+const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, cluster: 150, render: 10, backup: 300, supervision: 200 };
+const ORDER = ['cold', 'noop', 'load', 'metrics', 'cluster', 'render', 'backup', 'supervision'];
 const reserveAfter = (section) => ORDER.slice(ORDER.indexOf(section) + 1).reduce((a, s) => a + MIN_COST[s], 0);
 /** Is there time for another run of `perRunS` seconds in this section? */
 const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(section) <= BUDGET_S;
@@ -54,6 +56,13 @@ const ctx = { blocks: {}, sections: [], osbDir: undefined, bare: undefined, bare
 // ------------------------------------------------------------------ setup
 
 async function pickBlocks() {
+  if (process.env.BENCH_BLOCKS) {
+    const b = process.env.BENCH_BLOCKS.split(',').map(Number);
+    if (b.length !== 3 || b.some((x) => !Number.isInteger(x) || x < 0 || 20000 + x * 100 + 99 >= 32768))
+      throw new Error('BENCH_BLOCKS must be three port block numbers, e.g. 102,103,104 (ports 20000+100n, below 32768)');
+    for (const x of b) if (!(await allFree(blockPortList(x)))) throw new Error(`port block ${x} (${20000 + x * 100}-${20000 + x * 100 + 99}) is in use`);
+    return { osb: b[0], bare: b[1], cluster: b[2] };
+  }
   const free = [];
   for (let b = 30; b <= 39 && free.length < 3; b++) if (await allFree(blockPortList(b))) free.push(b);
   if (free.length < 3) throw new Error(`need 3 free port blocks in 23000-23999, found ${free.length}`);
@@ -743,6 +752,166 @@ async function sectionRender() {
   }
 }
 
+// ------------------------------------------------------------------ 7: backup and restore per GB
+
+const BACKUP_TABLES = int(process.env.BENCH_BACKUP_TABLES, 16);
+const BACKUP_ROWS = int(process.env.BENCH_BACKUP_ROWS, 250_000);
+const GB = 1024 * MB;
+
+/**
+ * A 1-node osb tier (all three components, MariaDB a single node) filled by
+ * `sysbench oltp_read_write prepare` (BENCH_BACKUP_TABLES × BENCH_BACKUP_ROWS). Each run:
+ * `osb backup` (which also restores the backup into a scratch server and checksums it) next to
+ * `mariadb-backup --backup` by hand on the same node; then `osb destroy` + `osb restore` (prepare,
+ * move-back, deploy, RabbitMQ definitions) next to `mariadb-backup --prepare` + `--copy-back` by
+ * hand of the hand-taken backup into an empty dir. Times are divided by the node's data dir size.
+ */
+async function sectionBackup() {
+  const fB = figs.add('7', '`osb backup` (full, incl. its restore check), per GB of data', {
+    unit: 's/GB',
+    baseline: '`mariadb-backup --backup` by hand, same node',
+  });
+  const fR = figs.add('7', '`osb destroy` + `osb restore` until deployed, per GB of data', {
+    unit: 's/GB',
+    baseline: '`mariadb-backup --prepare` + `--copy-back` by hand',
+  });
+  const fSize = figs.add('7', 'backup size', { unit: 'MB', baseline: '`mariadb-backup --backup` folder' });
+  const fData = figs.add('7', '  data size (node data dir; baseline: sbtest tables)', { unit: 'MB', baseline: 'sbtest data + index length' });
+  const all = [fB, fR, fSize, fData];
+  if (!existsSync('/usr/bin/mariadb-backup')) {
+    for (const f of all) f.skip('mariadb-backup is not installed');
+    return;
+  }
+  const dir = join(root, 'osb-backup');
+  const backups = join(root, 'osb-backups');
+  registry.osb(dir);
+  let deployed = false;
+  try {
+    const d = await osb(dir, ['deploy', ...portFlags(ctx.blocks.osb)], 600_000);
+    if (d.code !== 0) throw new Error(`osb deploy exited ${d.code}: ${lastLines(d.stderr || d.stdout)}`);
+    deployed = true;
+    const eps = await osbEndpoints(dir);
+    const socket = eps.mariadb.socket;
+    const nodeDir = dirname(dirname(socket));
+    const myCnf = join(nodeDir, 'my.cnf');
+    const dataDir = join(nodeDir, 'data');
+    const sbPassword = randomBytes(12).toString('hex');
+    await prepareSysbenchAccount({ socketPath: socket, user: OS_USER }, sbPassword);
+    const t0 = now();
+    const prep = await run(
+      'sysbench',
+      [
+        'oltp_read_write',
+        '--db-driver=mysql',
+        '--mysql-host=127.0.0.1',
+        `--mysql-port=${eps.mariadb.port}`,
+        `--mysql-user=${SB.user}`,
+        `--mysql-password=${sbPassword}`,
+        `--mysql-db=${SB.db}`,
+        `--tables=${BACKUP_TABLES}`,
+        `--table-size=${BACKUP_ROWS}`,
+        '--threads=2',
+        'prepare',
+      ],
+      { timeoutMs: 3600_000 },
+    );
+    if (prep.code !== 0) throw new Error(`sysbench prepare failed: ${lastLines(prep.stderr || prep.stdout)}`);
+    log(`7 sysbench prepare ${BACKUP_TABLES} × ${BACKUP_ROWS} rows: ${((now() - t0) / 1000).toFixed(1)} s`);
+    const c = await mysql.createConnection({ socketPath: socket, user: OS_USER });
+    const [rows] = await c.query('SELECT SUM(data_length + index_length) AS b FROM information_schema.tables WHERE table_schema = ?', [SB.db]);
+    await c.end();
+    const tableBytes = Number(rows[0].b);
+    const dataBytes = diskBytes(dataDir);
+    const gb = dataBytes / GB;
+    log(`7 data: node data dir ${(dataBytes / MB).toFixed(0)} MB, sbtest tables ${(tableBytes / MB).toFixed(0)} MB`);
+    fData.pair(dataBytes / MB, tableBytes / MB);
+    for (let i = 0; i < RUNS; i++) {
+      if (i > 0 && !affordable('backup', 6 * 60 * Math.max(1, gb))) {
+        notes.push(`backup: ${i} of ${RUNS} runs (time budget)`);
+        break;
+      }
+      const bare = join(root, `bare-backup-${i}`);
+      const res = {};
+      for (const s of i % 2 === 0 ? ['osb', 'bare'] : ['bare', 'osb']) {
+        if (s === 'osb') {
+          const r = await osb(dir, ['backup', '--to', backups, '--json'], 3600_000);
+          if (r.code !== 0) {
+            fB.error(`osb backup exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
+            continue;
+          }
+          const out = JSON.parse(r.stdout);
+          res.osb = { seconds: r.seconds, bytes: out.totalBytes ?? diskBytes(out.dir), id: out.id, dir: out.dir };
+        } else {
+          mkdirSync(bare, { recursive: true });
+          const r = await run(
+            '/usr/bin/mariadb-backup',
+            [`--defaults-file=${myCnf}`, '--backup', `--target-dir=${join(bare, 'data')}`, `--user=${OS_USER}`, `--socket=${socket}`],
+            { timeoutMs: 3600_000 },
+          );
+          if (r.code !== 0) {
+            fB.error(`mariadb-backup --backup exited ${r.code}: ${lastLines(r.stderr)}`);
+            continue;
+          }
+          res.bare = { seconds: r.seconds, bytes: diskBytes(join(bare, 'data')) };
+        }
+      }
+      fB.pair(res.osb && res.osb.seconds / gb, res.bare && res.bare.seconds / gb);
+      fSize.pair(res.osb && res.osb.bytes / MB, res.bare && res.bare.bytes / MB);
+      log(
+        `7 backup run ${i + 1}: osb ${res.osb?.seconds.toFixed(1)} s (${(res.osb?.bytes / MB).toFixed(0)} MB), bare ${res.bare?.seconds.toFixed(1)} s (${(res.bare?.bytes / MB).toFixed(0)} MB)`,
+      );
+
+      // restore: osb destroy + osb restore vs --prepare + --copy-back of the hand-taken backup
+      const rres = {};
+      for (const s of i % 2 === 0 ? ['bare', 'osb'] : ['osb', 'bare']) {
+        if (s === 'osb' && res.osb) {
+          const t1 = now();
+          const x = await osb(dir, ['destroy'], 600_000);
+          if (x.code !== 0) {
+            fR.error(`osb destroy exited ${x.code}: ${lastLines(x.stderr || x.stdout)}`);
+            deployed = true;
+            continue;
+          }
+          deployed = false;
+          const r = await osb(dir, ['restore', res.osb.dir, '--json'], 3600_000);
+          deployed = true;
+          if (r.code !== 0) {
+            fR.error(`osb restore exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
+            continue;
+          }
+          rres.osb = (now() - t1) / 1000;
+        } else if (s === 'bare' && res.bare) {
+          const target = join(bare, 'restored');
+          mkdirSync(target, { recursive: true });
+          const t1 = now();
+          const p = await run('/usr/bin/mariadb-backup', ['--no-defaults', '--prepare', `--target-dir=${join(bare, 'data')}`], { timeoutMs: 3600_000 });
+          const cb =
+            p.code === 0
+              ? await run('/usr/bin/mariadb-backup', ['--no-defaults', '--copy-back', `--target-dir=${join(bare, 'data')}`, `--datadir=${target}`], {
+                  timeoutMs: 3600_000,
+                })
+              : p;
+          if (cb.code !== 0) {
+            fR.error(`mariadb-backup --prepare/--copy-back exited ${cb.code}: ${lastLines(cb.stderr)}`);
+            continue;
+          }
+          rres.bare = (now() - t1) / 1000;
+        }
+      }
+      rmSync(bare, { recursive: true, force: true });
+      fR.pair(rres.osb && rres.osb / gb, rres.bare && rres.bare / gb);
+      log(`7 restore run ${i + 1}: osb destroy+restore ${rres.osb?.toFixed(1)} s, bare prepare+copy-back ${rres.bare?.toFixed(1)} s`);
+      rmSync(backups, { recursive: true, force: true });
+    }
+  } catch (err) {
+    for (const f of all) if (!f.figure.osb.length) f.error(errMsg(err));
+    log(`7 backup failed: ${errMsg(err)}`);
+  } finally {
+    if (deployed) await osbDestroy(dir, ctx.blocks.osb).catch((err) => notes.push(`backup destroy: ${errMsg(err)}`));
+    rmSync(backups, { recursive: true, force: true });
+  }
+}
+
 // ------------------------------------------------------------------ main
 
 function writeResults(extra) {
@@ -799,7 +968,12 @@ async function main() {
       ['teardown', 'teardown of the single nodes', teardownSingles],
       ['cluster', 'clusters', sectionClusters],
       ['render', 'render', sectionRender],
-      ['supervision', 'supervision under a real systemd (container)', () => sectionSupervision({ repo: REPO, figs, log, runs: int(process.env.BENCH_SUPERVISION_RUNS, 1) })],
+      ['backup', 'backup and restore per GB', sectionBackup],
+      [
+        'supervision',
+        'supervision under a real systemd (container)',
+        () => sectionSupervision({ repo: REPO, figs, log, runs: int(process.env.BENCH_SUPERVISION_RUNS, 1) }),
+      ],
     ];
     for (const [id, name, fn] of sections) {
       if (ONLY && id !== 'teardown' && !ONLY.has(id)) continue;

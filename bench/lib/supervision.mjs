@@ -1,4 +1,4 @@
-// Section 7 of the bench: supervision under a real systemd (a throwaway container of this machine,
+// Section 8 of the bench: supervision under a real systemd (a throwaway container of this machine,
 // test/helpers/systemd-container.ts, bundled on the fly with esbuild). Every figure pairs what
 // systemd does by itself with the same recovery done by hand in the same container, same run.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +14,15 @@ const STATE = '/var/lib/osb-bench-supervised';
 async function loadRig(repo) {
   const dir = mkdtempSync('/tmp/osb-bench-rig-');
   const outfile = join(dir, 'rig.mjs');
-  await build({ entryPoints: [join(repo, 'test/helpers/systemd-container.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
+  await build({
+    entryPoints: [join(repo, 'test/helpers/systemd-container.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'error',
+  });
   const mod = await import(outfile);
   rmSync(dir, { recursive: true, force: true });
   return mod.SystemdContainer;
@@ -23,9 +31,12 @@ async function loadRig(repo) {
 export async function sectionSupervision({ repo, figs, log, runs }) {
   const fKill = ['mariadb', 'rabbitmq', 'memcached'].map((c) => [
     c,
-    figs.add('7', `kill -9 of ${c}-1 → healthy again, systemd restarts it (3-node tier)`, { unit: 's', baseline: `same kill, then \`osb deploy ${c}\` by hand` }),
+    figs.add('8', `kill -9 of ${c}-1 → healthy again, systemd restarts it (3-node tier)`, {
+      unit: 's',
+      baseline: `same kill, then \`osb deploy ${c}\` by hand`,
+    }),
   ]);
-  const fBoot = figs.add('7', 'reboot → whole 3-node tier healthy, no command run', { unit: 's', baseline: 'every node stopped, then `osb deploy` by hand' });
+  const fBoot = figs.add('8', 'reboot → whole 3-node tier healthy, no command run', { unit: 's', baseline: 'every node stopped, then `osb deploy` by hand' });
   if (process.getuid?.() !== 0) {
     for (const [, f] of fKill) f.skip('needs root (systemd-nspawn)');
     fBoot.skip('needs root (systemd-nspawn)');
@@ -81,7 +92,14 @@ export async function sectionSupervision({ repo, figs, log, runs }) {
       let t0 = now();
       await ct.reboot(180_000);
       const boot = await until(t0, (s) => s?.healthy, 600_000);
-      await ct.exec(['systemctl', 'stop', ...(await ct.exec(['sh', '-c', "systemctl list-units --no-legend 'osb-*.service' | awk '{print $1}'"])).stdout.split('\n').filter(Boolean)], { check: false });
+      await ct.exec(
+        [
+          'systemctl',
+          'stop',
+          ...(await ct.exec(['sh', '-c', "systemctl list-units --no-legend 'osb-*.service' | awk '{print $1}'"])).stdout.split('\n').filter(Boolean),
+        ],
+        { check: false },
+      );
       t0 = now();
       const r = await osb(['deploy']);
       const byHand = r.code === 0 ? await until(t0, (s) => s?.healthy, 600_000) : undefined;

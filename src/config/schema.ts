@@ -166,6 +166,25 @@ export const backupSchema = z.strictObject({
   pitr: z.boolean().default(false),
   /** Port of the scratch server `osb backup verify` starts; default: the first free port from mariadb.port + 90. */
   verifyPort: port.optional(),
+  /**
+   * Cron expression (5 fields, or @hourly/@daily/...) of scheduled full backups. Kubernetes: a CronJob
+   * (docs/backup.md). Local target: documented only — run `osb backup` from a systemd timer or cron.
+   */
+  schedule: z
+    .string()
+    .trim()
+    .regex(
+      /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/,
+      'a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * *", or @daily/@hourly',
+    )
+    .optional(),
+  /** Kubernetes: the PersistentVolumeClaim the scheduled backups land on. */
+  volume: z
+    .strictObject({
+      size: quantity.default('20Gi'),
+      storageClass: z.string().optional(),
+    })
+    .prefault({}),
 });
 
 /** Prometheus endpoints beside every node (docs/metrics.md). */

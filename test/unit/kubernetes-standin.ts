@@ -29,7 +29,10 @@ const RESOURCES: Record<string, { plural: string; kind: string; namespaced: bool
     { plural: 'statefulsets', kind: 'StatefulSet', namespaced: true },
     { plural: 'deployments', kind: 'Deployment', namespaced: true },
   ],
-  'batch/v1': [{ plural: 'jobs', kind: 'Job', namespaced: true }],
+  'batch/v1': [
+    { plural: 'jobs', kind: 'Job', namespaced: true },
+    { plural: 'cronjobs', kind: 'CronJob', namespaced: true },
+  ],
   'policy/v1': [{ plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true }],
   'networking.k8s.io/v1': [{ plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true }],
   'authorization.k8s.io/v1': [{ plural: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false }],

@@ -37,6 +37,7 @@ import {
 } from '../../k8s/objects.js';
 import { createHash, createHmac } from 'node:crypto';
 import { renderTuningCnf } from './config.js';
+import { backupAgentContainer, backupAgentIngress, backupAgentVolumes, backupObjects, backupScheduled } from './kubernetes-backup.js';
 import { kubernetesGaleraPorts } from './ports.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
 
@@ -273,6 +274,8 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
     { name: 'tmp', emptyDir: {} },
   ];
   if (!m.volume.enabled) volumes.push({ name: 'data', emptyDir: {} });
+  const backups = backupScheduled(ctx);
+  if (backups) volumes.push(...backupAgentVolumes());
   const initContainers: unknown[] = [];
   if (galera) {
     const small = { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: m.resources.memoryLimit } };
@@ -323,7 +326,13 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: selector('mariadb') },
       template: {
-        metadata: { labels: labels('mariadb', 'server'), annotations: { 'osb.openstack.org/config-hash': shortHash({ etc, scripts }) } },
+        metadata: {
+          labels: labels('mariadb', 'server'),
+          annotations: {
+            // The backup agent (a sidecar) restarts with its script; without a schedule the hash is unchanged.
+            'osb.openstack.org/config-hash': shortHash(backups ? { etc, scripts, agent: podProgramSource('backup-agent.sh') } : { etc, scripts }),
+          },
+        },
         spec: {
           serviceAccountName: 'mariadb',
           automountServiceAccountToken: galera,
@@ -363,6 +372,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
               // The entrypoint writes only to volumes, but a read-only root is not verified on a cluster yet.
               securityContext: containerSecurity(),
             },
+            ...(backups ? [backupAgentContainer(ctx, mounts)] : []),
           ],
           volumes,
         },
@@ -399,18 +409,22 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
         : [],
     ),
     podDisruptionBudget(ctx, 'mariadb'),
-    networkPolicy(ctx, 'mariadb', [
-      { port: m.port, from: 'namespace' },
-      ...(galera
-        ? [
-            { port: g.group, from: 'peers' as const },
-            { port: g.ist, from: 'peers' as const },
-            { port: g.sst, from: 'peers' as const },
-          ]
-        : []),
-    ]),
+    withIngress(
+      networkPolicy(ctx, 'mariadb', [
+        { port: m.port, from: 'namespace' },
+        ...(galera
+          ? [
+              { port: g.group, from: 'peers' as const },
+              { port: g.ist, from: 'peers' as const },
+              { port: g.sst, from: 'peers' as const },
+            ]
+          : []),
+      ]),
+      backups ? [backupAgentIngress()] : [],
+    ),
     sts,
     ...(galera ? writerControllerObjects(ctx) : []),
+    ...(backups ? backupObjects(ctx, secrets) : []),
   ];
   const adminClientEnv = secretEnv('OSB_ADMIN_PASSWORD', 'mariadb-credentials', 'admin-password');
   const withDbs = serviceSpecs(ctx.config).filter((s) => Object.keys(s.databases).length);
@@ -468,6 +482,13 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
     },
   });
   return out;
+}
+
+/** A NetworkPolicy with more ingress rules appended (e.g. the backup agent's port, open only to the backup Job). */
+function withIngress(policy: K8sObject, rules: unknown[]): K8sObject {
+  if (!rules.length) return policy;
+  const spec = policy.spec as { ingress: unknown[] };
+  return { ...policy, spec: { ...spec, ingress: [...spec.ingress, ...rules] } };
 }
 
 /**

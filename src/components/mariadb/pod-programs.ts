@@ -47,7 +47,15 @@ export const galeraDecisionModuleSource = () => shippedModuleSource('bootstrap')
 export const writerDecisionModuleSource = () => shippedModuleSource('writer');
 
 /** The programs MariaDB's pods run, as files in src/components/mariadb/pod/ (copied to dist/ by the build). */
-export const POD_PROGRAMS = ['galera-agent.mjs', 'galera-recover.sh', 'writer-controller.mjs', 'k8s-api.mjs'] as const;
+export const POD_PROGRAMS = [
+  'galera-agent.mjs',
+  'galera-recover.sh',
+  'writer-controller.mjs',
+  'k8s-api.mjs',
+  'backup-agent.sh',
+  'backup-job.sh',
+  'backup-pick.mjs',
+] as const;
 export type PodProgram = (typeof POD_PROGRAMS)[number];
 
 /**

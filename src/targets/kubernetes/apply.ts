@@ -19,6 +19,7 @@ export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[numb
   { apiVersion: 'apps/v1', kind: 'StatefulSet' },
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'batch/v1', kind: 'Job' },
+  { apiVersion: 'batch/v1', kind: 'CronJob' },
 ];
 
 export interface ApplyResult {
@@ -88,9 +89,15 @@ export async function applyAndPrune(
   for (const { apiVersion, kind } of MANAGED_KINDS) {
     for (const o of await api.list(apiVersion, kind, namespace, managedSelector)) existing.set(key({ kind, metadata: o.metadata }), { ...o, apiVersion, kind });
   }
+  // A rendered PersistentVolumeClaim (the backups volume) is applied but never pruned: it holds data.
+  const claims = new Map<string, K8sObject>();
+  if (desired.some((o) => o.kind === 'PersistentVolumeClaim')) {
+    for (const o of await api.list('v1', 'PersistentVolumeClaim', namespace, managedSelector))
+      claims.set(key({ kind: 'PersistentVolumeClaim', metadata: o.metadata }), o);
+  }
   const toApply = desired.filter((o) => !isTestHook(o));
   for (const obj of toApply) {
-    const before = existing.get(key(obj));
+    const before = existing.get(key(obj)) ?? claims.get(key(obj));
     const after = await api.apply(obj);
     const k = key(obj);
     if (!before) result.created.push(k);

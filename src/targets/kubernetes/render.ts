@@ -14,12 +14,14 @@ export const KIND_ORDER = [
   'RoleBinding',
   'Secret',
   'ConfigMap',
+  'PersistentVolumeClaim',
   'Service',
   'PodDisruptionBudget',
   'NetworkPolicy',
   'StatefulSet',
   'Deployment',
   'Job',
+  'CronJob',
   'Pod',
 ] as const;
 
