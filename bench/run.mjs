@@ -7,15 +7,16 @@
 //
 // Knobs (env): BENCH_RUNS (3) runs per figure, BENCH_FAST_RUNS (5) for sub-second figures,
 // BENCH_LOAD_SECONDS (10) per load run, BENCH_BUDGET_SECONDS (780) soft limit that trims runs,
-// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, metrics, cluster, render, backup, supervision),
+// BENCH_ONLY (e.g. "cold,noop") to run some sections only (cold, noop, load, metrics, tls, cluster, render, backup, supervision),
 // BENCH_BLOCKS (e.g. "102,103,104") port blocks to use instead of the first free ones in 30-39,
 // BENCH_BACKUP_TABLES (16) × BENCH_BACKUP_ROWS (250000) sysbench rows for the backup section.
 import { sectionSupervision } from './lib/supervision.mjs';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import amqp from 'amqplib';
 import mysql from 'mysql2/promise';
 import { startBareMariadb, startBareMemcached, startBareRabbitmq } from './lib/bare.mjs';
 import { cleanupAll, registry } from './lib/cleanup.mjs';
@@ -36,8 +37,8 @@ const START = now();
 const elapsed = () => (now() - START) / 1000;
 
 // Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
-const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, cluster: 150, render: 10, backup: 300, supervision: 200 };
-const ORDER = ['cold', 'noop', 'load', 'metrics', 'cluster', 'render', 'backup', 'supervision'];
+const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, tls: 100, cluster: 150, render: 10, backup: 300, supervision: 200 };
+const ORDER = ['cold', 'noop', 'load', 'metrics', 'tls', 'cluster', 'render', 'backup', 'supervision'];
 const reserveAfter = (section) => ORDER.slice(ORDER.indexOf(section) + 1).reduce((a, s) => a + MIN_COST[s], 0);
 /** Is there time for another run of `perRunS` seconds in this section? */
 const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(section) <= BUDGET_S;
@@ -510,6 +511,113 @@ async function teardownSingles() {
   ctx.fDestroy?.pair(od, bd);
 }
 
+// ------------------------------------------------------------------ 7: TLS against plain text (issue 13)
+
+/** `n` timed calls on each side (ms), the two sides interleaved so that load drifts hit both alike. */
+async function timedPairs(f, n, tlsSide, plainSide) {
+  for (let i = 0; i < n; i++) {
+    const ms = {};
+    for (const side of i % 2 === 0 ? ['tls', 'plain'] : ['plain', 'tls']) {
+      const t0 = now();
+      try {
+        await (side === 'tls' ? tlsSide : plainSide)();
+        ms[side] = now() - t0;
+      } catch (err) {
+        f.error(`${side}: ${errMsg(err)}`);
+      }
+    }
+    f.pair(ms.tls, ms.plain);
+  }
+}
+
+/**
+ * One osb deployment (1 node each) with `tls.enabled=true` and `tls.require=false`: MariaDB serves
+ * TLS and plain text on the same port, RabbitMQ AMQPS on tlsPort beside plain AMQP — so TLS and
+ * plain run against the very same daemons, pair by pair. memcached with TLS on speaks TLS only, so
+ * it has no same-daemon plain side and no row here.
+ */
+async function sectionTls() {
+  const fMy = figs.add('9', 'TLS: MariaDB connection setup (connect + SELECT 1 + quit)', { unit: 'ms', baseline: 'plain text, same daemon' });
+  const fAm = figs.add('9', 'TLS: AMQP connection setup (open + close)', { unit: 'ms', baseline: 'plain AMQP, same node' });
+  const fSb = figs.add('9', 'TLS: sysbench oltp_read_write, 1 node, 4 threads', { unit: 'tx/s', better: 'higher', baseline: 'plain text, same daemon' });
+  const fPub = figs.add('9', 'TLS: AMQP publish with confirms, classic queue', { unit: 'msg/s', better: 'higher', baseline: 'plain AMQP, same node' });
+  const block = ctx.blocks.osb;
+  const p = blockPorts(block);
+  const dir = join(root, 'osb-tls');
+  registry.osb(dir);
+  const tlsPort = p.rabbitmq + 5;
+  const r = await osb(dir, ['deploy', ...portFlags(block), '--set', 'tls.enabled=true', '--set', `rabbitmq.tlsPort=${tlsPort}`], 600_000);
+  if (r.code !== 0) {
+    for (const f of [fMy, fAm, fSb, fPub]) f.skip(`osb deploy with TLS failed: ${lastLines(r.stderr || r.stdout)}`);
+    await osbDestroy(dir, block).catch(() => {});
+    return;
+  }
+  try {
+    const eps = await osbEndpoints(dir);
+    const ca = readFileSync(eps.mariadb.caFile, 'utf8');
+    const my = { host: '127.0.0.1', port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password, connectTimeout: 10_000 };
+    const once = async (cfg) => {
+      const c = await mysql.createConnection(cfg);
+      await c.query('SELECT 1');
+      await c.end();
+    };
+    await timedPairs(
+      fMy,
+      FAST_RUNS * 10,
+      () => once({ ...my, ssl: { ca, rejectUnauthorized: true } }),
+      () => once(my),
+    );
+
+    const user = `${encodeURIComponent(eps.rabbitmq.username)}:${encodeURIComponent(eps.rabbitmq.password)}`;
+    const amqpsUrl = `amqps://${user}@127.0.0.1:${tlsPort}/`;
+    const amqpUrl = `amqp://${user}@127.0.0.1:${p.rabbitmq}/`;
+    const amqpOnce = async (url, opts) => {
+      const c = await amqp.connect(url, { timeout: 10_000, ...opts });
+      await c.close();
+    };
+    await timedPairs(
+      fAm,
+      FAST_RUNS * 4,
+      () => amqpOnce(amqpsUrl, { ca: [ca] }),
+      () => amqpOnce(amqpUrl, {}),
+    );
+
+    // Short load runs against the same daemons: sysbench --mysql-ssl=on against off, AMQPS against AMQP.
+    const sbPassword = randomBytes(12).toString('hex');
+    await prepareSysbenchAccount({ socketPath: eps.mariadb.socket, user: OS_USER }, sbPassword);
+    await sysbenchPrepare(eps.mariadb.port, sbPassword);
+    const loadS = Math.min(LOAD_S, 10);
+    // sysbench 1.0's --mysql-ssl=on reads fixed file names from its working directory: the CA and,
+    // as client certificate, the node's own (it carries clientAuth).
+    const sbDir = join(root, 'sysbench-tls');
+    mkdirSync(sbDir, { recursive: true });
+    const nodeTls = join(dir, 'mariadb', 'mariadb-0', 'tls');
+    copyFileSync(eps.mariadb.caFile, join(sbDir, 'cacert.pem'));
+    copyFileSync(join(nodeTls, 'cert.pem'), join(sbDir, 'client-cert.pem'));
+    copyFileSync(join(nodeTls, 'key.pem'), join(sbDir, 'client-key.pem'));
+    for (let i = 0; i < RUNS; i++) {
+      if (i > 0 && !affordable('tls', 4 * loadS + 30)) {
+        notes.push(`TLS load rows: ${i} of ${RUNS} runs (time budget)`);
+        break;
+      }
+      const sb = {};
+      const pub = {};
+      for (const side of i % 2 === 0 ? ['tls', 'plain'] : ['plain', 'tls']) {
+        sb[side] = await sysbenchRun(eps.mariadb.port, sbPassword, loadS, [`--mysql-ssl=${side === 'tls' ? 'on' : 'off'}`], sbDir).catch((err) =>
+          fSb.error(errMsg(err)),
+        );
+        pub[side] = await (side === 'tls' ? amqpRun(amqpsUrl, 'classic', loadS, { ca: [ca] }) : amqpRun(amqpUrl, 'classic', loadS)).catch((err) =>
+          fPub.error(errMsg(err)),
+        );
+      }
+      fSb.pair(sb.tls?.tps, sb.plain?.tps);
+      fPub.pair(pub.tls?.publish, pub.plain?.publish);
+    }
+  } finally {
+    await osbDestroy(dir, block).catch((err) => notes.push(`TLS: ${errMsg(err)}`));
+  }
+}
+
 // ------------------------------------------------------------------ 3: clusters, recovery
 
 /** The 3-node comparison needs the bare mariadbd with sysbench tables; start one if section 4 did not. */
@@ -966,6 +1074,7 @@ async function main() {
       ['load', 'throughput', sectionLoad],
       ['metrics', 'exporters: RSS and sysbench while scraped', sectionMetrics],
       ['teardown', 'teardown of the single nodes', teardownSingles],
+      ['tls', 'TLS against plain text', sectionTls],
       ['cluster', 'clusters', sectionClusters],
       ['render', 'render', sectionRender],
       ['backup', 'backup and restore per GB', sectionBackup],

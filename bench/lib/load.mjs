@@ -47,9 +47,11 @@ export async function sysbenchPrepare(port, password) {
 }
 
 /** One timed run; returns { tps, qps, p95ms }. */
-export async function sysbenchRun(port, password, seconds) {
-  const r = await run('sysbench', [...sysbenchArgs(port, password), `--threads=${SB.threads}`, `--time=${seconds}`, '--report-interval=0', 'run'], {
+/** `extra`: more sysbench flags; `cwd`: where sysbench runs (with --mysql-ssl=on it reads client-key.pem, client-cert.pem and cacert.pem from there). */
+export async function sysbenchRun(port, password, seconds, extra = [], cwd = undefined) {
+  const r = await run('sysbench', [...sysbenchArgs(port, password), ...extra, `--threads=${SB.threads}`, `--time=${seconds}`, '--report-interval=0', 'run'], {
     timeoutMs: (seconds + 120) * 1000,
+    ...(cwd ? { cwd } : {}),
   });
   const tx = /transactions:\s+\d+\s+\(([\d.]+) per sec/.exec(r.stdout);
   if (r.code !== 0 || !tx) throw new Error(`sysbench run failed: ${lastLines(r.stderr || r.stdout)}`);
@@ -88,8 +90,8 @@ export const AMQP = { bodyBytes: 1024, batch: 500, prefetch: 500 };
  * Publishes persistent 1 KiB messages with publisher confirms (batches of 500, each awaited)
  * for `seconds`, then consumes them all with manual acks. Returns msg/s for both halves.
  */
-export async function amqpRun(url, queueType, seconds) {
-  const conn = await amqp.connect(url, { timeout: 10_000 });
+export async function amqpRun(url, queueType, seconds, socketOptions = {}) {
+  const conn = await amqp.connect(url, { timeout: 10_000, ...socketOptions });
   conn.on('error', () => {});
   const q = `bench-${queueType}-${randomBytes(4).toString('hex')}`;
   const body = randomBytes(AMQP.bodyBytes);

@@ -59,11 +59,12 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
     .command('rotate')
     .description('issue a new certificate for every node and make each running daemon load it without a restart')
     .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
+    .option('--ca', "first a new CA (osb's own): old and new CA are trusted until every node carries a certificate from the new one")
     .option('--json', 'print JSON')
     .action(
-      wrap(async (names: string[], _o, cmd: Command) => {
+      wrap(async (names: string[], o: { ca?: boolean }, cmd: Command) => {
         const { parseComponents } = await import('./options.js');
-        return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), g(cmd));
+        return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), { ...g(cmd), ca: o.ca });
       }),
     );
   program

@@ -29,7 +29,22 @@ export interface NodeTlsFiles {
 }
 
 export const tlsDir = (stateDir: string) => join(stateDir, 'tls');
-export const caFiles = (stateDir: string) => ({ cert: join(tlsDir(stateDir), 'ca.pem'), key: join(tlsDir(stateDir), 'ca-key.pem') });
+/**
+ * `cert` is the bundle every daemon and client trusts: the signing CA, then any retired CA still
+ * trusted during a CA rotation (`retired`). `signing` is the CA certificate that signs node
+ * certificates (`key` its key); deployments made before CA rotation existed have only `cert`.
+ */
+export const caFiles = (stateDir: string) => ({
+  cert: join(tlsDir(stateDir), 'ca.pem'),
+  key: join(tlsDir(stateDir), 'ca-key.pem'),
+  signing: join(tlsDir(stateDir), 'ca-signing.pem'),
+  retired: join(tlsDir(stateDir), 'ca-retired.pem'),
+});
+/** The CA certificate that signs node certificates (the bundle itself for the operator's CA and for older deployments). */
+export function signingCaFile(stateDir: string): string {
+  const ca = caFiles(stateDir);
+  return existsSync(ca.signing) ? ca.signing : ca.cert;
+}
 /** The CA bundle clients (OpenStack services, osb itself) trust. */
 export const clientCaFile = (stateDir: string) => caFiles(stateDir).cert;
 
@@ -95,17 +110,32 @@ export async function ensureCa(stateDir: string, tls: TlsConfig): Promise<string
     const src = assertReadable('tls.caFile', tls.caFile);
     if (!existsSync(ca.cert) || readFileSync(ca.cert, 'utf8') !== readFileSync(src, 'utf8')) copyFileSync(src, ca.cert);
     chmodSync(ca.cert, 0o644);
+    // The operator's bundle is the whole trust: nothing of osb's own CA rotation applies.
+    rmSync(ca.signing, { force: true });
+    rmSync(ca.retired, { force: true });
     return ca.cert;
   }
-  if (existsSync(ca.cert) && existsSync(ca.key)) return ca.cert;
-  privateFile(ca.key);
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ca.key]);
+  if (existsSync(ca.cert) && existsSync(ca.key)) {
+    // A deployment from before CA rotation: its bundle is the one signing certificate.
+    if (!existsSync(ca.signing)) copyFileSync(ca.cert, ca.signing);
+    return ca.cert;
+  }
+  await newCa(stateDir, tls, ca.key, ca.signing);
+  writeBundle(stateDir);
+  return ca.cert;
+}
+
+/** A fresh CA: key (0600, written by openssl) and self-signed certificate, into the given files. */
+async function newCa(stateDir: string, tls: TlsConfig, keyFile: string, certFile: string): Promise<void> {
+  mkdirSync(tlsDir(stateDir), { recursive: true, mode: 0o700 });
+  privateFile(keyFile);
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
   await openssl([
     'req',
     '-x509',
     '-new',
     '-key',
-    ca.key,
+    keyFile,
     '-sha256',
     '-days',
     String(tls.caDays),
@@ -116,10 +146,85 @@ export async function ensureCa(stateDir: string, tls: TlsConfig): Promise<string
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
     '-out',
-    ca.cert,
+    certFile,
   ]);
-  chmodSync(ca.cert, 0o644);
-  return ca.cert;
+  chmodSync(certFile, 0o644);
+}
+
+/** Rewrites the trusted bundle (signing CA, then retired ones) atomically. */
+function writeBundle(stateDir: string): void {
+  const ca = caFiles(stateDir);
+  const parts = [readFileSync(ca.signing, 'utf8')];
+  if (existsSync(ca.retired)) parts.push(readFileSync(ca.retired, 'utf8'));
+  const tmp = `${ca.cert}.new`;
+  writeFileSync(tmp, parts.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join(''));
+  replaceFile(tmp, ca.cert, 0o644);
+}
+
+/** The CA certificates in a PEM bundle. */
+export function bundleCerts(file: string): X509Certificate[] {
+  const pems = readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return pems.map((p) => new X509Certificate(p));
+}
+
+/**
+ * `osb certs rotate --ca`: a new signing CA. The old one moves to the retired list, so the bundle
+ * trusts both until every node carries a certificate from the new CA (see `dropRetiredCa`).
+ */
+export async function rotateCa(stateDir: string, tls: TlsConfig): Promise<CertInfo> {
+  if (tls.caFile)
+    throw new OsbError(
+      "the CA is the operator's (tls.caFile): osb cannot issue a new one",
+      'put the old and the new CA certificate in tls.caFile, new node certificates in tls.certFile/tls.keyFile, then run `osb certs rotate`',
+      2,
+    );
+  await ensureCa(stateDir, tls);
+  const ca = caFiles(stateDir);
+  const tmpKey = `${ca.key}.new`;
+  const tmpCert = `${ca.signing}.new`;
+  await newCa(stateDir, tls, tmpKey, tmpCert);
+  const retired = existsSync(ca.retired) ? readFileSync(ca.retired, 'utf8') : '';
+  const old = readFileSync(ca.signing, 'utf8');
+  const tmpRetired = `${ca.retired}.new`;
+  writeFileSync(tmpRetired, old + (old.endsWith('\n') ? '' : '\n') + retired);
+  replaceFile(tmpRetired, ca.retired, 0o644);
+  replaceFile(tmpKey, ca.key, 0o600);
+  replaceFile(tmpCert, ca.signing, 0o644);
+  writeBundle(stateDir);
+  return readCert(ca.signing);
+}
+
+/** Once every node's certificate comes from the signing CA, the retired CAs leave the bundle. Returns whether the bundle changed. */
+export function dropRetiredCa(stateDir: string, nodeCertFiles: string[]): boolean {
+  const ca = caFiles(stateDir);
+  if (!existsSync(ca.retired) || !existsSync(ca.signing)) return false;
+  if (!nodeCertFiles.every((f) => existsSync(f) && issuedBySigningCa(f, stateDir))) return false;
+  rmSync(ca.retired, { force: true });
+  writeBundle(stateDir);
+  return true;
+}
+
+/** Whether a node certificate was signed by the current signing CA. */
+export function issuedBySigningCa(certFile: string, stateDir: string): boolean {
+  try {
+    const cert = new X509Certificate(readFileSync(certFile));
+    const [ca] = bundleCerts(signingCaFile(stateDir));
+    return !!ca && cert.checkIssued(ca) && cert.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** The node's copy of the bundle differs from the deployment's (a CA was added or retired): copy it and reload. */
+export function nodeBundleStale(files: NodeTlsFiles, stateDir: string): boolean {
+  return existsSync(files.ca) && readFileSync(files.ca, 'utf8') !== readFileSync(clientCaFile(stateDir), 'utf8');
+}
+
+/** Replaces the node's copy of the bundle atomically. */
+export function refreshNodeBundle(files: NodeTlsFiles, stateDir: string): void {
+  const tmp = `${files.ca}.new`;
+  copyFileSync(clientCaFile(stateDir), tmp);
+  replaceFile(tmp, files.ca, 0o644);
 }
 
 /** A node certificate that must be (re)issued: missing, another CA, SANs changed, or past 2/3 of its lifetime. */
@@ -131,7 +236,12 @@ export function renewalReason(files: NodeTlsFiles, stateDir: string, sans: strin
   } catch {
     return 'certificate unreadable';
   }
-  if (readFileSync(files.ca, 'utf8') !== readFileSync(clientCaFile(stateDir), 'utf8')) return 'CA changed';
+  // osb's own CA: a certificate from another (a retired) CA is re-issued; a bundle that merely
+  // gained or lost a retired CA is copied over (nodeBundleStale). The operator's CA: a new bundle
+  // means new files from tls.certFile/keyFile.
+  if (existsSync(caFiles(stateDir).signing)) {
+    if (!issuedBySigningCa(files.cert, stateDir)) return 'signed by another CA';
+  } else if (nodeBundleStale(files, stateDir)) return 'CA changed';
   const missing = sans.filter((s) => !info.sans.includes(s));
   if (missing.length) return `certificate lacks ${missing.join(', ')}`;
   const life = info.notAfter.getTime() - info.notBefore.getTime();
@@ -177,7 +287,7 @@ export async function issueNodeCert(stateDir: string, tls: TlsConfig, nodeName: 
       '-in',
       csr,
       '-CA',
-      ca.cert,
+      signingCaFile(stateDir),
       '-CAkey',
       ca.key,
       '-set_serial',

@@ -55,6 +55,8 @@ export interface RenderContext {
   config: Config;
   namespace: string;
   clusterDomain: string;
+  /** tls.enabled: each component's certificate, key and CA (src/k8s/tls.ts), issued before rendering. */
+  tls?: Partial<Record<ComponentName, { cert: string; key: string; ca: string }>>;
 }
 
 export function meta(ctx: RenderContext, name: string, component: ComponentName, role: Role, annotations?: Record<string, string>): K8sObject['metadata'] {

@@ -6,7 +6,21 @@ import { definition, loadConfig, portsInUse } from '../../src/components/index.j
 import { renderLocalMyCnf } from '../../src/components/mariadb/local.js';
 import { memcachedTlsArgs } from '../../src/components/memcached/local.js';
 import { rabbitmqEnv, renderLocalAdvancedConfig } from '../../src/components/rabbitmq/local.js';
-import { caFiles, ensureCa, issueNodeCert, localSans, nodeTlsFiles, readCert, renewalReason } from '../../src/config/tls.js';
+import {
+  bundleCerts,
+  caFiles,
+  dropRetiredCa,
+  ensureCa,
+  issuedBySigningCa,
+  issueNodeCert,
+  localSans,
+  nodeBundleStale,
+  nodeTlsFiles,
+  readCert,
+  refreshNodeBundle,
+  renewalReason,
+  rotateCa,
+} from '../../src/config/tls.js';
 import { desiredState } from '../../src/model/desired.js';
 import { serviceSettings } from '../../src/openstack/oslo.js';
 import { planServices } from '../../src/model/services.js';
@@ -130,5 +144,55 @@ describe('CA and node certificates (openssl CLI)', () => {
     const again = await issueNodeCert(stateDir, config.tls, 'mariadb-0', files, sans);
     expect(again.serial).not.toBe(info.serial);
     expect(readCert(files.cert).serial).toBe(again.serial);
+  });
+});
+
+describe('CA rotation (openssl CLI)', () => {
+  it('--ca: the bundle trusts old and new CA until every node carries a new-CA certificate, then only the new one', async () => {
+    const config = loadConfig({ set: ['tls.enabled=true'] });
+    const stateDir = join(dir, 'state-ca');
+    await ensureCa(stateDir, config.tls);
+    const sans = localSans(config);
+    const nodes = ['a', 'b'].map((n) => nodeTlsFiles(join(stateDir, 'memcached', n)));
+    for (const [i, f] of nodes.entries()) await issueNodeCert(stateDir, config.tls, `n${i}`, f, sans);
+    const oldCa = bundleCerts(caFiles(stateDir).cert);
+    expect(oldCa).toHaveLength(1);
+
+    const fresh = await rotateCa(stateDir, config.tls);
+    const bundle = bundleCerts(caFiles(stateDir).cert);
+    expect(bundle.map((c) => c.serialNumber)).toEqual([fresh.serial, oldCa[0]!.serialNumber]);
+    expect(statSync(caFiles(stateDir).key).mode & 0o777).toBe(0o600);
+    // Old certificates are not from the signing CA; each node gets the two-CA bundle without a new certificate.
+    expect(issuedBySigningCa(nodes[0]!.cert, stateDir)).toBe(false);
+    expect(nodeBundleStale(nodes[0]!, stateDir)).toBe(true);
+    expect(renewalReason(nodes[0]!, stateDir, sans)).toBe('signed by another CA');
+    for (const f of nodes) refreshNodeBundle(f, stateDir);
+    expect(renewalReason(nodes[0]!, stateDir, sans)).toBe('signed by another CA');
+
+    // One node renewed: the old CA stays (node b still presents an old-CA certificate).
+    await issueNodeCert(stateDir, config.tls, 'n0', nodes[0]!, sans);
+    expect(issuedBySigningCa(nodes[0]!.cert, stateDir)).toBe(true);
+    expect(
+      dropRetiredCa(
+        stateDir,
+        nodes.map((f) => f.cert),
+      ),
+    ).toBe(false);
+    await issueNodeCert(stateDir, config.tls, 'n1', nodes[1]!, sans);
+    expect(
+      dropRetiredCa(
+        stateDir,
+        nodes.map((f) => f.cert),
+      ),
+    ).toBe(true);
+    expect(bundleCerts(caFiles(stateDir).cert).map((c) => c.serialNumber)).toEqual([fresh.serial]);
+    // A node whose certificate is current only copies the slimmer bundle: no new certificate.
+    expect(renewalReason(nodes[0]!, stateDir, sans)).toBeUndefined();
+    expect(nodeBundleStale(nodes[0]!, stateDir)).toBe(true);
+  });
+
+  it("refuses --ca when the CA is the operator's, with the fix", async () => {
+    const config = loadConfig({ set: ['tls.enabled=true', 'tls.caFile=/x/ca.pem', 'tls.certFile=/x/c.pem', 'tls.keyFile=/x/k.pem'] });
+    await expect(rotateCa(join(dir, 'op'), config.tls)).rejects.toThrow(/operator's \(tls\.caFile\)/);
   });
 });

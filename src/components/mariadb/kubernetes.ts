@@ -40,6 +40,8 @@ import { renderTuningCnf } from './config.js';
 import { backupAgentContainer, backupAgentIngress, backupAgentVolumes, backupObjects, backupScheduled } from './kubernetes-backup.js';
 import { kubernetesGaleraPorts } from './ports.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
+import { podTlsFiles, tlsMount, tlsSecret, tlsVolume } from '../../k8s/tls.js';
+import { galeraTlsOptions, mariadbServerTlsLines, sstTlsLines } from './tls.js';
 
 /** uid of the `mysql` user in the official image. */
 const MARIADB_UID = 999;
@@ -69,6 +71,8 @@ export function mariadbStartScript(ctx: RenderContext): string {
     '[mysqld]',
     `port = ${m.port}`,
     'bind-address = *',
+    // tls.enabled: the same settings as the local target, from the Secret mounted at /etc/osb-tls.
+    ...mariadbServerTlsLines(ctx.config, podTlsFiles),
   ];
   if (m.replicas > 1) {
     const g = kubernetesGaleraPorts(m.galeraPort);
@@ -76,10 +80,11 @@ export function mariadbStartScript(ctx: RenderContext): string {
       `wsrep_cluster_address = gcomm://${peers}`,
       'wsrep_node_name = ${POD_NAME}',
       'wsrep_node_address = ${POD_IP}',
-      `wsrep_provider_options = "gmcast.listen_addr=tcp://0.0.0.0:${g.group};ist.recv_addr=\${POD_IP}:${g.ist};gcache.size=256M"`,
+      `wsrep_provider_options = "gmcast.listen_addr=tcp://0.0.0.0:${g.group};ist.recv_addr=\${POD_IP}:${g.ist};gcache.size=256M${galeraTlsOptions(ctx.config, podTlsFiles)}"`,
       `wsrep_sst_receive_address = \${POD_IP}:${g.sst}`,
       // mariabackup SST logs in as the admin; the password stays in this 0600 file.
       `wsrep_sst_auth = ${ADMIN_USER.mariadb}:\${MARIADB_ADMIN_PASSWORD}`,
+      ...(ctx.config.tls.enabled ? ['[sst]', ...sstTlsLines(ctx.config, podTlsFiles)] : []),
       'EOF',
       'mode=$(cat /run/osb/galera-mode)',
       // The coordinator's decision lives on the pod's emptyDir, which survives a container restart
@@ -184,7 +189,7 @@ export function dbInitScript(ctx: RenderContext): string {
     WAIT_FOR_TCP,
     'export MYSQL_PWD="$OSB_ADMIN_PASSWORD"',
     `wait_tcp ${host} ${m.port} 600`,
-    `db() { mariadb -h ${host} -P ${m.port} -u ${ADMIN_USER.mariadb} "$@"; }`,
+    `db() { mariadb -h ${host} -P ${m.port} -u ${ADMIN_USER.mariadb}${clientTlsFlags(ctx)} "$@"; }`,
     'end=$(( $(date +%s) + 600 ))',
     'until db -e \'SELECT 1\' >/dev/null; do [ "$(date +%s)" -lt "$end" ] || exit 1; sleep 3; done',
     'db <<EOSQL',
@@ -198,6 +203,9 @@ export function dbInitScript(ctx: RenderContext): string {
   ].join('\n');
 }
 
+/** The mariadb client's TLS flags in the db-init and test pods: verify the server against the CA and its name. */
+const clientTlsFlags = (ctx: RenderContext) => (ctx.config.tls.enabled ? ` --ssl --ssl-ca=${podTlsFiles.ca} --ssl-verify-server-cert` : '');
+
 /** The test pod: connect, create a table, write, read back, drop; for Galera also the cluster size. */
 export function mariadbTestScript(ctx: RenderContext): string {
   const m = ctx.config.mariadb;
@@ -207,7 +215,7 @@ export function mariadbTestScript(ctx: RenderContext): string {
     WAIT_FOR_TCP,
     'export MYSQL_PWD="$OSB_ADMIN_PASSWORD"',
     `wait_tcp ${host} ${m.port} 300`,
-    `db() { mariadb -h ${host} -P ${m.port} -u ${ADMIN_USER.mariadb} -N -B "$@"; }`,
+    `db() { mariadb -h ${host} -P ${m.port} -u ${ADMIN_USER.mariadb}${clientTlsFlags(ctx)} -N -B "$@"; }`,
     'echo "ok: connected, server $(db -e "SELECT VERSION()")"',
     ...(m.replicas > 1
       ? [
@@ -258,7 +266,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
     { name: 'MARIADB_ROOT_HOST', value: 'localhost' },
     { name: 'MARIADB_INITDB_SKIP_TZINFO', value: 'yes' },
   ];
-  const mounts = [
+  const mounts: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[] = [
     { name: 'data', mountPath: '/var/lib/mysql' },
     { name: 'etc', mountPath: `/etc/mysql/conf.d/90-osb-${MARIADB_TUNING_KEY}`, subPath: MARIADB_TUNING_KEY, readOnly: true },
     { name: 'run-osb', mountPath: '/run/osb' },
@@ -276,6 +284,12 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   if (!m.volume.enabled) volumes.push({ name: 'data', emptyDir: {} });
   const backups = backupScheduled(ctx);
   if (backups) volumes.push(...backupAgentVolumes());
+  const tls = ctx.config.tls.enabled ? ctx.tls?.mariadb : undefined;
+  if (ctx.config.tls.enabled && !tls) throw new Error('mariadb: tls.enabled but no certificate was issued for the render');
+  if (tls) {
+    volumes.push(tlsVolume('mariadb'));
+    mounts.push(tlsMount);
+  }
   const initContainers: unknown[] = [];
   if (galera) {
     const small = { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: m.resources.memoryLimit } };
@@ -382,6 +396,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   };
 
   const out: K8sObject[] = [
+    ...(tls ? [tlsSecret(ctx, 'mariadb', tls)] : []),
     serviceAccount(ctx, 'mariadb'),
     ...(galera
       ? roleAndBinding(ctx, 'mariadb', 'mariadb-galera', [
@@ -447,12 +462,12 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
           command: ['bash', '-c', dbInitScript(ctx)],
           env: [adminClientEnv, ...withDbs.map((s) => secretEnv(servicePasswordEnv(s.name), 'mariadb-service-credentials', servicePasswordKey(s.name)))],
           // bash writes a here-document bigger than a pipe buffer (a long service list) to a temp file: /tmp must be writable.
-          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(ctx.config.tls.enabled ? [tlsMount] : [])],
           securityContext: containerSecurity(true),
           resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
         },
       ],
-      volumes: [{ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }],
+      volumes: [{ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }, ...(ctx.config.tls.enabled ? [tlsVolume('mariadb')] : [])],
     };
     out.push(pwSecret, {
       apiVersion: 'batch/v1',
@@ -477,8 +492,10 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
           env: [adminClientEnv],
           securityContext: containerSecurity(true),
           resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+          ...(ctx.config.tls.enabled ? { volumeMounts: [tlsMount] } : {}),
         },
       ],
+      ...(ctx.config.tls.enabled ? { volumes: [tlsVolume('mariadb')] } : {}),
     },
   });
   return out;

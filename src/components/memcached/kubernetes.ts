@@ -16,8 +16,11 @@ import {
   selector,
   services,
   HOOK_ANNOTATION,
+  NODE_IMAGE,
   WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
+import { podTlsFiles, tlsMount, tlsSecret, tlsVolume } from '../../k8s/tls.js';
+import { memcachedTlsArgs } from './local.js';
 
 /** uid of the `memcache` user in the official image. */
 const MEMCACHED_UID = 11211;
@@ -52,10 +55,56 @@ export function memcachedTestScript(ctx: RenderContext): string {
   ].join('\n');
 }
 
+/**
+ * With TLS every network listener speaks TLS only (as on the local target); the probes, which have
+ * no TLS client in the image, talk to a plain listener bound to the pod's loopback only (port+1,
+ * memcached's `notls:` listener), unreachable from other pods.
+ */
+export const memcachedProbePort = (port: number) => port + 1;
+
+/**
+ * The test pod's program with TLS on (Node.js built-ins, the node image): set/get/delete/stats on
+ * every node over TLS, each connection verifying the node's certificate against the CA and the pod's
+ * DNS name — what a TLS client of the Service sees.
+ */
+export function memcachedTlsTestScript(ctx: RenderContext): string {
+  const c = ctx.config.memcached;
+  const hosts = Array.from({ length: c.replicas }, (_, i) => podFqdn(ctx, 'memcached', i));
+  return `const tls = require('node:tls');
+const fs = require('node:fs');
+const ca = fs.readFileSync('${podTlsFiles.ca}');
+const hosts = ${JSON.stringify(hosts)};
+function cmd(host, text, done) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host, port: ${c.port}, ca, servername: host }, () => s.write(text));
+    let buf = '';
+    s.setTimeout(10000, () => { s.destroy(); reject(new Error(host + ': timeout')); });
+    s.on('data', (d) => { buf += d; if (done.test(buf)) { s.end(); resolve(buf); } });
+    s.on('error', reject);
+  });
+}
+(async () => {
+  for (const h of hosts) {
+    for (let i = 0; ; i++) { try { await cmd(h, 'version\\r\\n', /\\r\\n/); break; } catch (e) { if (i > 60) throw e; await new Promise((r) => setTimeout(r, 2000)); } }
+    const key = 'osb-test-' + Math.random().toString(36).slice(2), val = 'v' + Date.now();
+    if (!/^STORED/.test(await cmd(h, 'set ' + key + ' 0 60 ' + val.length + '\\r\\n' + val + '\\r\\n', /\\r\\n/))) throw new Error(h + ': set refused');
+    if (!(await cmd(h, 'get ' + key + '\\r\\n', /END\\r\\n/)).includes(val)) throw new Error(h + ': get did not return the value');
+    if (!/^DELETED/.test(await cmd(h, 'delete ' + key + '\\r\\n', /\\r\\n/))) throw new Error(h + ': delete');
+    if (!/STAT curr_connections /.test(await cmd(h, 'stats\\r\\n', /END\\r\\n/))) throw new Error(h + ': stats');
+    console.log('ok ' + h + ': set/get/delete/stats over TLS');
+  }
+})().catch((e) => { console.log('FAIL ' + e.message); process.exit(1); });
+`;
+}
+
 export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
   const c = ctx.config.memcached;
+  const tls = ctx.config.tls.enabled ? ctx.tls?.memcached : undefined;
+  if (ctx.config.tls.enabled && !tls) throw new Error('memcached: tls.enabled but no certificate was issued for the render');
+  const probePort = tls ? memcachedProbePort(c.port) : c.port;
+  const tlsArgs = tls ? ['-l', `notls:127.0.0.1:${probePort},0.0.0.0:${c.port}`, ...memcachedTlsArgs(ctx.config, podTlsFiles)] : [];
   const probe = (period: number, failures: number) => ({
-    exec: { command: ['bash', '-c', memcachedProbeScript(c.port)] },
+    exec: { command: ['bash', '-c', memcachedProbeScript(probePort)] },
     periodSeconds: period,
     timeoutSeconds: 5,
     failureThreshold: failures,
@@ -81,14 +130,16 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
               name: 'memcached',
               image: imageRef(c),
               command: ['memcached'],
-              args: ['-p', String(c.port), ...memcachedTuningArgs(c)],
+              args: ['-p', String(c.port), ...memcachedTuningArgs(c), ...tlsArgs],
               ports: [{ name: 'memcache', containerPort: c.port, protocol: 'TCP' }],
               readinessProbe: { ...probe(5, 3), initialDelaySeconds: 2 },
               livenessProbe: { ...probe(10, 6), initialDelaySeconds: 10 },
               resources: resources(c.resources),
               securityContext: containerSecurity(true),
+              ...(tls ? { volumeMounts: [tlsMount] } : {}),
             },
           ],
+          ...(tls ? { volumes: [tlsVolume('memcached')] } : {}),
         },
       },
     },
@@ -102,17 +153,28 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
       automountServiceAccountToken: false,
       securityContext: podSecurity(MEMCACHED_UID),
       containers: [
-        {
-          name: 'test',
-          image: imageRef(c),
-          command: ['bash', '-c', memcachedTestScript(ctx)],
-          securityContext: containerSecurity(true),
-          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
-        },
+        tls
+          ? {
+              name: 'test',
+              image: NODE_IMAGE,
+              command: ['node', '-e', memcachedTlsTestScript(ctx)],
+              securityContext: containerSecurity(true),
+              volumeMounts: [tlsMount],
+              resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+            }
+          : {
+              name: 'test',
+              image: imageRef(c),
+              command: ['bash', '-c', memcachedTestScript(ctx)],
+              securityContext: containerSecurity(true),
+              resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+            },
       ],
+      ...(tls ? { volumes: [tlsVolume('memcached')] } : {}),
     },
   };
   return [
+    ...(tls ? [tlsSecret(ctx, 'memcached', tls)] : []),
     ...services(ctx, 'memcached', [{ name: 'memcache', port: c.port }], []),
     podDisruptionBudget(ctx, 'memcached'),
     networkPolicy(ctx, 'memcached', [{ port: c.port, from: 'namespace' }]),

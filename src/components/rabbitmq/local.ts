@@ -176,11 +176,16 @@ export const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 
 /**
  * After a rotation (same file paths, new content): Erlang's ssl application caches PEM files by
- * name; clearing the cache makes every new handshake (AMQPS, HTTPS, distribution) read the new
- * certificate. Established connections keep theirs. No restart.
+ * name; clearing the cache makes every new handshake read the new certificate and CA bundle.
+ * The distribution over TLS has its own cache (`ssl_pem_cache_dist`, which `ssl:clear_pem_cache()`
+ * leaves alone): cleared too, or new distribution connections (the CLI tools, peers) keep being
+ * served the old certificate — invisible until a CA rotation retires the CA that signed it.
+ * Established connections keep theirs. No restart.
  */
+const CLEAR_PEM_CACHES = 'ssl:clear_pem_cache(), catch gen_server:call(ssl_pem_cache_dist, unconditionally_clear_pem_cache, infinity), ok.';
+
 export async function reloadRabbitmqTls(config: Config, inst: LocalInstance): Promise<void> {
-  await runQuiet(RABBITMQCTL, ['-n', rabbitNodeName(config, inst.ordinal), 'eval', 'ssl:clear_pem_cache().'], {
+  await runQuiet(RABBITMQCTL, ['-n', rabbitNodeName(config, inst.ordinal), 'eval', CLEAR_PEM_CACHES], {
     env: rabbitmqEnv(config, inst.ordinal, inst.dir),
     timeoutMs: 60_000,
   });

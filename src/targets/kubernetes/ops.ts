@@ -7,6 +7,7 @@ import type { KubeApi } from './api.js';
 import { adoptClusterSecrets, applyAndPrune, type ApplyResult, MANAGED_KINDS } from './apply.js';
 import { type KubernetesDeployment, rememberValues } from './context.js';
 import { type K8sObject, LABEL, managedSelector } from '../../k8s/objects.js';
+import { kubernetesTlsMaterial } from './tls.js';
 import { isTestHook, renderObjects } from './render.js';
 import { diagnosePod, podReady, restarts, waitUntilReady } from './wait.js';
 
@@ -36,7 +37,8 @@ export async function deployKubernetes(api: KubeApi, d: KubernetesDeployment, op
     report('reusing the credentials already stored in the cluster');
     writeSecrets(d.stateDir, d.secrets);
   }
-  const desired = renderObjects(d.config, d.secrets, { namespace: d.namespace, components: opts.components });
+  const tls = await kubernetesTlsMaterial(d.config, d.stateDir, d.namespace, opts.components);
+  const desired = renderObjects(d.config, d.secrets, { namespace: d.namespace, components: opts.components, tls });
   const applied = await applyAndPrune(api, d.namespace, desired, scopeOf(opts.components), report);
   rememberValues(d.stateDir, d.userValues);
   await waitUntilReady(api, d.namespace, desired, { timeoutSeconds: d.config.kubernetes.waitTimeoutSeconds, pollMs: opts.pollMs, report });
@@ -134,7 +136,8 @@ export async function testKubernetes(
 ): Promise<TestPodResult[]> {
   const pollMs = opts.pollMs ?? 2000;
   const timeout = (opts.timeoutSeconds ?? d.config.kubernetes.waitTimeoutSeconds) * 1000;
-  const hooks = renderObjects(d.config, d.secrets, { namespace: d.namespace, components }).filter(isTestHook);
+  const tls = await kubernetesTlsMaterial(d.config, d.stateDir, d.namespace, components);
+  const hooks = renderObjects(d.config, d.secrets, { namespace: d.namespace, components, tls }).filter(isTestHook);
   if (!hooks.length) throw new OsbError('no component is enabled, nothing to test', undefined, 2);
   const sleep = () => new Promise((r) => setTimeout(r, pollMs));
   for (const pod of hooks) {

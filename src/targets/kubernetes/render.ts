@@ -6,6 +6,7 @@ import { definitions } from '../../components/index.js';
 import { serviceSpecs } from '../../model/services.js';
 import { OsbError } from '../../util/errors.js';
 import { HOOK_ANNOTATION, type K8sObject, LABEL, type RenderContext } from '../../k8s/objects.js';
+import { assertKubernetesTls } from './tls.js';
 
 /** Apply order: identities and data before the workloads that use them. */
 export const KIND_ORDER = [
@@ -29,6 +30,8 @@ export interface RenderOptions {
   namespace?: string;
   /** Only these components (default: every enabled one). */
   components?: readonly ComponentName[];
+  /** tls.enabled: the certificates, from kubernetesTlsMaterial. */
+  tls?: RenderContext['tls'];
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -69,14 +72,16 @@ function order(a: K8sObject, b: K8sObject): number {
  * passwords missing from `secrets.services` (added there; the caller saves them).
  */
 export function renderObjects(config: Config, secrets: Secrets, opts: RenderOptions = {}): K8sObject[] {
-  // Refused rather than rendered in plain text while the config asks for TLS (see docs/tls.md).
-  if (config.tls.enabled)
-    throw new OsbError(
-      'tls.enabled is implemented for the local target only; the Kubernetes objects would carry no TLS',
-      'render without it (--set tls.enabled=false) or deploy locally',
-      2,
-    );
-  const ctx: RenderContext = { config, namespace: resolveNamespace(config, opts.namespace), clusterDomain: config.kubernetes.clusterDomain };
+  // TLS: the certificates are issued beforehand (kubernetesTlsMaterial, src/targets/kubernetes/tls.ts).
+  assertKubernetesTls(config, opts.components);
+  if (config.tls.enabled && !opts.tls)
+    throw new OsbError('tls.enabled: the certificates must be issued before rendering', 'this is a bug in osb: render through `osb render`', 2);
+  const ctx: RenderContext = {
+    config,
+    namespace: resolveNamespace(config, opts.namespace),
+    clusterDomain: config.kubernetes.clusterDomain,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+  };
   const passwords = servicePasswords(config, secrets);
   const out: K8sObject[] = [];
   for (const def of definitions(config, opts.components?.length ? opts.components : undefined)) out.push(...def.kubernetes.objects(ctx, secrets, passwords));

@@ -7,7 +7,20 @@ import { existsSync } from 'node:fs';
 import { definition } from '../../components/index.js';
 import type { ComponentName, Config } from '../../config/schema.js';
 import type { Secrets } from '../../config/secrets.js';
-import { daysLeft, ensureCa, EXPIRY_WARNING_DAYS, issueNodeCert, localSans, nodeTlsFiles, readCert, renewalReason } from '../../config/tls.js';
+import {
+  daysLeft,
+  dropRetiredCa,
+  ensureCa,
+  EXPIRY_WARNING_DAYS,
+  issueNodeCert,
+  localSans,
+  nodeBundleStale,
+  nodeTlsFiles,
+  readCert,
+  refreshNodeBundle,
+  renewalReason,
+  rotateCa,
+} from '../../config/tls.js';
 import type { LocalInstance } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
 import type { Progress } from '../../util/progress.js';
@@ -23,21 +36,38 @@ export interface IssuedCert {
   reason: string;
 }
 
-/** Issues the node certificates that are missing, stale or (force) all of them. Returns the nodes that got a new one. */
+/**
+ * Issues the node certificates that are missing, stale or (force) all of them, and copies a changed
+ * CA bundle to the nodes that keep their certificate. Returns the nodes whose files changed (`cert`
+ * set when a certificate was issued) — the ones a running daemon must reload. `everyNode` (default
+ * `instances`) are all nodes of the deployment: the retired CA leaves the bundle only once every one
+ * of them carries a certificate from the new CA.
+ */
 export async function ensureLocalCerts(
   config: Config,
   stateDir: string,
   instances: LocalInstance[],
   force?: string,
-): Promise<{ inst: LocalInstance; cert: IssuedCert }[]> {
+  everyNode: LocalInstance[] = instances,
+): Promise<{ inst: LocalInstance; cert?: IssuedCert }[]> {
   if (!config.tls.enabled) return [];
   await ensureCa(stateDir, config.tls);
+  dropRetiredCa(
+    stateDir,
+    everyNode.map((i) => nodeTlsFiles(i.dir).cert),
+  );
   const sans = localSans(config);
-  const out: { inst: LocalInstance; cert: IssuedCert }[] = [];
+  const out: { inst: LocalInstance; cert?: IssuedCert }[] = [];
   for (const inst of instances) {
     const files = nodeTlsFiles(inst.dir);
     const reason = force ?? renewalReason(files, stateDir, sans);
-    if (!reason) continue;
+    if (!reason) {
+      if (nodeBundleStale(files, stateDir)) {
+        refreshNodeBundle(files, stateDir);
+        out.push({ inst });
+      }
+      continue;
+    }
     const info = await issueNodeCert(stateDir, config.tls, inst.name, files, sans);
     out.push({ inst, cert: { node: inst.name, serial: info.serial, notAfter: info.notAfter.toISOString(), reason } });
   }
@@ -61,35 +91,55 @@ export async function reloadCerts(config: Config, secrets: Secrets, instances: L
 }
 
 export interface RotateResult {
+  /** With --ca: the new CA's serial and the nodes that reloaded the bundle trusting old and new CA. */
+  ca?: { serial: string; notAfter: string; bundleReloaded: string[] };
   issued: IssuedCert[];
   reloaded: string[];
 }
 
-/** `osb certs rotate`: a new certificate for every node of the deployed components, loaded without restarting anything. */
-export async function rotateLocalCerts(opts: DeploymentSources & { components?: ComponentName[]; progress: Progress }): Promise<RotateResult> {
+/**
+ * `osb certs rotate`: a new certificate for every node of the deployed components, loaded without
+ * restarting anything. With `ca`: first a new CA, whose bundle (old + new CA) every node of the
+ * deployment loads before any node presents a certificate from the new CA.
+ */
+export async function rotateLocalCerts(opts: DeploymentSources & { components?: ComponentName[]; ca?: boolean; progress: Progress }): Promise<RotateResult> {
   const d = openDeployment(opts);
   if (!d.config.tls.enabled)
     throw new OsbError('TLS is not enabled in this deployment', 'turn it on with `osb deploy --set tls.enabled=true` (see docs/tls.md)', 2);
   const components = deployedComponents(d, opts.components);
   return withStateLock(d.stateDir, async () => {
+    const everyNode = [...localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d)).values()].flat();
     const instances = [...localInstances(d.config, d.stateDir, d.secrets, components).values()].flat();
-    const [result] = await opts.progress.run([
-      {
-        title: `certificates: ${instances.length} node${instances.length === 1 ? '' : 's'}`,
-        task: async (report: (m: string) => void): Promise<RotateResult> => {
-          const issued = await ensureLocalCerts(d.config, d.stateDir, instances, 'rotation requested');
-          report(`issued ${issued.length} certificates`);
-          const reloaded = await reloadCerts(
-            d.config,
-            d.secrets,
-            issued.map((i) => i.inst),
-            report,
-          );
-          return { issued: issued.map((i) => i.cert), reloaded };
+    const steps = [];
+    let ca: RotateResult['ca'];
+    if (opts.ca)
+      steps.push({
+        title: `new CA, trusted beside the old one by ${everyNode.length} node${everyNode.length === 1 ? '' : 's'}`,
+        task: async (report: (m: string) => void): Promise<void> => {
+          const info = await rotateCa(d.stateDir, d.config.tls);
+          const changed = everyNode.filter((i) => nodeBundleStale(nodeTlsFiles(i.dir), d.stateDir));
+          for (const i of changed) refreshNodeBundle(nodeTlsFiles(i.dir), d.stateDir);
+          const bundleReloaded = await reloadCerts(d.config, d.secrets, changed, report);
+          ca = { serial: info.serial, notAfter: info.notAfter.toISOString(), bundleReloaded };
         },
+      });
+    steps.push({
+      title: `certificates: ${instances.length} node${instances.length === 1 ? '' : 's'}`,
+      task: async (report: (m: string) => void): Promise<void> => {
+        const issued = await ensureLocalCerts(d.config, d.stateDir, instances, 'rotation requested', everyNode);
+        report(`issued ${issued.length} certificates`);
+        const reloaded = await reloadCerts(
+          d.config,
+          d.secrets,
+          issued.map((i) => i.inst),
+          report,
+        );
+        result = { ...(ca ? { ca } : {}), issued: issued.flatMap((i) => (i.cert ? [i.cert] : [])), reloaded };
       },
-    ]);
-    return result!;
+    });
+    let result: RotateResult = { issued: [], reloaded: [] };
+    await opts.progress.run(steps);
+    return result;
   });
 }
 
