@@ -21,6 +21,11 @@ export interface AlertOptions {
    * period so a fault-injection test sees an alert within one or two evaluation intervals.
    */
   pendingFactor?: number;
+  /**
+   * Where the tier runs (default local). On Kubernetes there is no HAProxy (a writer label and a
+   * Service instead), so its rule is left out there.
+   */
+  target?: 'local' | 'kubernetes';
 }
 
 /** One scrape target: an exporter (or built-in endpoint) of one node. */
@@ -35,6 +40,9 @@ export interface ScrapeTarget {
   /** Added to every series of the target: node name (e.g. mariadb-1) and ordinal for `osb logs --node`. */
   labels: { node: string; ordinal: string };
 }
+
+/** `host:port` of an address. */
+export const hostPort = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
 
 /** `for:` after scaling, or undefined when it scales to nothing. */
 export function pending(seconds: number, opts: AlertOptions = {}): string | undefined {

@@ -1,4 +1,7 @@
 import { memcachedTuningArgs } from './config.js';
+import { monitoringObjects } from '../../k8s/monitoring.js';
+import { memcachedAlertRules } from './alerts.js';
+import { MEMCACHED_JOB } from './metrics.js';
 import {
   antiAffinity,
   containerSecurity,
@@ -52,8 +55,28 @@ export function memcachedTestScript(ctx: RenderContext): string {
   ].join('\n');
 }
 
+/**
+ * The community memcached exporter beside each memcached (metrics.enabled): the same metric names
+ * the local target's `osb exporter memcached` serves, so the same rules apply. It reads `stats` over
+ * the pod's loopback and listens on the pod IP at `memcached.exporterPort`. No readiness probe: a
+ * sidecar must not take the server out of its Services.
+ */
+export function memcachedExporterSidecar(ctx: RenderContext): Record<string, unknown> {
+  const c = ctx.config.memcached;
+  return {
+    name: 'memcached-exporter',
+    image: c.exporterImage,
+    args: [`--memcached.address=127.0.0.1:${c.port}`, `--web.listen-address=:${c.exporterPort}`],
+    ports: [{ name: 'metrics', containerPort: c.exporterPort, protocol: 'TCP' }],
+    livenessProbe: { httpGet: { path: '/', port: 'metrics' }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+    securityContext: containerSecurity(true),
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+  };
+}
+
 export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
   const c = ctx.config.memcached;
+  const metrics = ctx.config.metrics.enabled;
   const probe = (period: number, failures: number) => ({
     exec: { command: ['bash', '-c', memcachedProbeScript(c.port)] },
     periodSeconds: period,
@@ -88,6 +111,7 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
               resources: resources(c.resources),
               securityContext: containerSecurity(true),
             },
+            ...(metrics ? [memcachedExporterSidecar(ctx)] : []),
           ],
         },
       },
@@ -113,10 +137,17 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
     },
   };
   return [
-    ...services(ctx, 'memcached', [{ name: 'memcache', port: c.port }], []),
+    // The metrics port only on the headless Service: every pod is scraped on its own.
+    ...services(ctx, 'memcached', [{ name: 'memcache', port: c.port }], metrics ? [{ name: 'metrics', port: c.exporterPort }] : []),
     podDisruptionBudget(ctx, 'memcached'),
-    networkPolicy(ctx, 'memcached', [{ port: c.port, from: 'namespace' }]),
+    networkPolicy(ctx, 'memcached', [{ port: c.port, from: 'namespace' }, ...(metrics ? [{ port: c.exporterPort, from: 'namespace' as const }] : [])]),
     sts,
+    ...monitoringObjects(
+      ctx,
+      'memcached',
+      [{ port: 'metrics', path: '/metrics', job: MEMCACHED_JOB }],
+      memcachedAlertRules(ctx.config, { target: 'kubernetes' }),
+    ),
     test,
   ];
 }

@@ -7,7 +7,7 @@ import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from '..
 import { isTestHook, type KIND_ORDER } from './render.js';
 
 /** Kinds osb applies and may prune, with their API versions (test Pods are created by `osb test` only). */
-export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number] }[] = [
+export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number]; optional?: boolean }[] = [
   { apiVersion: 'v1', kind: 'ServiceAccount' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
@@ -19,6 +19,9 @@ export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[numb
   { apiVersion: 'apps/v1', kind: 'StatefulSet' },
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'batch/v1', kind: 'Job' },
+  // The Prometheus Operator's kinds (metrics.prometheusOperator): a cluster without its CRDs has none to prune.
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', optional: true },
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', optional: true },
 ];
 
 export interface ApplyResult {
@@ -85,8 +88,12 @@ export async function applyAndPrune(
     report(`created namespace ${namespace}`);
   }
   const existing = new Map<string, K8sObject>();
-  for (const { apiVersion, kind } of MANAGED_KINDS) {
-    for (const o of await api.list(apiVersion, kind, namespace, managedSelector)) existing.set(key({ kind, metadata: o.metadata }), { ...o, apiVersion, kind });
+  for (const { apiVersion, kind, optional } of MANAGED_KINDS) {
+    const listed = await api.list(apiVersion, kind, namespace, managedSelector).catch((err: unknown) => {
+      if (optional && !desired.some((o) => o.kind === kind)) return [];
+      throw err;
+    });
+    for (const o of listed) existing.set(key({ kind, metadata: o.metadata }), { ...o, apiVersion, kind });
   }
   const toApply = desired.filter((o) => !isTestHook(o));
   for (const obj of toApply) {

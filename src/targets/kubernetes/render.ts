@@ -20,6 +20,8 @@ export const KIND_ORDER = [
   'StatefulSet',
   'Deployment',
   'Job',
+  'PodMonitor',
+  'PrometheusRule',
   'Pod',
 ] as const;
 
