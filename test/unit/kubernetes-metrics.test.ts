@@ -32,7 +32,6 @@ const render = (set: string[] = []) => renderObjects(loadConfig({ set }), FIXED_
 const dir = mkdtempSync(join(tmpdir(), 'osb-k8s-metrics-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// biome-ignore lint/suspicious/noExplicitAny: rendered objects are plain data
 type Any = any;
 const sts = (objs: K8sObject[], name: string): Any => objs.find((o) => o.kind === 'StatefulSet' && o.metadata.name === name);
 const containers = (objs: K8sObject[]): Any[] =>
