@@ -291,17 +291,30 @@ describe('kubernetes deploy with metrics against the in-process API stand-in', (
     }
   });
 
-  it('metrics.prometheusOperator=true on a cluster without the CRDs: deploy stops with one message naming the missing CRDs and the switch', async () => {
-    const err = await run(false, ['metrics.prometheusOperator=true']).then(
-      async (r) => {
-        await r.standin.stop();
-        return undefined;
-      },
-      (e: unknown) => e as Error,
-    );
-    expect(err).toBeInstanceOf(OsbError);
-    expect(err!.message).toMatch(/PodMonitor/);
-    expect(`${err!.message} ${(err as OsbError).fix ?? ''}`).toMatch(/metrics\.prometheusOperator=false/);
+  it('metrics.prometheusOperator=true on a cluster without the CRDs: deploy stops with one message naming the missing kind and the switch, nothing changed', async () => {
+    const standin = new ApiStandIn();
+    await standin.start();
+    try {
+      process.env.KUBECONFIG = standin.writeKubeconfig(mkdtempSync(join(dir, 'kc-')));
+      const api = await connectKubernetes('standin');
+      const d = openKubernetes({
+        stateDir: join(dir, 'state-nocrd'),
+        set: ['kubernetes.waitTimeoutSeconds=5', 'metrics.prometheusOperator=true'],
+        resetValues: true,
+      });
+      const err = await deployKubernetes(api, d, { pollMs: 20 }).then(
+        () => undefined,
+        (e: unknown) => e as OsbError,
+      );
+      expect(err).toBeInstanceOf(OsbError);
+      expect(err!.message).toMatch(/does not serve PodMonitor \(monitoring\.coreos\.com\/v1\)/);
+      expect(err!.fix).toMatch(/metrics\.prometheusOperator=false/);
+      // Nothing was applied, not even the namespace.
+      expect(standin.requests.filter((q) => !q.startsWith('GET'))).toEqual([]);
+      expect(standin.objects.size).toBe(0);
+    } finally {
+      await standin.stop();
+    }
   });
 
   it('with the CRDs and metrics.prometheusOperator=true: PodMonitors and PrometheusRules applied, re-applied unchanged, pruned when switched off, deleted by destroy', async () => {
