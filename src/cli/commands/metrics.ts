@@ -6,6 +6,7 @@ import type { Placement } from '../../model/component.js';
 import { renderScrapeConfigs } from '../../model/metrics.js';
 import { kubernetesPlacement, readKubernetesConfig } from '../../targets/kubernetes/context.js';
 import { resolveDeployConfig } from '../../targets/local/context.js';
+import { certExpiryTextfile } from '../../targets/local/cert-metrics.js';
 import { localPlacement } from '../../targets/local/endpoints.js';
 import { OsbError } from '../../util/errors.js';
 import { table } from '../../util/format.js';
@@ -15,6 +16,7 @@ import { print, targetOf } from './target.js';
 export interface MetricsOptions extends GlobalOptions {
   format?: 'text' | 'prometheus';
   rules?: boolean;
+  textfile?: boolean;
 }
 
 /** The deployment's config and where its nodes are: local addresses, or in-cluster pod DNS names. */
@@ -36,6 +38,14 @@ function placed(o: MetricsOptions): { config: Config; at: Placement; kubernetes:
 export async function metricsCommand(names: string[], o: MetricsOptions): Promise<number> {
   const components = parseComponents(names);
   const { config, at, kubernetes } = placed(o);
+  if (o.textfile) {
+    if (kubernetes || !at.stateDir)
+      throw new OsbError("osb metrics --textfile reads the local target's certificate files; Kubernetes has no TLS yet", 'run it for a local deployment', 2);
+    if (!config.tls.enabled)
+      throw new OsbError('TLS is off (tls.enabled=false): there is no certificate to report', 'deploy with --set tls.enabled=true first', 2);
+    print(certExpiryTextfile(config, at.stateDir).trimEnd());
+    return 0;
+  }
   if (o.rules) {
     print(renderRuleFile(config, { target: at.kind }));
     return 0;
