@@ -100,6 +100,8 @@ Config keys (values files or --set): bindAddress, rabbitmq.{enabled,replicas,por
     .addOption(new Option('--format <format>', 'output').choices(['text', 'prometheus']).default('text'))
     .option('--rules', 'print the Prometheus alert rule file (thresholds follow the config)')
     .option('--json', 'print the targets as JSON')
+    .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target: the pod DNS names)')
+    .option('--textfile', "print the node certificates' expiry for node_exporter's textfile collector (local target, tls.enabled)")
     .action(action(async (names: string[], o, cmd: Command) => (await import('./commands/metrics.js')).metricsCommand(names, { ...g(cmd), ...o })));
 
   registerExtraCommands(program, action, g);

@@ -1,11 +1,11 @@
 import { stringify } from 'yaml';
 import type { Config } from '../config/schema.js';
-import type { AlertOptions, RuleGroup } from '../model/metrics.js';
+import { type AlertOptions, certExpiryGroups, type RuleGroup } from '../model/metrics.js';
 import { REGISTRY } from './index.js';
 
 /** Every component's rule groups, in registry order. */
 export function alertRuleGroups(config: Config, opts: AlertOptions = {}): RuleGroup[] {
-  return Object.values(REGISTRY).flatMap((d) => d.metrics.alerts(config, opts));
+  return [...Object.values(REGISTRY).flatMap((d) => d.metrics.alerts(config, opts)), ...certExpiryGroups(config, opts)];
 }
 
 /** A Prometheus rule file (`rule_files:`), as `osb metrics --rules` prints it. */

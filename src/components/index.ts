@@ -75,8 +75,8 @@ export const describeEndpoints = (eps: Endpoints): string[] =>
     .map((d) => d.describeEndpoints(eps))
     .filter((l): l is string => !!l);
 
-/** Every metrics endpoint of the enabled components (none when `metrics.enabled` is false), addressed through `host`. */
-export function scrapeTargets(config: Config, host: string, only?: readonly ComponentName[]): ScrapeTarget[] {
+/** Every metrics endpoint of the enabled components (none when `metrics.enabled` is false), wherever the target placed the nodes. */
+export function scrapeTargets(config: Config, at: Placement, only?: readonly ComponentName[]): ScrapeTarget[] {
   if (!config.metrics.enabled) return [];
-  return definitions(config, only).flatMap((d) => d.metrics.targets(config, host));
+  return definitions(config, only).flatMap((d) => d.metrics.targets(config, at));
 }

@@ -81,6 +81,8 @@ export const mariadbSchema = z.strictObject({
   /** HAProxy's built-in Prometheus exporter (replicas > 1). */
   proxyMetricsPort: port.default(8404),
   image: z.string().default('docker.io/library/mariadb:10.11'),
+  /** Kubernetes: the mysqld-exporter sidecar of every MariaDB pod (metrics.enabled). */
+  exporterImage: z.string().default('quay.io/prometheus/mysqld-exporter:v0.15.1'),
   imageDigest,
   volume: volume.prefault({}),
   resources: resources.prefault({}),
@@ -96,6 +98,8 @@ export const memcachedSchema = z.strictObject({
   /** osb's memcached exporter of node 0 (node i: +i); the community memcached_exporter's port. */
   exporterPort: port.default(9150),
   image: z.string().default('docker.io/library/memcached:1.6'),
+  /** Kubernetes: the memcached exporter sidecar of every memcached pod (metrics.enabled). */
+  exporterImage: z.string().default('quay.io/prometheus/memcached-exporter:v0.14.4'),
   imageDigest,
   resources: resources.prefault({}),
 });
@@ -189,8 +193,13 @@ export const backupSchema = z.strictObject({
 
 /** Prometheus endpoints beside every node (docs/metrics.md). */
 export const metricsSchema = z.strictObject({
-  /** Exporters run beside the nodes (local target: processes; Kubernetes: the RabbitMQ plugin only, so far). */
+  /** Exporters run beside the nodes (local target: processes; Kubernetes: sidecars and the RabbitMQ plugin). */
   enabled: z.boolean().default(true),
+  /**
+   * Kubernetes: also render a PodMonitor per component and a PrometheusRule (monitoring.coreos.com/v1).
+   * Off by default: rendering cannot see whether the cluster has the Prometheus Operator's CRDs.
+   */
+  prometheusOperator: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({

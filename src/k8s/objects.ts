@@ -32,7 +32,18 @@ export const LABEL = {
 export const HOOK_ANNOTATION = 'osb.openstack.org/hook';
 
 /** What a component's objects play: its servers, its provisioning job, its test pod, ... */
-export type Role = 'server' | 'config' | 'credentials' | 'discovery' | 'db-init' | 'rabbit-init' | 'test' | 'galera-state' | 'writer-controller' | 'backup';
+export type Role =
+  | 'server'
+  | 'config'
+  | 'credentials'
+  | 'discovery'
+  | 'db-init'
+  | 'rabbit-init'
+  | 'test'
+  | 'galera-state'
+  | 'writer-controller'
+  | 'backup'
+  | 'metrics';
 
 export function labels(component: ComponentName, role: Role): Record<string, string> {
   return {

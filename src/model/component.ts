@@ -127,7 +127,7 @@ export interface KubernetesPodView {
 export interface KubernetesHooks {
   objects(ctx: RenderContext, secrets: Secrets, servicePasswords: Record<string, string>): K8sObject[];
   /** Secrets whose values osb generated (Secret name → key → field of `Secrets`): adopted from the cluster when they exist there. */
-  credentialSecrets?: Record<string, Record<string, 'mariadbAdminPassword' | 'rabbitmqAdminPassword' | 'erlangCookie'>>;
+  credentialSecrets?: Record<string, Record<string, 'mariadbAdminPassword' | 'rabbitmqAdminPassword' | 'erlangCookie' | 'mariadbExporterPassword'>>;
   /** What a Ready server pod means, for the status summary ("cluster nodes running"). */
   readyMeaning(config: Config): string;
   /** Extra health and summary beyond Ready pods (the Galera writer). */
@@ -136,8 +136,8 @@ export interface KubernetesHooks {
 
 /** What a backend exposes to Prometheus (docs/metrics.md). */
 export interface MetricsHooks {
-  /** Every metrics endpoint of this component when `metrics.enabled` (`osb metrics`), addressed through `host`. */
-  targets(config: Config, host: string): ScrapeTarget[];
+  /** Every metrics endpoint of this component when `metrics.enabled` (`osb metrics`), wherever the target placed the nodes. */
+  targets(config: Config, at: Placement): ScrapeTarget[];
   /** Alert rule groups; thresholds follow the config. */
   alerts(config: Config, opts: AlertOptions): RuleGroup[];
 }

@@ -1,4 +1,4 @@
-import type { ComponentName } from '../config/schema.js';
+import { COMPONENTS, type ComponentName, type Config } from '../config/schema.js';
 
 /** One Prometheus alerting rule, as it appears in a rule file. */
 export interface AlertRule {
@@ -21,6 +21,11 @@ export interface AlertOptions {
    * period so a fault-injection test sees an alert within one or two evaluation intervals.
    */
   pendingFactor?: number;
+  /**
+   * Where the tier runs (default local). On Kubernetes there is no HAProxy (a writer label and a
+   * Service instead), so its rule is left out there.
+   */
+  target?: 'local' | 'kubernetes';
 }
 
 /** One scrape target: an exporter (or built-in endpoint) of one node. */
@@ -35,6 +40,9 @@ export interface ScrapeTarget {
   /** Added to every series of the target: node name (e.g. mariadb-1) and ordinal for `osb logs --node`. */
   labels: { node: string; ordinal: string };
 }
+
+/** `host:port` of an address. */
+export const hostPort = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
 
 /** `for:` after scaling, or undefined when it scales to nothing. */
 export function pending(seconds: number, opts: AlertOptions = {}): string | undefined {
@@ -66,4 +74,49 @@ export function renderScrapeConfigs(targets: ScrapeTarget[], scrapeInterval?: st
     ...(ts[0]!.params ? { params: ts[0]!.params } : {}),
     static_configs: ts.map((t) => ({ targets: [t.address], labels: { component: t.component, ...t.labels } })),
   }));
+}
+
+/**
+ * Expiry (Unix seconds) of each node certificate, labelled `component` and `node`. No exporter serves
+ * certificate dates (docs/metrics.md): osb publishes them itself with `osb metrics --textfile`, for
+ * node_exporter's textfile collector.
+ */
+export const CERT_EXPIRY_METRIC = 'osb_tls_certificate_expiry_timestamp_seconds';
+/** Days before expiry the rule warns (as `osb status` does). */
+export const CERT_EXPIRY_ALERT_DAYS = 30;
+
+/**
+ * The certificate-expiry rule (local target, `tls.enabled`): on the series `osb metrics --textfile`
+ * writes. Without that textfile being scraped the series does not exist and the rule cannot fire;
+ * docs/metrics.md says so.
+ */
+export function certExpiryGroups(config: Config, opts: AlertOptions = {}): RuleGroup[] {
+  if (!config.tls.enabled || opts.target === 'kubernetes') return [];
+  const rules = COMPONENTS.filter((c) => config[c].enabled).map((component) =>
+    rule(
+      {
+        alert: 'OsbCertificateExpiresSoon',
+        expr: `(${CERT_EXPIRY_METRIC}{component="${component}"} - time()) < ${CERT_EXPIRY_ALERT_DAYS * 86400}`,
+        labels: { severity: 'warning', component },
+        annotations: {
+          summary: 'The TLS certificate of {{ $labels.node }} has {{ $value | humanizeDuration }} left (negative: expired): run `osb certs rotate`',
+          description:
+            `Clients refuse the node once its certificate has expired. \`osb certs rotate\` issues new certificates without restarting anything; ` +
+            '`osb deploy` also renews one past 2/3 of its lifetime. With your own certificates (tls.certFile), replace the files first.',
+        },
+      },
+      opts,
+    ),
+  );
+  return rules.length ? [{ name: 'osb-certificates', rules }] : [];
+}
+
+/** Prometheus text exposition of the node certificates' expiry (`osb metrics --textfile`). */
+export function renderCertExpiryTextfile(certs: { component: ComponentName; node: string; notAfter: Date }[]): string {
+  return [
+    `# HELP ${CERT_EXPIRY_METRIC} Expiry (Unix time) of the TLS certificate of an osb node, from its certificate file.`,
+    `# TYPE ${CERT_EXPIRY_METRIC} gauge`,
+    ...certs.map((c) => `${CERT_EXPIRY_METRIC}{component="${c.component}",node="${c.node}"} ${Math.floor(c.notAfter.getTime() / 1000)}`),
+    '',
+  ].join('\n');
 }

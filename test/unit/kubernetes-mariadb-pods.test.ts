@@ -144,6 +144,9 @@ describe('images', () => {
       'docker.io/library/memcached:1.6',
       'docker.io/library/node:24-alpine',
       'docker.io/library/rabbitmq:4.1-management',
+      // The exporter sidecars (metrics.enabled, the default): mariadb.exporterImage, memcached.exporterImage.
+      'quay.io/prometheus/memcached-exporter:v0.14.4',
+      'quay.io/prometheus/mysqld-exporter:v0.15.1',
     ]);
   });
 

@@ -43,11 +43,18 @@ const RABBIT_LIB = (() => {
 })();
 
 /**
- * Maps conf files through RabbitMQ's own schema (rabbit + peer discovery + management) with
+ * Maps conf files through RabbitMQ's own schema (rabbit + peer discovery + management + prometheus) with
  * cuttlefish, exactly as the broker does at boot: an unknown key or a bad value is an error.
  */
 function cuttlefishMap(files: string[]): string {
-  const schemaDirs = ['rabbit-', 'rabbitmq_peer_discovery_k8s-', 'rabbitmq_peer_discovery_common-', 'rabbitmq_management-', 'rabbitmq_management_agent-'];
+  const schemaDirs = [
+    'rabbit-',
+    'rabbitmq_peer_discovery_k8s-',
+    'rabbitmq_peer_discovery_common-',
+    'rabbitmq_management-',
+    'rabbitmq_management_agent-',
+    'rabbitmq_prometheus-',
+  ];
   const schemas = readdirSync(RABBIT_LIB)
     .filter((d) => schemaDirs.some((p) => d.startsWith(p)))
     .flatMap((d) => {
@@ -130,6 +137,8 @@ describe('RabbitMQ pods on Kubernetes', () => {
       const out = cuttlefishMap(files);
       expect(out.startsWith('OK '), out).toBe(true);
       expect(out).toContain('{total_memory_available_override_value,1073741824}');
+      // rabbitmq_prometheus listens on rabbitmq.prometheusPort (metrics.enabled, the default).
+      expect(out).toMatch(/\{rabbitmq_prometheus,\s*\[\{tcp_config,\s*\[\{port,15692\}\]\}\]\}/);
       // The console handler is on at info, the file handler off.
       expect(out).toMatch(/\{console,\s*\[\{stdio,stdout\},\s*\{level,info\},\s*\{enabled,true\}/);
       expect(out).toMatch(/\{file,\s*\[\{compress,false\},\s*\{level,info\},\s*\{file,false\}/);
@@ -137,7 +146,7 @@ describe('RabbitMQ pods on Kubernetes', () => {
     // A key RabbitMQ does not know is refused by the same check (it is not vacuous).
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'log.consle = true\n');
-    expect(cuttlefishMap([bad])).toMatch(/^ERROR/);
+    expect(cuttlefishMap([bad])).toMatch(/^ERROR/m);
   });
 
   it('rabbit-init sends both vhost queue-type fields: defaultqueuetype (3.10) and default_queue_type (3.11+)', async () => {

@@ -118,18 +118,19 @@ describe('kubernetes render: schema', () => {
           ]),
         ]),
     );
+    // The metrics ports (rabbitmq_prometheus 15692, mysqld-exporter 9104, memcached exporter 9150) from the namespace, like the client ports.
     expect(np).toEqual({
       rabbitmq: [
-        ['namespace', [5672, 15672]],
+        ['namespace', [5672, 15672, 15692]],
         ['peers', [4369, 25672]],
       ],
       mariadb: [
-        ['namespace', [3306]],
+        ['namespace', [3306, 9104]],
         ['peers', [4567, 4568, 4444]],
       ],
       // The writer controller only calls the API server: no ingress at all.
       'mariadb-writer-controller': [],
-      memcached: [['namespace', [11211]]],
+      memcached: [['namespace', [11211, 9150]]],
     });
   });
 

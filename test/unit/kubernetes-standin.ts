@@ -60,9 +60,19 @@ export class ApiStandIn {
   denied = new Set<string>();
   /** SelfSubjectAccessReviews seen, as "VERB RESOURCE[/SUBRESOURCE] NAMESPACE". */
   readonly accessReviews: string[] = [];
+  /** Custom resources the stand-in serves, as an installed CRD would (group/version → kinds); none by default. */
+  readonly customResources: Record<string, { plural: string; kind: string; namespaced: boolean }[]> = {};
   private rv = 1;
   private uid = 1;
   port = 0;
+
+  /** As if the Prometheus Operator's CRDs were installed: PodMonitor and PrometheusRule are served. */
+  installPrometheusOperatorCrds(): void {
+    this.customResources['monitoring.coreos.com/v1'] = [
+      { plural: 'podmonitors', kind: 'PodMonitor', namespaced: true },
+      { plural: 'prometheusrules', kind: 'PrometheusRule', namespaced: true },
+    ];
+  }
 
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -283,7 +293,7 @@ export class ApiStandIn {
       .slice(gv === 'v1' ? '/api/v1'.length : `/apis/${gv}`.length)
       .split('/')
       .filter(Boolean);
-    const resources = RESOURCES[gv];
+    const resources = RESOURCES[gv] ?? this.customResources[gv];
     if (!resources) return notFound(url.pathname);
     if (rest.length === 0) {
       return send(200, {

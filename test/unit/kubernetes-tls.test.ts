@@ -69,7 +69,8 @@ describe('kubernetes render with tls.enabled (MariaDB, memcached)', () => {
     expect(() => new AppsStatefulSet(sts).validate()).not.toThrow();
     const pod = sts.spec.template.spec;
     expect(pod.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'mariadb-tls', defaultMode: 0o440 } });
-    for (const c of [...pod.containers, ...pod.initContainers.filter((i: Any) => i.name === 'galera-recover')])
+    // Every container that speaks to MariaDB over the network (the exporter sidecar uses the unix socket).
+    for (const c of [...pod.containers.filter((x: Any) => x.name !== 'mysqld-exporter'), ...pod.initContainers.filter((i: Any) => i.name === 'galera-recover')])
       expect(c.volumeMounts, c.name).toContainEqual({ name: 'tls', mountPath: '/etc/osb-tls', readOnly: true });
     const start = (find(objects, 'ConfigMap', 'mariadb-scripts') as Any).data['start.sh'] as string;
     expect(start).toContain('ssl_ca = /etc/osb-tls/ca.crt');

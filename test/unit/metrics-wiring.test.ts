@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { loadConfig, scrapeTargets } from '../../src/components/index.js';
 import { ensureSecrets, type Secrets } from '../../src/config/secrets.js';
 import { localExtras } from '../../src/targets/local/instances.js';
+import { localPlacement } from '../../src/targets/local/endpoints.js';
 import { osb } from '../helpers/osb.js';
 
 const dirs: string[] = [];
@@ -76,7 +77,7 @@ describe('exporters are extras of their components', () => {
     expect(localExtras(off, '/state', secrets, 'mariadb').map((i) => i.name)).toEqual(['mariadb-proxy']);
     expect(localExtras(off, '/state', secrets, 'memcached')).toEqual([]);
     expect(localExtras(off, '/state', secrets, 'memcached', true)).toHaveLength(3);
-    expect(scrapeTargets(off, '127.0.0.1')).toEqual([]);
+    expect(scrapeTargets(off, localPlacement(off, '/state'))).toEqual([]);
     expect(localExtras(off, '/state', secrets, 'mariadb')[0]!.files[0]!.content).not.toContain('prometheus-exporter');
   });
 });

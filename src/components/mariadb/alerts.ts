@@ -100,6 +100,11 @@ export function mariadbAlertRules(config: Config, opts: AlertOptions = {}): Rule
         },
         opts,
       ),
+    );
+  }
+  // The single-writer HAProxy exists only on the local target (Kubernetes: Service mariadb-writer).
+  if (n > 1 && opts.target !== 'kubernetes') {
+    rules.push(
       rule(
         {
           alert: 'HaproxyNoHealthyWriter',

@@ -152,7 +152,7 @@ export const mariadb: ComponentDefinition = {
   },
   kubernetes: {
     objects: mariadbKubernetesObjects,
-    credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword' } },
+    credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword', 'exporter-password': 'mariadbExporterPassword' } },
     readyMeaning: (config) => (clustered(config.mariadb) ? 'Galera members Synced in the Primary component' : 'server answering'),
     status(config, servers, allPods) {
       if (!clustered(config.mariadb)) return { healthy: true, summary: '', fields: {} };

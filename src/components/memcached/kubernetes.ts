@@ -1,4 +1,7 @@
 import { memcachedTuningArgs } from './config.js';
+import { monitoringObjects } from '../../k8s/monitoring.js';
+import { memcachedAlertRules } from './alerts.js';
+import { MEMCACHED_JOB } from './metrics.js';
 import {
   antiAffinity,
   containerSecurity,
@@ -97,12 +100,34 @@ function cmd(host, text, done) {
 `;
 }
 
+/**
+ * The community memcached exporter beside each memcached (metrics.enabled): the same metric names
+ * the local target's `osb exporter memcached` serves, so the same rules apply. It reads `stats` over
+ * the pod's loopback and listens on the pod IP at `memcached.exporterPort`. No readiness probe: a
+ * sidecar must not take the server out of its Services.
+ */
+export function memcachedExporterSidecar(ctx: RenderContext): Record<string, unknown> {
+  const c = ctx.config.memcached;
+  // With TLS the network listener speaks TLS only: read stats from the plain loopback listener the probes use.
+  const statsPort = ctx.config.tls.enabled ? memcachedProbePort(c.port) : c.port;
+  return {
+    name: 'memcached-exporter',
+    image: c.exporterImage,
+    args: [`--memcached.address=127.0.0.1:${statsPort}`, `--web.listen-address=:${c.exporterPort}`],
+    ports: [{ name: 'metrics', containerPort: c.exporterPort, protocol: 'TCP' }],
+    livenessProbe: { httpGet: { path: '/', port: 'metrics' }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+    securityContext: containerSecurity(true),
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+  };
+}
+
 export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
   const c = ctx.config.memcached;
   const tls = ctx.config.tls.enabled ? ctx.tls?.memcached : undefined;
   if (ctx.config.tls.enabled && !tls) throw new Error('memcached: tls.enabled but no certificate was issued for the render');
   const probePort = tls ? memcachedProbePort(c.port) : c.port;
   const tlsArgs = tls ? ['-l', `notls:127.0.0.1:${probePort},0.0.0.0:${c.port}`, ...memcachedTlsArgs(ctx.config, podTlsFiles)] : [];
+  const metrics = ctx.config.metrics.enabled;
   const probe = (period: number, failures: number) => ({
     exec: { command: ['bash', '-c', memcachedProbeScript(probePort)] },
     periodSeconds: period,
@@ -138,6 +163,7 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
               securityContext: containerSecurity(true),
               ...(tls ? { volumeMounts: [tlsMount] } : {}),
             },
+            ...(metrics ? [memcachedExporterSidecar(ctx)] : []),
           ],
           ...(tls ? { volumes: [tlsVolume('memcached')] } : {}),
         },
@@ -175,10 +201,17 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
   };
   return [
     ...(tls ? [tlsSecret(ctx, 'memcached', tls)] : []),
-    ...services(ctx, 'memcached', [{ name: 'memcache', port: c.port }], []),
+    // The metrics port only on the headless Service: every pod is scraped on its own.
+    ...services(ctx, 'memcached', [{ name: 'memcache', port: c.port }], metrics ? [{ name: 'metrics', port: c.exporterPort }] : []),
     podDisruptionBudget(ctx, 'memcached'),
-    networkPolicy(ctx, 'memcached', [{ port: c.port, from: 'namespace' }]),
+    networkPolicy(ctx, 'memcached', [{ port: c.port, from: 'namespace' }, ...(metrics ? [{ port: c.exporterPort, from: 'namespace' as const }] : [])]),
     sts,
+    ...monitoringObjects(
+      ctx,
+      'memcached',
+      [{ port: 'metrics', path: '/metrics', job: MEMCACHED_JOB }],
+      memcachedAlertRules(ctx.config, { target: 'kubernetes' }),
+    ),
     test,
   ];
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/schema.js';
-import type { ScrapeTarget } from '../../model/metrics.js';
+import type { Placement } from '../../model/component.js';
+import { hostPort, type ScrapeTarget } from '../../model/metrics.js';
 
 /** Prometheus job name; the alert rules select on it. */
 export const MEMCACHED_JOB = 'osb-memcached';
@@ -24,12 +25,13 @@ export function memcachedExporterArgs(config: Config, ordinal: number, host: str
   ];
 }
 
-export function memcachedScrapeTargets(config: Config, host: string): ScrapeTarget[] {
+/** Every exporter of the memcached component, wherever the target placed the nodes (Kubernetes: each pod's sidecar). */
+export function memcachedScrapeTargets(config: Config, at: Placement): ScrapeTarget[] {
   if (!config.memcached.enabled) return [];
   return Array.from({ length: config.memcached.replicas }, (_, i) => ({
     job: MEMCACHED_JOB,
     component: 'memcached' as const,
-    address: `${host}:${memcachedExporterPort(config, i)}`,
+    address: hostPort(at.node('memcached', i, config.memcached.exporterPort)),
     metricsPath: '/metrics',
     labels: { node: `memcached-${i}`, ordinal: String(i) },
   }));

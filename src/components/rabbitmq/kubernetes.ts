@@ -3,6 +3,9 @@ import { accountName, serviceSpecs } from '../../model/services.js';
 import type { Secrets } from '../../config/secrets.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
 import { rabbitmqPodPrograms } from './pod-programs.js';
+import { monitoringObjects } from '../../k8s/monitoring.js';
+import { rabbitmqAlertRules } from './alerts.js';
+import { RABBITMQ_DETAILED_FAMILIES, RABBITMQ_DETAILED_JOB, RABBITMQ_JOB } from './metrics.js';
 import {
   antiAffinity,
   configMap,
@@ -58,6 +61,8 @@ export function renderKubernetesRabbitmqConf(ctx: RenderContext): string {
     'log.file = false',
     // The container's memory limit, so the watermark is relative to it, not to the node's RAM (cgroup detection varies by version).
     `total_memory_available_override_value = ${quantityBytes(r.resources.memoryLimit)}`,
+    // rabbitmq_prometheus (in enabled_plugins when metrics.enabled) on the pod IP; one pod per IP, so the base port.
+    ...(ctx.config.metrics.enabled ? [`prometheus.tcp.port = ${r.prometheusPort}`] : []),
   ];
   if (r.replicas > 1) {
     lines.push(
@@ -94,6 +99,7 @@ export const rabbitmqPreStopScript = () =>
 
 export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, servicePasswords: Record<string, string>): K8sObject[] {
   const r = ctx.config.rabbitmq;
+  const metrics = ctx.config.metrics.enabled;
   const dist = rabbitmqDistPort(r.port);
   const conf = {
     [RABBITMQ_CONFIGMAP_FILES.conf]: renderRabbitmqConf(r),
@@ -183,6 +189,7 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
                 { name: 'management', containerPort: r.managementPort, protocol: 'TCP' },
                 { name: 'epmd', containerPort: RABBITMQ_EPMD_PORT, protocol: 'TCP' },
                 { name: 'dist', containerPort: dist, protocol: 'TCP' },
+                ...(metrics ? [{ name: 'metrics', containerPort: r.prometheusPort, protocol: 'TCP' }] : []),
               ],
               volumeMounts: mounts,
               ...(r.replicas > 1 ? { lifecycle: { preStop: { exec: { command: ['bash', '-c', rabbitmqPreStopScript()] } } } } : {}),
@@ -242,6 +249,8 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
       [
         { name: 'epmd', port: RABBITMQ_EPMD_PORT },
         { name: 'dist', port: dist },
+        // Only on the headless Service: every pod is scraped on its own.
+        ...(metrics ? [{ name: 'metrics', port: r.prometheusPort }] : []),
       ],
     ),
     podDisruptionBudget(ctx, 'rabbitmq'),
@@ -250,8 +259,18 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
       { port: r.managementPort, from: 'namespace' },
       { port: RABBITMQ_EPMD_PORT, from: 'peers' },
       { port: dist, from: 'peers' },
+      ...(metrics ? [{ port: r.prometheusPort, from: 'namespace' as const }] : []),
     ]),
     sts,
+    ...monitoringObjects(
+      ctx,
+      'rabbitmq',
+      [
+        { port: 'metrics', path: '/metrics', job: RABBITMQ_JOB },
+        { port: 'metrics', path: '/metrics/detailed', params: { family: RABBITMQ_DETAILED_FAMILIES }, job: RABBITMQ_DETAILED_JOB },
+      ],
+      rabbitmqAlertRules(ctx.config, { target: 'kubernetes' }),
+    ),
   ];
   if (ctx.config.openstack.provision && messaging.length) {
     const pwSecret = secret(

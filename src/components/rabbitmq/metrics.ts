@@ -1,5 +1,6 @@
 import type { Config } from '../../config/schema.js';
-import type { ScrapeTarget } from '../../model/metrics.js';
+import type { Placement } from '../../model/component.js';
+import { hostPort, type ScrapeTarget } from '../../model/metrics.js';
 import { rabbitmqNodePorts } from './ports.js';
 
 /** Prometheus job names; the alert rules select on them. */
@@ -13,13 +14,13 @@ export function rabbitmqPrometheusPort(config: Config, ordinal: number): number 
   return rabbitmqNodePorts(config, ordinal).prometheus;
 }
 
-/** Every metrics endpoint of the RabbitMQ component on the local target. */
-export function rabbitmqScrapeTargets(config: Config, host: string): ScrapeTarget[] {
+/** Every metrics endpoint of the RabbitMQ component, wherever the target placed the nodes. */
+export function rabbitmqScrapeTargets(config: Config, at: Placement): ScrapeTarget[] {
   if (!config.rabbitmq.enabled) return [];
   const out: ScrapeTarget[] = [];
   for (let i = 0; i < config.rabbitmq.replicas; i++) {
     const labels = { node: `rabbitmq-${i}`, ordinal: String(i) };
-    const address = `${host}:${rabbitmqPrometheusPort(config, i)}`;
+    const address = hostPort(at.node('rabbitmq', i, config.rabbitmq.prometheusPort));
     out.push({ job: RABBITMQ_JOB, component: 'rabbitmq', address, metricsPath: '/metrics', labels });
     out.push({
       job: RABBITMQ_DETAILED_JOB,

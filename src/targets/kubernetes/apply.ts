@@ -5,9 +5,10 @@ import type { Secrets } from '../../config/secrets.js';
 import type { KubeApi } from './api.js';
 import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from '../../k8s/objects.js';
 import { isTestHook, type KIND_ORDER } from './render.js';
+import { OsbError } from '../../util/errors.js';
 
 /** Kinds osb applies and may prune, with their API versions (test Pods are created by `osb test` only). */
-export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number] }[] = [
+export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number]; optional?: boolean }[] = [
   { apiVersion: 'v1', kind: 'ServiceAccount' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
@@ -20,6 +21,9 @@ export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[numb
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'batch/v1', kind: 'Job' },
   { apiVersion: 'batch/v1', kind: 'CronJob' },
+  // The Prometheus Operator's kinds (metrics.prometheusOperator): a cluster without its CRDs has none to prune.
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', optional: true },
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', optional: true },
 ];
 
 export interface ApplyResult {
@@ -80,14 +84,30 @@ export async function applyAndPrune(
   report: (m: string) => void = () => {},
 ): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], configured: [], unchanged: [], pruned: [], namespaceCreated: false };
+  // Optional kinds (the Prometheus Operator's) first: when they are wanted but the cluster does not serve them, nothing is changed.
+  const optionalListed = new Map<string, K8sObject[]>();
+  for (const { apiVersion, kind } of MANAGED_KINDS.filter((k) => k.optional)) {
+    try {
+      optionalListed.set(kind, await api.list(apiVersion, kind, namespace, managedSelector));
+    } catch (err) {
+      if (desired.some((o) => o.kind === kind))
+        throw new OsbError(
+          `the cluster does not serve ${kind} (${apiVersion}): the Prometheus Operator's CRDs are not installed (${(err as Error).message.split('\n')[0]})`,
+          "install the Prometheus Operator's CRDs, or deploy with --set metrics.prometheusOperator=false (then scrape the pods yourself: osb metrics --target kubernetes)",
+          2,
+        );
+      optionalListed.set(kind, []);
+    }
+  }
   if (!(await api.get('v1', 'Namespace', undefined, namespace))) {
     await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     result.namespaceCreated = true;
     report(`created namespace ${namespace}`);
   }
   const existing = new Map<string, K8sObject>();
-  for (const { apiVersion, kind } of MANAGED_KINDS) {
-    for (const o of await api.list(apiVersion, kind, namespace, managedSelector)) existing.set(key({ kind, metadata: o.metadata }), { ...o, apiVersion, kind });
+  for (const { apiVersion, kind, optional } of MANAGED_KINDS) {
+    const listed = optional ? (optionalListed.get(kind) ?? []) : await api.list(apiVersion, kind, namespace, managedSelector);
+    for (const o of listed) existing.set(key({ kind, metadata: o.metadata }), { ...o, apiVersion, kind });
   }
   // A rendered PersistentVolumeClaim (the backups volume) is applied but never pruned: it holds data.
   const claims = new Map<string, K8sObject>();

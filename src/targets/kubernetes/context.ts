@@ -52,6 +52,14 @@ export function rememberValues(stateDir: string, userValues: Record<string, unkn
   renameSync(`${file}.tmp`, file);
 }
 
+/** Config and namespace of a Kubernetes deployment, read only (no state dir or secret is written): `osb metrics`. */
+export function readKubernetesConfig(src: KubernetesSources): { config: Config; namespace: string } {
+  const stateDir = resolveStateDir(src.stateDir);
+  const given = loadValuesTree(src);
+  const config = resolveConfig(src.resetValues ? given : deepMerge(rememberedValues(stateDir), given));
+  return { config, namespace: resolveNamespace(config, src.namespace) };
+}
+
 /**
  * Config, namespace, context and credentials of a Kubernetes deployment. Everything is
  * validated here, before any request is sent. Credentials live in the state dir (generated

@@ -190,9 +190,14 @@ export async function destroyKubernetes(
   const scope = scopeOf(components);
   const inScope = (o: K8sObject) => scope.includes(o.metadata.labels?.[LABEL.name] as ComponentName);
   const res: DestroyResult = { deleted: [], keptClaims: [], deletedClaims: [] };
-  const kinds = [...MANAGED_KINDS, { apiVersion: 'v1', kind: 'Pod' as const }].reverse();
-  for (const { apiVersion, kind } of kinds) {
-    for (const o of await api.list(apiVersion, kind, d.namespace, managedSelector)) {
+  const kinds: { apiVersion: string; kind: string; optional?: boolean }[] = [...MANAGED_KINDS, { apiVersion: 'v1', kind: 'Pod' as const }].reverse();
+  for (const { apiVersion, kind, optional } of kinds) {
+    // A cluster without the Prometheus Operator's CRDs has no PodMonitor/PrometheusRule to delete.
+    const listed = await api.list(apiVersion, kind, d.namespace, managedSelector).catch((err: unknown) => {
+      if (optional) return [];
+      throw err;
+    });
+    for (const o of listed) {
       if (!inScope(o)) continue;
       // Server pods go with their StatefulSet; only standalone (test) pods are deleted here.
       if (kind === 'Pod' && o.metadata.labels?.[LABEL.component] !== 'test') continue;

@@ -23,6 +23,8 @@ export const KIND_ORDER = [
   'Deployment',
   'Job',
   'CronJob',
+  'PodMonitor',
+  'PrometheusRule',
   'Pod',
 ] as const;
 

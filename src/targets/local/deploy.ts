@@ -165,7 +165,12 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     if (supervisor.choice.kind === 'systemd') {
       // The units' prepare step reads the deployment (config, secrets) from the state dir.
       writeState(stateDir, state);
-      const all = [...instances].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, secrets, c)]);
+      // The target must keep every component this deployment runs, not only those of this command
+      // (`osb deploy mariadb` must not drop RabbitMQ's units from the boot).
+      const kept = COMPONENTS.filter(
+        (c) => config[c].enabled && (!requested || requested.includes(c) || Object.keys(state.instances).some((n) => n.startsWith(`${c}-`))),
+      );
+      const all = [...localInstances(config, stateDir, secrets, kept)].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, secrets, c)]);
       await supervisor.install(all);
     }
     // Step 2: every component in parallel; each brings its nodes (and extras) to the desired state.
