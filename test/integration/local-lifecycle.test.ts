@@ -42,6 +42,12 @@ describe('osb deploy (all three)', () => {
     expect(firstDeploy.stdout).toMatch(/deployed in [\d.]+s/);
   });
 
+  it('without systemd as PID 1 (this sandbox) it says once, plainly, that nothing restarts the daemons', async () => {
+    expect(firstDeploy.stderr.match(/nothing restarts them if they die/g)).toHaveLength(1);
+    const { status } = await statusJson(stateDir);
+    expect((status as unknown as { supervision: { kind: string } }).supervision.kind).toBe('none');
+  });
+
   it('creates the state dir 0700 and secrets.json 0600', () => {
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(stateDir, 'secrets.json')).mode & 0o777).toBe(0o600);
