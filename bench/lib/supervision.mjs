@@ -43,7 +43,7 @@ export async function sectionSupervision({ repo, figs, log, runs }) {
     return;
   }
   const SystemdContainer = await loadRig(repo);
-  const ct = await SystemdContainer.create('osb-bench', { tmpfsSize: '4g' });
+  const ct = await SystemdContainer.create('osb-bench', { tmpfsSize: '4g', bindRo: [repo] });
   const osb = (args, timeoutMs = 600_000) =>
     ct.exec([process.execPath, join(repo, 'bin/osb'), ...args, '--state-dir', STATE], { check: false, timeoutMs, env: { OSB_LOCK_WAIT_SECONDS: '300' } });
   const status = async () => {

@@ -165,7 +165,10 @@ export class SystemdContainer {
   }
 
   /** Mounts a tmpfs and an overlay of the host's / on it; masks the distribution's daemons. */
-  static async create(name: string, opts: { tmpfsSize?: string; mask?: string[] } = {}): Promise<SystemdContainer> {
+  /** Host paths bound read-only at the same place inside (systemd-nspawn mounts a fresh tmpfs on /tmp: a checkout under /tmp is otherwise invisible). */
+  private bindRo: string[] = [];
+
+  static async create(name: string, opts: { tmpfsSize?: string; mask?: string[]; bindRo?: string[] } = {}): Promise<SystemdContainer> {
     if (process.getuid?.() !== 0) throw new Error('SystemdContainer needs root (mount, systemd-nspawn, nsenter)');
     for (const bin of ['/usr/bin/systemd-nspawn', '/usr/bin/nsenter']) {
       if (!existsSync(bin)) throw new Error(`${bin} is missing: apt-get install -y --no-install-recommends systemd-container util-linux`);
@@ -175,6 +178,7 @@ export class SystemdContainer {
     const dir = join(RIG_BASE, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const ct = new SystemdContainer(id, dir);
+    ct.bindRo = opts.bindRo ?? [];
     live.add(ct);
     installExitHook();
     try {
@@ -236,7 +240,17 @@ export class SystemdContainer {
     if (this.running) throw new Error(`container ${this.name} is already running`);
     const child = spawn(
       'systemd-nspawn',
-      ['-D', this.root, `--machine=${this.name.slice(0, 60)}`, '--register=no', '--keep-unit', '--private-network', '--link-journal=no', '--boot'],
+      [
+        '-D',
+        this.root,
+        `--machine=${this.name.slice(0, 60)}`,
+        '--register=no',
+        '--keep-unit',
+        '--private-network',
+        '--link-journal=no',
+        ...this.bindRo.map((p) => `--bind-ro=${p}`),
+        '--boot',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout?.on('data', (d: Buffer) => (this.consoleText += d.toString()));

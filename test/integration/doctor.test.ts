@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,10 +149,21 @@ describe('osb doctor (local target, this host)', () => {
     mkdirSync(home, { recursive: true });
     execFileSync('chown', ['nobody', home]);
     chmodSync(tmp, 0o755);
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, OSB, 'doctor', '--json', ...portBlock(BLOCK), '--state-dir', join(home, 'state')], {
-      env: { PATH: process.env.PATH!, HOME: home },
-      encoding: 'utf8',
-    });
+    // The checkout may live where nobody cannot read (a 0700 clone dir): run a copy of the bundled CLI.
+    const copy = join(tmp, 'osb-copy');
+    mkdirSync(join(copy, 'bin'), { recursive: true });
+    mkdirSync(join(copy, 'dist/cli/bundle'), { recursive: true });
+    copyFileSync(OSB, join(copy, 'bin/osb'));
+    copyFileSync(join(OSB, '../../dist/cli/bundle/osb.mjs'), join(copy, 'dist/cli/bundle/osb.mjs'));
+    execFileSync('chmod', ['-R', 'a+rX', copy]);
+    const r = spawnSync(
+      'runuser',
+      ['-u', 'nobody', '--', process.execPath, join(copy, 'bin/osb'), 'doctor', '--json', ...portBlock(BLOCK), '--state-dir', join(home, 'state')],
+      {
+        env: { PATH: process.env.PATH!, HOME: home },
+        encoding: 'utf8',
+      },
+    );
     const report = JSON.parse(r.stdout) as Report;
     expect(check(report, 'packages').status).toBe('ok');
     expect(check(report, 'state dir').status).toBe('ok');

@@ -120,7 +120,8 @@ async function missingOnEveryNode(table: string, acked: number[]): Promise<Recor
 
 describe('supervised by a real systemd (inside a throwaway container of this machine)', { timeout: 900_000 }, () => {
   beforeAll(async () => {
-    ct = await SystemdContainer.create('osb-sup', { tmpfsSize: '4g' });
+    // The checkout (osb, its node_modules, the OpenStack client scripts) wherever CI cloned it, /tmp included.
+    ct = await SystemdContainer.create('osb-sup', { tmpfsSize: '4g', bindRo: [ROOT] });
     await ct.start();
   }, 120_000);
   afterAll(async () => {
