@@ -184,6 +184,11 @@ export function helperServiceSpec(h: LocalHelper, dir: string, ctx: UnitContext)
   };
 }
 
+function underTmp(path: string): boolean {
+  const p = resolve(path);
+  return ['/tmp', '/var/tmp'].some((t) => p === t || p.startsWith(`${t}/`));
+}
+
 function underHome(path: string): boolean {
   const p = resolve(path);
   return ['/home', '/root', '/run/user'].some((h) => p === h || p.startsWith(`${h}/`)) || p.startsWith(`${homedir()}/`);
@@ -197,6 +202,8 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
   // The interval must cover `burst` restarts including their start time, or the limit never triggers.
   const interval = ctx.startLimitIntervalSec ?? Math.max(60, burst * (restartSec + 10));
   const rw = [...new Set(spec.readWritePaths.map((p) => resolve(p)))];
+  // Everything the unit must see: its own dirs, osb's entrypoint and any absolute path on its command line.
+  const needed = [...rw, ...(ctx.entrypoint ? [ctx.entrypoint.bundle] : []), ...spec.argv.filter((a) => a.startsWith('/'))];
   const command = spec.consoleLog
     ? // bash execs the daemon (it stays MainPID); tee copies its console to the log file and the journal.
       ['/bin/bash', '-c', `exec "$0" "$@" > >(exec /usr/bin/tee -a ${shellQuote(spec.consoleLog)}) 2>&1`, ...spec.argv]
@@ -239,8 +246,9 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
     'ProtectSystem=strict',
     ...rw.map((p) => `ReadWritePaths=${execWord(p)}`),
     // A state dir under /home or /root must stay reachable: read-only, with the RW hole above.
-    `ProtectHome=${rw.some(underHome) ? 'read-only' : 'yes'}`,
-    'PrivateTmp=yes',
+    `ProtectHome=${needed.some(underHome) ? 'read-only' : 'yes'}`,
+    // A private /tmp would hide osb itself (or the state dir) when they live under /tmp.
+    `PrivateTmp=${needed.some(underTmp) ? 'no' : 'yes'}`,
     'NoNewPrivileges=yes',
     'ProtectKernelTunables=yes',
     'ProtectKernelModules=yes',
