@@ -268,7 +268,9 @@ export async function prepareGaleraStart(inst: LocalInstance, peers: LocalInstan
       message = `waiting for ${silent.join(', ')} to publish its last position (or for a Primary component)`;
     } else {
       const d = decideGaleraStart(views);
-      if (d.kind === 'refuse') throw new OsbError(`Galera: ${inst.name} must not start: ${d.reason}`);
+      // A peer that runs outside a Primary component is usually passing through a transient view (a
+      // formation or a partition healing): wait for it. Refusals about data (lost, other history) are final.
+      if (d.kind === 'refuse' && !views.some((v) => v.running)) throw new OsbError(`Galera: ${inst.name} must not start: ${d.reason}`);
       if ((d.kind === 'form' || d.kind === 'recover') && d.bootstrap === inst.name) {
         if (d.kind === 'recover' && d.seqno >= 0 && d.uuid) markBootstrap(join(paths.dataDir, 'grastate.dat'), d.uuid, d.seqno);
         report(
