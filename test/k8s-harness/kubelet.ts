@@ -323,6 +323,17 @@ export class LocalKubelet {
     };
     this.images.memcached = { env: { PATH: IMAGE_PATH }, entrypoint: ['memcached'], cmd: [], overlays: [], dirs: [] };
     this.images.node = { env: { PATH: IMAGE_PATH, NODE_VERSION: process.versions.node }, entrypoint: [], cmd: ['node'], overlays: [], dirs: [] };
+    // Exporter sidecars (metrics.enabled): Debian's prometheus-mysqld-exporter (0.14) stands in for the
+    // mysqld-exporter image; no Debian package has the community memcached exporter, so its stand-in only
+    // runs (a sidecar must be running for its pod to be Ready) — its metrics are not checked here.
+    this.images['mysqld-exporter'] = { env: { PATH: IMAGE_PATH }, entrypoint: ['/usr/bin/prometheus-mysqld-exporter'], cmd: [], overlays: [], dirs: [] };
+    this.images['memcached-exporter'] = {
+      env: { PATH: IMAGE_PATH },
+      entrypoint: ['/bin/sh', '-c', 'exec sleep infinity', 'memcached-exporter'],
+      cmd: [],
+      overlays: [],
+      dirs: [],
+    };
   }
 
   private image(ref: string): ImageProfile {
