@@ -17,7 +17,15 @@ import { ApiStandIn } from '../unit/kubernetes-standin.js';
 
 // Every pod has its own network namespace: no port is bound on the host. The Erlang distribution port is
 // AMQP + 20000 on Kubernetes, so AMQP 12200 keeps it (32200, port block 122) below 32768; memcached uses block 122.
-const SET = ['rabbitmq.port=12200', 'rabbitmq.managementPort=12210', 'memcached.port=32220', 'memcached.replicas=2', 'mariadb.enabled=false'];
+// The exporter sidecars are not what these scenarios test (their images have no faithful stand-in here).
+const SET = [
+  'metrics.enabled=false',
+  'rabbitmq.port=12200',
+  'rabbitmq.managementPort=12210',
+  'memcached.port=32220',
+  'memcached.replicas=2',
+  'mariadb.enabled=false',
+];
 const WORKLOADS = new Set(['StatefulSet', 'Deployment', 'Job', 'Pod']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
