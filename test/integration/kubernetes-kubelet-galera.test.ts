@@ -29,7 +29,8 @@ const SET = [
 const WORKLOADS = new Set(['StatefulSet', 'Deployment', 'Job', 'Pod']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('Galera from the rendered objects, under a local stand-in for the kubelet', () => {
+// Re-created pods may need full state transfers on a busy 2-core host: generous waits.
+describe('Galera from the rendered objects, under a local stand-in for the kubelet', { timeout: 900_000 }, () => {
   const objects = renderObjects(loadConfig({ set: SET }), FIXED_SECRETS(), { components: ['mariadb'] }) as any[];
   const standin = new ApiStandIn();
   let kubelet: LocalKubelet;
@@ -170,7 +171,7 @@ describe('Galera from the rendered objects, under a local stand-in for the kubel
     await Promise.all(['mariadb-1', 'mariadb-2'].map((p) => kubelet.deletePod(p, { gracePeriodSeconds: 0 })));
     expect(standin.all('Pod').filter((p) => p.metadata.name.startsWith('mariadb-') && /-\d$/.test(p.metadata.name))).toHaveLength(0);
     await kubelet.createStatefulSet('mariadb');
-    await allReady();
+    await allReady(600_000);
     const positions = Object.fromEntries(pods.map((p) => [p, JSON.parse(kubelet.pods.get(p)!.logsOf('galera-recover').trim().split('\n').pop()!)]));
     // mariadb-0 stopped cleanly behind the others: its position is lower, so it must not be the one that bootstraps.
     expect(positions['mariadb-0'].seqno).toBeLessThan(positions['mariadb-1'].seqno);
