@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { runQuiet } from '../../util/exec.js';
 import { OsbError } from '../../util/errors.js';
 import type { LocalHelper, LocalInstance } from '../../model/local.js';
@@ -202,8 +202,10 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
   // The interval must cover `burst` restarts including their start time, or the limit never triggers.
   const interval = ctx.startLimitIntervalSec ?? Math.max(60, burst * (restartSec + 10));
   const rw = [...new Set(spec.readWritePaths.map((p) => resolve(p)))];
-  // Everything the unit must see: its own dirs, osb's entrypoint and any absolute path on its command line.
-  const needed = [...rw, ...(ctx.entrypoint ? [ctx.entrypoint.bundle] : []), ...spec.argv.filter((a) => a.startsWith('/'))];
+  // osb itself (its checkout or package) must stay visible to the unit's prepare step and to osb's own
+  // exporters, even when it lives under /tmp (hidden by PrivateTmp) or a home (hidden by ProtectHome).
+  const osbRoot = ctx.entrypoint ? resolve(dirname(ctx.entrypoint.bundle), '..') : undefined;
+  const exposeOsb = osbRoot && (underTmp(osbRoot) || underHome(osbRoot)) ? [osbRoot] : [];
   const command = spec.consoleLog
     ? // bash execs the daemon (it stays MainPID); tee copies its console to the log file and the journal.
       ['/bin/bash', '-c', `exec "$0" "$@" > >(exec /usr/bin/tee -a ${shellQuote(spec.consoleLog)}) 2>&1`, ...spec.argv]
@@ -246,9 +248,9 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
     'ProtectSystem=strict',
     ...rw.map((p) => `ReadWritePaths=${execWord(p)}`),
     // A state dir under /home or /root must stay reachable: read-only, with the RW hole above.
-    `ProtectHome=${needed.some(underHome) ? 'read-only' : 'yes'}`,
-    // A private /tmp would hide osb itself (or the state dir) when they live under /tmp.
-    `PrivateTmp=${needed.some(underTmp) ? 'no' : 'yes'}`,
+    `ProtectHome=${rw.some(underHome) ? 'read-only' : 'yes'}`,
+    'PrivateTmp=yes',
+    ...exposeOsb.map((p) => `BindReadOnlyPaths=${execWord(p)}`),
     'NoNewPrivileges=yes',
     'ProtectKernelTunables=yes',
     'ProtectKernelModules=yes',
