@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { loadValuesTree } from '../../config/load.js';
 import { resolveConfig } from '../../components/index.js';
 import { deepMerge } from '../../config/set.js';
 import { resolveStateDir } from '../../config/state-dir.js';
 import type { DoctorCheck } from '../../model/doctor.js';
 import { enabledComponents } from '../../model/desired.js';
-import { valuesFile } from '../../targets/kubernetes/context.js';
+import { rememberedValues } from '../../targets/kubernetes/context.js';
 import { kubernetesChecks } from '../../targets/kubernetes/doctor.js';
 import { resolveNamespace } from '../../targets/kubernetes/render.js';
 import { resolveDeployConfig } from '../../targets/local/context.js';
@@ -22,17 +21,6 @@ export interface DoctorReport {
   checks: DoctorCheck[];
 }
 
-/** Values remembered by an earlier `osb deploy --target kubernetes` (read only). */
-function rememberedKubernetesValues(stateDir: string): Record<string, unknown> {
-  const file = valuesFile(stateDir);
-  if (!existsSync(file)) return {};
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new OsbError(`${file} is damaged (${(err as Error).message})`, 'move it aside and pass your values again with -f/--set');
-  }
-}
-
 /** `osb doctor`: every check with ok/warn/fail and the fix; exit 0 only when a deploy would work. Changes nothing. */
 export async function doctorCommand(names: string[], o: GlobalOptions): Promise<number> {
   const components = parseComponents(names);
@@ -42,7 +30,7 @@ export async function doctorCommand(names: string[], o: GlobalOptions): Promise<
   if (target === 'kubernetes') {
     const stateDir = resolveStateDir(o.stateDir);
     const given = loadValuesTree(sources(o));
-    const config = resolveConfig(o.resetValues ? given : deepMerge(rememberedKubernetesValues(stateDir), given));
+    const config = resolveConfig(o.resetValues ? given : deepMerge(rememberedValues(stateDir), given));
     const namespace = resolveNamespace(config, o.namespace);
     const checks = await kubernetesChecks({ config, namespace, context: o.context ?? config.kubernetes.context, stateDir });
     report = { target, stateDir, ok: checks.every((c) => c.status !== 'fail'), checks };

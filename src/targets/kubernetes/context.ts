@@ -1,3 +1,4 @@
+import type { TargetSources } from '../../model/target.js';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadValuesTree } from '../../config/load.js';
@@ -12,14 +13,8 @@ import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
 import { podFqdn, serviceFqdn, type RenderContext } from '../../k8s/objects.js';
 import { resolveNamespace, servicePasswords } from './render.js';
 
-export interface KubernetesSources {
-  values?: string[];
-  set?: string[];
-  stateDir?: string;
-  resetValues?: boolean;
-  namespace?: string;
-  context?: string;
-}
+/** Where a Kubernetes deployment's config comes from: the same sources every target reads. */
+export type KubernetesSources = TargetSources;
 
 export interface KubernetesDeployment {
   stateDir: string;
@@ -35,7 +30,7 @@ export interface KubernetesDeployment {
 /** Values remembered by `osb deploy --target kubernetes`, kept apart from the local target's state. */
 export const valuesFile = (stateDir: string) => join(stateDir, 'kubernetes-values.json');
 
-function rememberedValues(stateDir: string): Record<string, unknown> {
+export function rememberedValues(stateDir: string): Record<string, unknown> {
   const file = valuesFile(stateDir);
   if (!existsSync(file)) return {};
   try {
