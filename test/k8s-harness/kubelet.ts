@@ -869,10 +869,21 @@ export class LocalKubelet {
       p.stdout!.on('data', (d) => (out += d));
       p.stderr!.on('data', (d) => (out += d));
       const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-      p.on('exit', (code) => {
+      // 'exit' can come before the pipes are drained (a busy host then reads "" from a query that answered):
+      // the result is taken on 'close', or 2 s after 'exit' if a background child keeps the pipes open.
+      let code = 1;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
         clearTimeout(t);
-        resolve({ code: code ?? 1, out });
+        resolve({ code, out });
+      };
+      p.on('exit', (c) => {
+        code = c ?? 1;
+        setTimeout(finish, 2000).unref();
       });
+      p.on('close', finish);
     });
   }
 
