@@ -83,8 +83,19 @@ export function dirBytes(dir: string): number {
 
 async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Supervisor): Promise<NodeStatus> {
   const pid = runningPid(inst);
+  // The round trips start first; the synchronous walks below (certificate, data size) overlap them.
+  const unitP = supervisor.status(inst);
+  const liveP = pid
+    ? definition(inst.component)
+        .local.inspect(d.config, d.secrets, inst)
+        .then(
+          (live) => ({ live }),
+          (err: unknown) => ({ err: err as Error }),
+        )
+    : undefined;
   const certificate = nodeCertStatus(d.config, inst);
-  const unit = await supervisor.status(inst);
+  const dataBytes = dirBytes(inst.dir);
+  const unit = await unitP;
   const supervision =
     unit && unit.loadState === 'loaded'
       ? { unit: unit.unit, state: `${unit.activeState}/${unit.subState}`, restarts: unit.nRestarts, result: unit.result }
@@ -93,12 +104,12 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
     name: inst.name,
     address: `${inst.host}:${inst.port}`,
     running: !!pid,
-    dataBytes: dirBytes(inst.dir),
+    dataBytes,
     healthy: false,
     ...(supervision ? { supervision } : {}),
     ...(certificate ? { certificate } : {}),
   };
-  if (!pid) {
+  if (!pid || !liveP) {
     if (unit?.activeState === 'failed') {
       // Why it gave up, from the journal: the prepare step's refusal or the daemon's last words.
       const journal = (await supervisor.journal(inst, 40)).split('\n');
@@ -119,8 +130,9 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
   base.pid = pid;
   base.uptimeSeconds = processUptimeSeconds(pid);
   base.rssBytes = processRssBytes(pid);
-  try {
-    const live = await definition(inst.component).local.inspect(d.config, d.secrets, inst);
+  const r = await liveP;
+  if ('live' in r) {
+    const live = r.live;
     return {
       ...base,
       version: live.version,
@@ -130,9 +142,8 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
       healthy: !live.problem,
       ...(live.problem ? { error: live.problem } : {}),
     };
-  } catch (err) {
-    return { ...base, error: `protocol check failed: ${(err as Error).message}` };
   }
+  return { ...base, error: `protocol check failed: ${r.err.message}` };
 }
 
 /** Running (its pid file names our live process) and answering its probe (an exporter serves /metrics). */
@@ -153,7 +164,10 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
   const deployed = deployedComponents(d, components);
   const instances = localInstances(d.config, d.stateDir, d.secrets, deployed);
   const supervisor = supervisorFor(d.stateDir);
-  const out = await Promise.all(
+  // Nodes, component extras and the processes beside them are checked at once (each is a round trip or two).
+  const processesP = Promise.all(deployed.flatMap((c) => localExtras(d.config, d.stateDir, d.secrets, c)).map(extraProcessStatus));
+  const extrasP = Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)));
+  const outP = Promise.all(
     [...instances].map(async ([component, list]): Promise<ComponentStatus> => {
       const nodes = await Promise.all(list.map((i) => nodeStatus(d, i, supervisor)));
       const up = nodes.filter((n) => n.healthy).length;
@@ -161,10 +175,8 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
       return { component, nodes, healthy: nodes.every((n) => n.healthy), summary };
     }),
   );
-  const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter(
-    (e) => e !== undefined,
-  );
-  const processes = await Promise.all(deployed.flatMap((c) => localExtras(d.config, d.stateDir, d.secrets, c)).map(extraProcessStatus));
+  const [out, extrasAll, processes] = await Promise.all([outP, extrasP, processesP]);
+  const extras = extrasAll.filter((e) => e !== undefined);
   const report: StatusReport = {
     stateDir: d.stateDir,
     supervision: supervisor.choice,
