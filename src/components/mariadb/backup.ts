@@ -60,7 +60,13 @@ function parseCheckpoints(text: string | undefined): Record<string, string> {
 }
 
 /** The node a backup is taken from: on Galera a Synced member that is not the proxy's writer, so the writer never desyncs. */
-export async function backupNode(config: Config, stateDir: string, secrets: Secrets, nodes: LocalInstance[], report: (m: string) => void): Promise<LocalInstance> {
+export async function backupNode(
+  config: Config,
+  stateDir: string,
+  secrets: Secrets,
+  nodes: LocalInstance[],
+  report: (m: string) => void,
+): Promise<LocalInstance> {
   if (!clustered(config.mariadb)) {
     const n = nodes[0]!;
     if (!runningPid(n)) throw new OsbError(`${n.name} is not running`, 'start it with `osb deploy`, then back up');

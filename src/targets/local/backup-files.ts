@@ -106,4 +106,3 @@ export async function scratchPort(config: Config): Promise<number> {
   for (let p = config.mariadb.port + 90; p < Math.min(config.mariadb.port + 190, 32768); p++) if (await portIsFree(config.bindAddress, p)) return p;
   throw new OsbError(`no free port for the scratch server from ${config.mariadb.port + 90}`, 'set backup.verifyPort to a free port below 32768', 2);
 }
-

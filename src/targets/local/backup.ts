@@ -407,7 +407,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const last = chain.manifests[chain.manifests.length - 1]!;
   if (last.manifest.kind === 'logical') {
     if (opts.toTime)
-      throw new OsbError(`${last.manifest.id} is a logical backup: it has no point in time to roll forward to`, 'drop --to-time (it needs a physical backup)', 2);
+      throw new OsbError(
+        `${last.manifest.id} is a logical backup: it has no point in time to roll forward to`,
+        'drop --to-time (it needs a physical backup)',
+        2,
+      );
     return restoreLogical(opts, last);
   }
   if (opts.services?.length || opts.replace)

@@ -246,8 +246,7 @@ export async function restoreLogical(opts: LogicalRestoreOptions, backup: { dir:
   const d = openDeployment({ stateDir: opts.stateDir });
   const inBackup = m.services ?? [];
   for (const s of opts.services ?? [])
-    if (!inBackup.includes(s))
-      throw new OsbError(`backup ${m.id} holds ${inBackup.join(', ')}, not ${s}`, `pick --service from: ${inBackup.join(', ')}`, 2);
+    if (!inBackup.includes(s)) throw new OsbError(`backup ${m.id} holds ${inBackup.join(', ')}, not ${s}`, `pick --service from: ${inBackup.join(', ')}`, 2);
   const services = opts.services?.length ? inBackup.filter((s) => opts.services!.includes(s)) : inBackup;
   const comps = logicalComponents(COMPONENTS.filter((c) => m.components[c]));
   const deployed = deployedComponents(d);
@@ -316,7 +315,16 @@ export async function restoreLogical(opts: LogicalRestoreOptions, backup: { dir:
         ]);
         problems.push(...r.problems.map((p) => `${c}: ${p}`));
       }
-      return { stateDir: d.stateDir, id: m.id, kind: 'logical' as const, services, components: comps, seconds: (Date.now() - t0) / 1000, ok: !problems.length, problems };
+      return {
+        stateDir: d.stateDir,
+        id: m.id,
+        kind: 'logical' as const,
+        services,
+        components: comps,
+        seconds: (Date.now() - t0) / 1000,
+        ok: !problems.length,
+        problems,
+      };
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
