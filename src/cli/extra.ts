@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionWrapper } from './action.js';
-import { type GlobalOptions, withOutput } from './options.js';
+import { collect, type GlobalOptions, withOutput } from './options.js';
 
 /** Commands beyond the core lifecycle (provisioning, clusters, Kubernetes rendering). */
 export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
@@ -97,21 +97,28 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
   const cmds = () => import('./commands/backup.js');
   const backup = program
     .command('backup')
-    .description('back up MariaDB (mariadb-backup, from a Synced non-writer Galera node) and the RabbitMQ definitions into a folder with a manifest')
+    .description(
+      'back up MariaDB (mariadb-backup, from a Synced non-writer Galera node) and the RabbitMQ definitions into a folder with a manifest; ' +
+        'with --logical, per-service dumps (mariadb-dump) of the named services and their accounts',
+    )
+    .argument('[services...]', 'with --logical: services from openstack.services (default: every provisioned one)')
     .option('--incremental', 'only what changed since the newest backup (its chain must be intact)')
+    .option('--logical', 'per-service logical dumps (mariadb-dump --single-transaction) and accounts, to load into a running deployment')
     .option('--to <dir>', 'backups folder (default: backup.dir, else <state dir>/backups)')
     .option('--json', 'print JSON')
-    .action(wrap(async (_o, cmd: Command) => (await cmds()).backupCommand({ ...g(cmd), ...cmd.opts() })));
+    .action(wrap(async (services: string[], _o, cmd: Command) => (await cmds()).backupCommand(services, { ...g(cmd), ...cmd.opts() })));
   backup
     .command('verify')
-    .description('restore a backup (default: the newest) into a scratch server on a free port and check it; exit 1 when it fails')
+    .description(
+      'restore a backup (default: the newest) into a scratch server on a free port and check it (a logical backup: tables and row counts); exit 1 when it fails',
+    )
     .argument('[backup]', 'backup id or folder')
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (id: string | undefined, _o, cmd: Command) => (await cmds()).verifyCommand(id, { ...g(cmd), ...cmd.opts() })));
   backup
     .command('list')
-    .description('backups with their chain, size and verification, and the point-in-time window')
+    .description('backups (physical and logical) with their chain or services, size and verification, and the point-in-time window')
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (_o, cmd: Command) => (await cmds()).listCommand({ ...g(cmd), ...cmd.opts() })));
@@ -124,10 +131,13 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
   program
     .command('restore')
     .description(
-      'restore a backup into a fresh deployment (another --state-dir, or this one after osb destroy); refuses a damaged or incomplete chain before changing anything',
+      'restore a physical backup into a fresh deployment (another --state-dir, or this one after osb destroy), or load a logical one into a running deployment; ' +
+        'refuses a damaged or incomplete backup before changing anything',
     )
     .argument('<backup>', 'backup id (under the backups folder) or folder')
     .option('--to-time <time>', "point in time, local 'YYYY-MM-DD HH:MM:SS' (needs backup.pitr and archived binlogs)")
+    .option('--service <name>', 'logical backup: load only this service (repeatable; default: every service in it)', collect)
+    .option('--replace', 'logical backup: drop and reload the service databases that already hold data (their current data is lost)')
     .option('--json', 'print JSON')
     .action(wrap(async (id: string, _o, cmd: Command) => (await cmds()).restoreCommand(id, { ...g(cmd), ...cmd.opts() })));
 }

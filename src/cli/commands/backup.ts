@@ -1,12 +1,27 @@
 import { archiveBinlogs, listBackups, restoreBackup, takeBackup, verifyBackup } from '../../targets/local/backup.js';
+import { takeLogicalBackup } from '../../targets/local/logical.js';
+import { OsbError } from '../../util/errors.js';
 import { formatBytes, table } from '../../util/format.js';
 import { cliLog, cliProgress } from '../progress.js';
 import { type GlobalOptions, sources, verbosity } from '../options.js';
 import { print } from './target.js';
 
-type BackupCliOptions = GlobalOptions & { incremental?: boolean; to?: string };
+type BackupCliOptions = GlobalOptions & { incremental?: boolean; logical?: boolean; to?: string };
 
-export async function backupCommand(o: BackupCliOptions): Promise<number> {
+export async function backupCommand(services: string[], o: BackupCliOptions): Promise<number> {
+  if (services.length && !o.logical)
+    throw new OsbError(`osb backup takes service names only with --logical (got: ${services.join(' ')})`, `osb backup --logical ${services.join(' ')}`, 2);
+  if (o.logical) {
+    if (o.incremental) throw new OsbError('--logical and --incremental do not go together', 'a logical backup is always whole: drop --incremental', 2);
+    const r = await takeLogicalBackup({ ...sources(o), services, to: o.to, progress: cliProgress(verbosity(o)) });
+    if (o.json) print(JSON.stringify(r, null, 2));
+    else {
+      print(`logical backup ${r.id} of ${r.services.join(', ')}: ${formatBytes(r.totalBytes)} in ${r.seconds.toFixed(1)}s → ${r.dir}`);
+      if (r.removed.length) print(`retention removed: ${r.removed.join(', ')}`);
+      print(r.verified ? 'checked: loaded into a scratch server, tables and row counts match' : `CHECK FAILED: ${r.problems.join('; ')}`);
+    }
+    return r.verified ? 0 : 1;
+  }
   const r = await takeBackup({ ...sources(o), incremental: o.incremental, to: o.to, progress: cliProgress(verbosity(o)) });
   if (o.json) print(JSON.stringify(r, null, 2));
   else {
@@ -41,15 +56,28 @@ export async function listCommand(o: BackupCliOptions): Promise<number> {
     print(JSON.stringify(r, null, 2));
     return 0;
   }
-  const rows = [['BACKUP', 'KIND', 'CHAIN', 'FINISHED', 'SIZE', 'VERIFIED']];
-  for (const b of r.backups) rows.push([b.id, b.kind, b.chain, b.finishedAt, formatBytes(b.bytes), b.verified + (b.verifiedAt ? ` (${b.verifiedAt})` : '')]);
+  const rows = [['BACKUP', 'KIND', 'CHAIN', 'CONTENTS', 'FINISHED', 'SIZE', 'VERIFIED']];
+  for (const b of r.backups)
+    rows.push([b.id, b.kind, b.chain, b.contents.join(','), b.finishedAt, formatBytes(b.bytes), b.verified + (b.verifiedAt ? ` (${b.verifiedAt})` : '')]);
   print(r.backups.length ? table(rows) : `no backups in ${r.root}`);
   for (const p of r.pitr) print(`point-in-time window (binlog history ${p.history}): ${p.from} .. ${p.to ?? 'no binlogs archived yet'}`);
   return 0;
 }
 
-export async function restoreCommand(backup: string, o: GlobalOptions & { toTime?: string }): Promise<number> {
-  const r = await restoreBackup({ ...sources(o), backup, toTime: o.toTime, progress: cliProgress(verbosity(o)), report: cliLog(verbosity(o)) });
-  print(o.json ? JSON.stringify(r, null, 2) : `restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s`);
-  return 0;
+export async function restoreCommand(backup: string, o: GlobalOptions & { toTime?: string; service?: string[]; replace?: boolean }): Promise<number> {
+  const r = await restoreBackup({
+    ...sources(o),
+    backup,
+    toTime: o.toTime,
+    services: o.service,
+    replace: o.replace,
+    progress: cliProgress(verbosity(o)),
+    report: cliLog(verbosity(o)),
+  });
+  if (o.json) print(JSON.stringify(r, null, 2));
+  else if (r.kind === 'logical') {
+    print(`loaded ${r.services.join(', ')} from ${r.id} into ${r.stateDir} in ${r.seconds.toFixed(1)}s`);
+    print(r.ok ? 'checked: tables, row counts and checksums match the backup' : `CHECK FAILED: ${r.problems.join('; ')}`);
+  } else print(`restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s`);
+  return r.kind === 'logical' && !r.ok ? 1 : 0;
 }

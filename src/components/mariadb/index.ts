@@ -8,6 +8,7 @@ import type { LocalInstance } from '../../model/local.js';
 import type { MariadbEndpoint } from './client.js';
 import { runningPid } from '../../util/process.js';
 import { mariadbBackup } from './backup.js';
+import { mariadbLogical } from './logical.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
@@ -166,5 +167,5 @@ export const mariadb: ComponentDefinition = {
       };
     },
   },
-  backup: mariadbBackup,
+  backup: { ...mariadbBackup, logical: mariadbLogical },
 };

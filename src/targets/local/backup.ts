@@ -3,100 +3,41 @@
  * it loops over the components whose definition has `backup` hooks (src/model/backup.ts); what
  * a backup of one backend is lives in its component folder. See docs/backup.md.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import pkg from '../../../package.json' with { type: 'json' };
-import { definition, resolveConfig } from '../../components/index.js';
+import { resolveConfig } from '../../components/index.js';
 import { loadValuesTree } from '../../config/load.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { readSecrets, secretsPath, writeSecrets, type Secrets } from '../../config/secrets.js';
 import { deepMerge } from '../../config/set.js';
 import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
-import type { BackupChainLink, BackupFile, BackupHooks, BackupManifest, RestoredCheck } from '../../model/backup.js';
+import type { BackupChainLink, BackupManifest, RestoredCheck } from '../../model/backup.js';
 import { OsbError } from '../../util/errors.js';
-import { portIsFree } from '../../util/net.js';
 import type { Progress } from '../../util/progress.js';
+import {
+  backupComponents,
+  backupRoot,
+  checkFiles,
+  hashFiles,
+  hooks,
+  listManifests,
+  MANIFEST,
+  readManifest,
+  SECRETS,
+  scratchPort,
+  VERIFY,
+  writeJson,
+} from './backup-files.js';
 import { type DeploymentSources, deployedComponents, openDeployment } from './context.js';
 import { deployLocal } from './deploy.js';
 import { destroyLocal } from './destroy.js';
 import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { preflightFreshPorts } from './preflight.js';
+import { type LogicalRestoreResult, restoreLogical, verifyLogical } from './logical.js';
 import { localRuntime } from './runtime.js';
 import { readState, writeState, type LocalState } from './state.js';
-
-const MANIFEST = 'manifest.json';
-const VERIFY = 'verify.json';
-const SECRETS = 'secrets.json';
-
-const hooks = (c: ComponentName): BackupHooks | undefined => definition(c).backup;
-const backupComponents = (cs: ComponentName[]) => cs.filter((c) => hooks(c));
-
-export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));
-
-function sha256(file: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res(h.digest('hex')))
-      .on('error', rej);
-  });
-}
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
-}
-
-async function hashFiles(dir: string): Promise<BackupFile[]> {
-  const files = walk(dir)
-    .map((f) => relative(dir, f))
-    .filter((f) => f !== MANIFEST && f !== VERIFY)
-    .sort();
-  const out: BackupFile[] = [];
-  for (const f of files) out.push({ path: f, size: statSync(join(dir, f)).size, sha256: await sha256(join(dir, f)) });
-  return out;
-}
-
-function writeJson(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
-
-function readManifest(dir: string): BackupManifest {
-  const file = join(dir, MANIFEST);
-  if (!existsSync(file)) throw new OsbError(`${dir} is not a complete backup: ${MANIFEST} is missing`, 'pick another backup (osb backup list)', 2);
-  try {
-    const m = JSON.parse(readFileSync(file, 'utf8')) as BackupManifest;
-    if (m.format !== 1 || !Array.isArray(m.files) || !m.id) throw new Error('unexpected content');
-    return m;
-  } catch (err) {
-    throw new OsbError(`${file} is damaged (${(err as Error).message})`, 'pick another backup (osb backup list)', 2);
-  }
-}
-
-/** Every file of one backup is present, with its size and SHA-256; names the first that is not. */
-async function checkFiles(dir: string, m: BackupManifest): Promise<void> {
-  for (const f of m.files) {
-    const p = join(dir, f.path);
-    if (!existsSync(p))
-      throw new OsbError(`backup ${m.id} is incomplete: ${f.path} is missing`, 'pick another backup (osb backup list); this one cannot be restored', 2);
-    const size = statSync(p).size;
-    if (size !== f.size)
-      throw new OsbError(
-        `backup ${m.id} is damaged: ${f.path} has ${size} bytes, the manifest says ${f.size}`,
-        'pick another backup (osb backup list); this one cannot be restored',
-        2,
-      );
-    if ((await sha256(p)) !== f.sha256)
-      throw new OsbError(
-        `backup ${m.id} is damaged: ${f.path} does not match its SHA-256 in the manifest`,
-        'pick another backup (osb backup list); this one cannot be restored',
-        2,
-      );
-  }
-}
 
 export interface ResolvedChain {
   root: string;
@@ -113,7 +54,7 @@ export async function resolveChain(ref: string, defaultRoot: string): Promise<Re
   for (let d = dir; ; ) {
     const m = readManifest(d);
     out.unshift({ dir: d, manifest: m });
-    if (m.kind === 'full') break;
+    if (m.kind === 'full' || m.kind === 'logical') break;
     if (!m.parent) throw new OsbError(`backup ${m.id} is an incremental without a parent in its manifest`, 'pick another backup', 2);
     const pd = join(root, m.parent);
     if (!existsSync(join(pd, MANIFEST)))
@@ -135,27 +76,6 @@ function chainLinks(chain: ResolvedChain, c: ComponentName): BackupChainLink[] {
     .map((x) => ({ dir: join(x.dir, c), part: x.manifest.components[c]!, manifest: x.manifest }));
   // Components without incrementals hold a full copy in every backup: only the newest counts.
   return hooks(c)?.incremental ? links : links.slice(-1);
-}
-
-/** Backups under a root, oldest first (folders with a manifest; partial ones are skipped). */
-function listManifests(root: string): { dir: string; manifest: BackupManifest }[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((n) => !n.startsWith('.') && n !== 'binlogs' && existsSync(join(root, n, MANIFEST)))
-    .sort()
-    .flatMap((n) => {
-      try {
-        return [{ dir: join(root, n), manifest: readManifest(join(root, n)) }];
-      } catch {
-        return [];
-      }
-    });
-}
-
-async function scratchPort(config: Config): Promise<number> {
-  if (config.backup.verifyPort) return config.backup.verifyPort;
-  for (let p = config.mariadb.port + 90; p < Math.min(config.mariadb.port + 190, 32768); p++) if (await portIsFree(config.bindAddress, p)) return p;
-  throw new OsbError(`no free port for the scratch server from ${config.mariadb.port + 90}`, 'set backup.verifyPort to a free port below 32768', 2);
 }
 
 /** Restores the chain into scratch servers on free ports, checks them, removes them; writes verify.json. */
@@ -208,7 +128,7 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   return withStateLock(root, async () => {
     const t0 = Date.now();
-    const existing = listManifests(root);
+    const existing = listManifests(root).filter((b) => b.manifest.kind !== 'logical');
     const parent = opts.incremental ? existing[existing.length - 1] : undefined;
     if (opts.incremental && !parent) throw new OsbError(`no backup in ${root} to build an incremental on`, 'take a full backup first: osb backup', 2);
     if (parent) await resolveChain(parent.dir, root); // the chain it extends must be intact
@@ -246,7 +166,7 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
       // The service passwords: a restore re-creates the same users, so the printed URLs keep working.
       copyFileSync(secretsPath(d.stateDir), join(partial, SECRETS));
       const files = await hashFiles(partial);
-      const manifest: BackupManifest = {
+      const manifest: BackupManifest & { kind: 'full' | 'incremental' } = {
         format: 1,
         id,
         kind: parent ? 'incremental' : 'full',
@@ -294,11 +214,11 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
   });
 }
 
-/** Whole chains only, oldest first; never the newest chain. */
+/** Whole chains only, oldest first; never the newest chain. Logical backups are not part of any chain (see applyLogicalRetention). */
 export function applyRetention(root: string, config: Config, now = Date.now()): string[] {
   const { count, maxAgeDays } = config.backup.keep;
   if (count === undefined && maxAgeDays === undefined) return [];
-  const all = listManifests(root);
+  const all = listManifests(root).filter((b) => b.manifest.kind !== 'logical');
   const chains: { full: string; members: typeof all }[] = [];
   const byId = new Map(all.map((b) => [b.manifest.id, b]));
   const rootOf = (b: (typeof all)[number]): string => {
@@ -380,10 +300,15 @@ export async function verifyBackup(opts: DeploymentSources & { backup?: string; 
     return r;
   }
   const last = chain.manifests[chain.manifests.length - 1]!;
-  const secrets = JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets;
-  const checks = await verifyChain(chain, configOfBackup(last.manifest, stateDir), secrets, opts.report);
+  const logical = last.manifest.kind === 'logical';
+  const config = configOfBackup(last.manifest, stateDir);
+  const checks = logical
+    ? await verifyLogical(last.dir, last.manifest, config, chain.root, opts.report)
+    : await verifyChain(chain, config, JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets, opts.report);
   const problems = Object.entries(checks).flatMap(([c, r]) => r.problems.map((p) => `${c}: ${p}`));
-  const facts = Object.fromEntries(Object.entries(checks).map(([c, r]) => [c, { tables: r.facts.tables, newestRowTime: r.facts.newestRowTime }]));
+  const facts = Object.fromEntries(
+    Object.entries(checks).map(([c, r]) => [c, logical ? { tables: r.facts.tables } : { tables: r.facts.tables, newestRowTime: r.facts.newestRowTime }]),
+  );
   const r = { id: last.manifest.id, ok: problems.length === 0, problems, facts };
   writeJson(join(last.dir, VERIFY), { at: new Date().toISOString(), ...r, when: 'verify' });
   return r;
@@ -393,7 +318,12 @@ export interface ListedBackup {
   id: string;
   kind: string;
   parent?: string;
+  /** The full backup a physical backup builds on; `-` for a logical backup. */
   chain: string;
+  /** Logical backups: the services it holds. */
+  services?: string[];
+  /** What it holds: the components (physical) or the services (logical). */
+  contents: string[];
   finishedAt: string;
   bytes: number;
   verified: 'ok' | 'FAILED' | 'no';
@@ -421,7 +351,9 @@ export function listBackups(opts: DeploymentSources & { to?: string }): {
       id: m.id,
       kind: m.kind,
       parent: m.parent,
-      chain: chainOf(m),
+      chain: m.kind === 'logical' ? '-' : chainOf(m),
+      ...(m.kind === 'logical' ? { services: m.services } : {}),
+      contents: m.kind === 'logical' ? (m.services ?? []) : Object.keys(m.components),
       finishedAt: m.finishedAt,
       bytes: m.totalBytes,
       verified: v ? (v.ok ? 'ok' : 'FAILED') : 'no',
@@ -455,11 +387,17 @@ export function listBackups(opts: DeploymentSources & { to?: string }): {
 export interface RestoreOptions extends DeploymentSources {
   backup: string;
   toTime?: string;
+  /** Logical backups: only these services. */
+  services?: string[];
+  /** Logical backups: drop and reload databases that already hold data. */
+  replace?: boolean;
   progress: Progress;
   report: (m: string) => void;
 }
 
-export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: string; id: string; components: ComponentName[]; seconds: number }> {
+export type RestoreResult = { stateDir: string; id: string; kind: 'full' | 'incremental'; components: ComponentName[]; seconds: number } | LogicalRestoreResult;
+
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   const t0 = Date.now();
   const stateDir = resolveStateDir(opts.stateDir);
   const state = readState(stateDir);
@@ -467,6 +405,22 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
   // 1. Nothing changes until the backup, its chain and the target are known to be fine.
   const chain = await resolveChain(opts.backup, defaultRoot);
   const last = chain.manifests[chain.manifests.length - 1]!;
+  if (last.manifest.kind === 'logical') {
+    if (opts.toTime)
+      throw new OsbError(
+        `${last.manifest.id} is a logical backup: it has no point in time to roll forward to`,
+        'drop --to-time (it needs a physical backup)',
+        2,
+      );
+    return restoreLogical(opts, last);
+  }
+  if (opts.services?.length || opts.replace)
+    throw new OsbError(
+      `${last.manifest.id} is a physical backup: it restores the whole deployment into a fresh one`,
+      '--service and --replace are for logical backups (osb backup --logical); drop them',
+      2,
+    );
+  const kind = last.manifest.kind;
   if (state && Object.keys(state.instances).length) {
     throw new OsbError(
       `${stateDir} already holds a deployment (${Object.keys(state.instances).join(', ')})`,
@@ -559,5 +513,5 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
       1,
     );
   }
-  return { stateDir, id: last.manifest.id, components: comps, seconds: (Date.now() - t0) / 1000 };
+  return { stateDir, id: last.manifest.id, kind, components: comps, seconds: (Date.now() - t0) / 1000 };
 }
