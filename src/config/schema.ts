@@ -143,6 +143,21 @@ export const tlsSchema = z
     caDays: z.int().min(1).max(36500).default(3650),
     /** More names or addresses clients dial (e.g. a VIP or a DNS name in front of the host). */
     extraSans: z.array(hostName).default([]),
+    /**
+     * Kubernetes: cert-manager issues the certificates (one `Certificate`, cert-manager.io/v1, per
+     * component, writing the same `<component>-tls` Secret) instead of osb's CA. The issuer must put
+     * `ca.crt` into the Secret (CA, Vault, self-signed issuers do; ACME does not). docs/tls.md.
+     */
+    certManager: z
+      .strictObject({
+        issuer: z.strictObject({
+          name: z.string().min(1),
+          /** `Issuer` (in the deployment's namespace) or `ClusterIssuer`; an external issuer's own kind with its `group`. */
+          kind: z.string().min(1).default('Issuer'),
+          group: z.string().min(1).default('cert-manager.io'),
+        }),
+      })
+      .optional(),
   })
   .superRefine((t, ctx) => {
     if (t.require && !t.enabled) ctx.addIssue({ code: 'custom', path: ['require'], message: 'needs tls.enabled=true (set both, or unset tls.require)' });
@@ -153,6 +168,22 @@ export const tlsSchema = z
         path: ['certFile'],
         message: 'operator certificates need all three of tls.caFile, tls.certFile and tls.keyFile (or none: osb issues its own)',
       });
+    if (t.certManager) {
+      if (!t.enabled) ctx.addIssue({ code: 'custom', path: ['certManager'], message: 'needs tls.enabled=true (set both, or unset tls.certManager)' });
+      if (given > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certManager'],
+          message: 'cert-manager issues the certificates: unset tls.caFile, tls.certFile and tls.keyFile, or unset tls.certManager',
+        });
+      const i = t.certManager.issuer;
+      if (i.group === 'cert-manager.io' && i.kind !== 'Issuer' && i.kind !== 'ClusterIssuer')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certManager', 'issuer', 'kind'],
+          message: `cert-manager.io has the kinds Issuer and ClusterIssuer, not "${i.kind}" (an external issuer needs its own tls.certManager.issuer.group)`,
+        });
+    }
   });
 export const backupSchema = z.strictObject({
   /** Where backups land (each in its own folder); default: <state dir>/backups. */

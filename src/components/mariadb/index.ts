@@ -13,7 +13,7 @@ import type { ComponentDefinition } from '../../model/component.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
-import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
+import { mariadbClientService, mariadbKubernetesObjects, mariadbTlsServices } from './kubernetes.js';
 import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
@@ -67,7 +67,7 @@ export const mariadb: ComponentDefinition = {
         password: secrets.mariadbAdminPassword,
         ...(socket ? { socket } : {}),
         nodes,
-        ...tlsCaFile(config, at.stateDir),
+        ...tlsCaFile(config, at),
       },
     };
   },
@@ -153,6 +153,7 @@ export const mariadb: ComponentDefinition = {
   },
   kubernetes: {
     objects: mariadbKubernetesObjects,
+    tlsServices: mariadbTlsServices,
     credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword', 'exporter-password': 'mariadbExporterPassword' } },
     readyMeaning: (config) => (clustered(config.mariadb) ? 'Galera members Synced in the Primary component' : 'server answering'),
     status(config, servers, allPods) {

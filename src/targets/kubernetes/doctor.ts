@@ -32,7 +32,7 @@ const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.s
 /** The API verbs deploy, status, test, logs and destroy use — from the kinds osb manages. */
 export function requiredPermissions(namespaceExists: boolean): Need[] {
   const needs: Need[] = [];
-  // The Prometheus Operator's kinds are optional (metrics.prometheusOperator): not required here.
+  // The optional kinds (the Prometheus Operator's, cert-manager's) are not required here.
   for (const { apiVersion, kind } of MANAGED_KINDS.filter((k) => !k.optional)) {
     for (const verb of ['get', 'list', 'create', 'patch', 'delete']) needs.push({ group: groupOf(apiVersion), resource: plural(kind), verb });
   }
