@@ -74,6 +74,11 @@ export class ApiStandIn {
     ];
   }
 
+  /** As if cert-manager's CRDs were installed: Certificate is served (no controller: nothing issues, no status is set). */
+  installCertManagerCrds(): void {
+    this.customResources['cert-manager.io/v1'] = [{ plural: 'certificates', kind: 'Certificate', namespaced: true }];
+  }
+
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
   }

@@ -8,20 +8,20 @@ function sslOptions(f: NodeTlsFiles): string {
   return `[{cacertfile, ${erlString(f.ca)}}, {certfile, ${erlString(f.cert)}}, {keyfile, ${erlString(f.key)}}, {verify, verify_peer}, {fail_if_no_peer_cert, false}, {versions, ['tlsv1.3', 'tlsv1.2']}]`;
 }
 
-/** A listener: `{"ip", port}` on one address, or the bare port (every interface, IPv4 and IPv6: a pod's). */
-const listener = (bind: string | undefined, port: number) => (bind === undefined ? String(port) : `{${erlString(bind)}, ${port}}`);
+/** A listener: `{"ip", port}` on one address, or (bind null) the bare port: every interface, IPv4 and IPv6 — a pod's. */
+const listener = (bind: string | null, port: number) => (bind === null ? String(port) : `{${erlString(bind)}, ${port}}`);
 
 /**
  * `rabbit` application entries for TLS (advanced.config): AMQPS on the node's AMQPS port, the plain
  * listener kept only when TLS is not required. The local target binds `bindAddress` (and its env no
  * longer sets RABBITMQ_NODE_PORT then: it would re-open the plain listener); Kubernetes passes
- * `bind: undefined`, every interface of the pod.
+ * `bind: null`, every interface of the pod.
  */
 export function rabbitTlsEntries(
   config: Config,
   f: NodeTlsFiles,
   ports: { amqp: number; amqps?: number | undefined },
-  bind: string | undefined = config.bindAddress,
+  bind: string | null = config.bindAddress,
 ): string[] {
   if (!config.tls.enabled || ports.amqps === undefined) return [];
   return [
@@ -37,8 +37,8 @@ export function managementTlsOptions(config: Config, f: NodeTlsFiles): string {
 }
 
 /** `{rabbitmq_management, [{listener, ...}]}`: the management API on one address (local) or every interface (Kubernetes), HTTPS with TLS on. */
-export function managementListener(config: Config, f: NodeTlsFiles, port: number, bind: string | undefined = config.bindAddress): string {
-  return `{rabbitmq_management, [{listener, [{port, ${port}}${bind === undefined ? '' : `, {ip, ${erlString(bind)}}`}${managementTlsOptions(config, f)}]}]}`;
+export function managementListener(config: Config, f: NodeTlsFiles, port: number, bind: string | null = config.bindAddress): string {
+  return `{rabbitmq_management, [{listener, [{port, ${port}}${bind === null ? '' : `, {ip, ${erlString(bind)}}`}${managementTlsOptions(config, f)}]}]}`;
 }
 
 /**
