@@ -51,7 +51,10 @@ export const rabbitmqSchema = z.strictObject({
   managementPort: port.default(15672),
   /** rabbitmq_prometheus listener of node 0 (node i: +i); RabbitMQ's own default. */
   prometheusPort: port.default(15692),
-  /** AMQPS port of node 0 when TLS is on but not required; default port + 10. With tls.require, AMQPS takes rabbitmq.port itself. */
+  /**
+   * AMQPS port of node 0 when TLS is on but not required; default port + 10. With tls.require, AMQPS takes rabbitmq.port itself.
+   * Kubernetes: every pod's AMQPS port, with or without tls.require; default 5671.
+   */
   tlsPort: port.optional(),
   /** Erlang distribution port of node 0; default: port + 20000 (RabbitMQ's own rule). */
   distPort: port.optional(),
