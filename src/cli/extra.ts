@@ -53,9 +53,8 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
     .requiredOption('--listen <host:port>', 'address to serve /metrics on')
     .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
-  program
-    .command('certs')
-    .description('TLS certificates of the local target (tls.enabled)')
+  const certs = program.command('certs').description('TLS certificates of the local target (tls.enabled)');
+  certs
     .command('rotate')
     .description('issue a new certificate for every node and make each running daemon load it without a restart')
     .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
@@ -67,6 +66,13 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
         return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), { ...g(cmd), ca: o.ca });
       }),
     );
+  certs
+    .command('renew')
+    .description(
+      'renew only the node certificates that are due (past 2/3 of their lifetime, a SAN missing, from a retired CA) and reload them without a restart; nothing due: says so and changes nothing (the daily certs timer runs this)',
+    )
+    .option('--json', 'print JSON')
+    .action(wrap(async (_o, cmd: Command) => (await import('./commands/certs.js')).certsRenewCommand(g(cmd))));
   program
     .command('render')
     .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
@@ -100,6 +106,7 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
     .description('back up MariaDB (mariadb-backup, from a Synced non-writer Galera node) and the RabbitMQ definitions into a folder with a manifest')
     .option('--incremental', 'only what changed since the newest backup (its chain must be intact)')
     .option('--to <dir>', 'backups folder (default: backup.dir, else <state dir>/backups)')
+    .option('--verify', 'then verify the new backup as `osb backup verify` does (files re-read, chain restored again); exit 1 when it fails')
     .option('--json', 'print JSON')
     .action(wrap(async (_o, cmd: Command) => (await cmds()).backupCommand({ ...g(cmd), ...cmd.opts() })));
   backup

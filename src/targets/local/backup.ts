@@ -17,7 +17,7 @@ import type { BackupChainLink, BackupFile, BackupHooks, BackupManifest, Restored
 import { OsbError } from '../../util/errors.js';
 import { portIsFree } from '../../util/net.js';
 import type { Progress } from '../../util/progress.js';
-import { type DeploymentSources, deployedComponents, openDeployment } from './context.js';
+import { backupRoot, type DeploymentSources, deployedComponents, openDeployment } from './context.js';
 import { deployLocal } from './deploy.js';
 import { destroyLocal } from './destroy.js';
 import { localInstances } from './instances.js';
@@ -33,7 +33,7 @@ const SECRETS = 'secrets.json';
 const hooks = (c: ComponentName): BackupHooks | undefined => definition(c).backup;
 const backupComponents = (cs: ComponentName[]) => cs.filter((c) => hooks(c));
 
-export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));
+export { backupRoot };
 
 function sha256(file: string): Promise<string> {
   return new Promise((res, rej) => {
@@ -334,19 +334,33 @@ export function applyRetention(root: string, config: Config, now = Date.now()): 
   return removed;
 }
 
-export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string }> {
+/** How long `osb backup archive-binlogs` waits for a backup that holds the backups folder before it leaves the work to it. */
+const ARCHIVE_LOCK_WAIT_MS = 10_000;
+
+export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string; skipped?: string }> {
   const d = openDeployment(opts);
   const root = backupRoot(d.config, d.stateDir, opts.to);
   if (!d.config.backup.pitr) throw new OsbError('binary logs are off (backup.pitr=false)', 'turn them on with --set backup.pitr=true and osb deploy', 2);
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const copied: string[] = [];
-  for (const c of backupComponents(deployedComponents(d))) {
-    const h = hooks(c)!;
-    if (!h.archiveLogs) continue;
-    const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
-    copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+  const archive = async () => {
+    const copied: string[] = [];
+    for (const c of backupComponents(deployedComponents(d))) {
+      const h = hooks(c)!;
+      if (!h.archiveLogs) continue;
+      const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
+      copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+    }
+    return { copied, root };
+  };
+  // One archiver at a time per folder (the minutely timer and `osb backup`, which archives too, write the
+  // same index). A backup holds the folder for minutes: this run leaves the work to it and to the next run.
+  try {
+    return await withStateLock(root, archive, ARCHIVE_LOCK_WAIT_MS, () => {});
+  } catch (err) {
+    if (err instanceof OsbError && err.exitCode === 5)
+      return { copied: [], root, skipped: 'a backup is running in this folder: it archives the binlogs itself' };
+    throw err;
   }
-  return { copied, root };
 }
 
 // ---------- osb backup verify / list ----------
