@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/components/index.js';
 import { OsbError } from '../../src/util/errors.js';
+import { loadValuesTree } from '../../src/config/load.js';
+import { deepMerge } from '../../src/config/set.js';
 import { cronProblem, cronToOnCalendar, parseCron, type ParsedCron } from '../../src/util/cron.js';
 
 describe('parseCron reads the five fields as cron does', () => {
@@ -165,6 +167,13 @@ describe('backup.schedule in the config', () => {
     expect(err).toBeInstanceOf(OsbError);
     expect((err as OsbError).line).toMatch(/^config key "backup.schedule": not a valid cron expression: minute field: 61 is outside 0-59/);
     expect((err as OsbError).line.split('\n')).toHaveLength(1);
+  });
+
+  it('--set backup.schedule=null forgets a remembered schedule (Helm: back to the default)', () => {
+    const remembered = { backup: { schedule: '30 2 * * *', pitr: true } };
+    const merged = deepMerge(remembered, loadValuesTree({ set: ['backup.schedule=null'] }));
+    expect(merged).toEqual({ backup: { pitr: true } });
+    expect(loadConfig({ set: ['backup.schedule=null'] }).backup.schedule).toBeUndefined();
   });
 
   it('backup.verify defaults to false', () => {

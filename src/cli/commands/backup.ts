@@ -8,8 +8,9 @@ type BackupCliOptions = GlobalOptions & { incremental?: boolean; to?: string; ve
 
 export async function backupCommand(o: BackupCliOptions): Promise<number> {
   const r = await takeBackup({ ...sources(o), incremental: o.incremental, to: o.to, progress: cliProgress(verbosity(o)) });
+  const log = cliLog(verbosity(o));
   // --verify (backup.verify on the scheduled ones): the backup as it now lies on disk, restored once more.
-  const v = o.verify && r.verified ? await verifyBackup({ ...sources(o), backup: r.dir, report: cliLog(verbosity(o)) }) : undefined;
+  const v = o.verify && r.verified ? await verifyBackup({ ...sources(o), backup: r.dir, report: (m) => log(`verify: ${m}`) }) : undefined;
   if (o.json) print(JSON.stringify(v ? { ...r, verify: v } : r, null, 2));
   else {
     print(`${r.kind} backup ${r.id}${r.parent ? ` (on ${r.parent})` : ''}: ${formatBytes(r.totalBytes)} in ${r.seconds.toFixed(1)}s → ${r.dir}`);

@@ -192,7 +192,8 @@ export function scheduleLines(schedules: ScheduleStatus[]): string[] {
   const when = (iso?: string) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '-');
   return schedules.flatMap((s) => {
     if (s.crontab) return [`scheduled ${s.job} (${s.key}): no systemd timers here; crontab line: ${s.crontab}`];
-    const line = `timer ${s.job} (${s.key}): next ${when(s.nextRun)}, last ${when(s.lastRun)} ${s.lastResult ?? ''}`.trimEnd();
+    const last = s.lastResult === 'running' ? 'running now' : s.lastRun ? `last ${when(s.lastRun)}: ${s.lastResult}` : 'no run yet';
+    const line = `timer ${s.job} (${s.key}): next ${when(s.nextRun)}, ${last}`;
     const warn =
       s.state !== 'active/waiting' && s.state !== 'active/running'
         ? [`WARNING: ${s.timer} is ${s.state}: run \`osb deploy\` to install and start it`]

@@ -1,6 +1,7 @@
 /**
  * systemd as the supervisor of local deployments: unit rendering (pure) and thin systemctl/journalctl
- * wrappers. Not wired into deploy yet.
+ * wrappers; supervisor.ts drives them. Units: one per node, extra and helper, the deployment's target,
+ * and a oneshot service plus a timer per scheduled job (schedules.ts).
  *
  * Facts verified under systemd 252 (Debian 12) in the test container (test/helpers/systemd-container.ts):
  *  - RestartSteps= / RestartMaxDelaySec= (exponential back-off) do not exist before 254: "Unknown key,
