@@ -124,7 +124,9 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
     .action(wrap(async (_o, cmd: Command) => (await cmds()).listCommand({ ...g(cmd), ...cmd.opts() })));
   backup
     .command('archive-binlogs')
-    .description('copy closed MariaDB binlogs into the backups folder (backup.pitr); run it every minute from a timer or cron')
+    .description(
+      'copy closed MariaDB binlogs into the backups folder (backup.pitr); under systemd `osb deploy` installs a timer that runs it every minute, elsewhere it prints the crontab line',
+    )
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (_o, cmd: Command) => (await cmds()).archiveCommand({ ...g(cmd), ...cmd.opts() })));
