@@ -53,9 +53,8 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
     .requiredOption('--listen <host:port>', 'address to serve /metrics on')
     .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
-  program
-    .command('certs')
-    .description('TLS certificates of the local target (tls.enabled)')
+  const certs = program.command('certs').description('TLS certificates of the local target (tls.enabled)');
+  certs
     .command('rotate')
     .description('issue a new certificate for every node and make each running daemon load it without a restart')
     .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
@@ -67,6 +66,13 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
         return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), { ...g(cmd), ca: o.ca });
       }),
     );
+  certs
+    .command('renew')
+    .description(
+      'renew only the node certificates that are due (past 2/3 of their lifetime, a SAN missing, from a retired CA) and reload them without a restart; nothing due: says so and changes nothing (the daily certs timer runs this)',
+    )
+    .option('--json', 'print JSON')
+    .action(wrap(async (_o, cmd: Command) => (await import('./commands/certs.js')).certsRenewCommand(g(cmd))));
   program
     .command('render')
     .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
@@ -105,6 +111,7 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
     .option('--incremental', 'only what changed since the newest backup (its chain must be intact)')
     .option('--logical', 'per-service logical dumps (mariadb-dump --single-transaction) and accounts, to load into a running deployment')
     .option('--to <dir>', 'backups folder (default: backup.dir, else <state dir>/backups)')
+    .option('--verify', 'then verify the new backup as `osb backup verify` does (files re-read, chain restored again); exit 1 when it fails')
     .option('--json', 'print JSON')
     .action(wrap(async (services: string[], _o, cmd: Command) => (await cmds()).backupCommand(services, { ...g(cmd), ...cmd.opts() })));
   backup
@@ -124,7 +131,9 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
     .action(wrap(async (_o, cmd: Command) => (await cmds()).listCommand({ ...g(cmd), ...cmd.opts() })));
   backup
     .command('archive-binlogs')
-    .description('copy closed MariaDB binlogs into the backups folder (backup.pitr); run it every minute from a timer or cron')
+    .description(
+      'copy closed MariaDB binlogs into the backups folder (backup.pitr); under systemd `osb deploy` installs a timer that runs it every minute, elsewhere it prints the crontab line',
+    )
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (_o, cmd: Command) => (await cmds()).archiveCommand({ ...g(cmd), ...cmd.opts() })));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronProblem } from '../util/cron.js';
 
 export const COMPONENTS = ['rabbitmq', 'mariadb', 'memcached'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
@@ -188,6 +189,8 @@ export const tlsSchema = z
         });
     }
   });
+const CRON_SHAPE = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/;
+
 export const backupSchema = z.strictObject({
   /** Where backups land (each in its own folder); default: <state dir>/backups. */
   dir: z.string().min(1).optional(),
@@ -205,17 +208,27 @@ export const backupSchema = z.strictObject({
   /** Port of the scratch server `osb backup verify` starts; default: the first free port from mariadb.port + 90. */
   verifyPort: port.optional(),
   /**
-   * Cron expression (5 fields, or @hourly/@daily/...) of scheduled full backups. Kubernetes: a CronJob
-   * (docs/backup.md). Local target: documented only — run `osb backup` from a systemd timer or cron.
+   * Cron expression (5 fields, or @hourly/@daily/...) of scheduled full backups (docs/backup.md). Local
+   * target under systemd: `osb deploy` installs `osb-<id>-backup.timer` (OnCalendar= converted from it,
+   * Persistent=true) running `osb backup`; without systemd, deploy prints the crontab line to add.
+   * Kubernetes: a CronJob.
    */
   schedule: z
     .string()
     .trim()
-    .regex(
-      /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/,
-      'a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * *", or @daily/@hourly',
-    )
+    .regex(CRON_SHAPE, 'a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * *", or @daily/@hourly')
+    .superRefine((s, ctx) => {
+      // The shape is reported by the regex above: one message, not two.
+      const problem = CRON_SHAPE.test(s) ? cronProblem(s) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', message: `not a valid cron expression: ${problem} (e.g. "30 2 * * *", or @daily)` });
+    })
     .optional(),
+  /**
+   * Local target: every scheduled backup is then verified as `osb backup verify` does (its files
+   * re-read, the chain restored again into a scratch server, table checksums compared); the timer's
+   * run fails when it does not verify.
+   */
+  verify: z.boolean().default(false),
   /** Kubernetes: the PersistentVolumeClaim the scheduled backups land on. */
   volume: z
     .strictObject({

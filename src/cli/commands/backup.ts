@@ -6,7 +6,7 @@ import { cliLog, cliProgress } from '../progress.js';
 import { type GlobalOptions, sources, verbosity } from '../options.js';
 import { print } from './target.js';
 
-type BackupCliOptions = GlobalOptions & { incremental?: boolean; logical?: boolean; to?: string };
+type BackupCliOptions = GlobalOptions & { incremental?: boolean; logical?: boolean; to?: string; verify?: boolean };
 
 export async function backupCommand(services: string[], o: BackupCliOptions): Promise<number> {
   if (services.length && !o.logical)
@@ -23,19 +23,24 @@ export async function backupCommand(services: string[], o: BackupCliOptions): Pr
     return r.verified ? 0 : 1;
   }
   const r = await takeBackup({ ...sources(o), incremental: o.incremental, to: o.to, progress: cliProgress(verbosity(o)) });
-  if (o.json) print(JSON.stringify(r, null, 2));
+  const log = cliLog(verbosity(o));
+  // --verify (backup.verify on the scheduled ones): the backup as it now lies on disk, restored once more.
+  const v = o.verify && r.verified ? await verifyBackup({ ...sources(o), backup: r.dir, report: (m) => log(`verify: ${m}`) }) : undefined;
+  if (o.json) print(JSON.stringify(v ? { ...r, verify: v } : r, null, 2));
   else {
     print(`${r.kind} backup ${r.id}${r.parent ? ` (on ${r.parent})` : ''}: ${formatBytes(r.totalBytes)} in ${r.seconds.toFixed(1)}s → ${r.dir}`);
     if (r.binlogsArchived) print(`archived ${r.binlogsArchived} binlog file(s)`);
     if (r.removed.length) print(`retention removed: ${r.removed.join(', ')}`);
     print(r.verified ? 'checked: restored into a scratch server, table checksums recorded' : `CHECK FAILED: ${r.problems.join('; ')}`);
+    if (v)
+      print(v.ok ? `verified: ${v.id} restored again from its files, every table checksum equal to the manifest` : `VERIFY FAILED: ${v.problems.join('; ')}`);
   }
-  return r.verified ? 0 : 1;
+  return r.verified && (!v || v.ok) ? 0 : 1;
 }
 
 export async function archiveCommand(o: BackupCliOptions): Promise<number> {
   const r = await archiveBinlogs({ ...sources(o), to: o.to });
-  print(o.json ? JSON.stringify(r, null, 2) : `archived ${r.copied.length} binlog file(s) into ${r.root}`);
+  print(o.json ? JSON.stringify(r, null, 2) : r.skipped ? `archived nothing: ${r.skipped}` : `archived ${r.copied.length} binlog file(s) into ${r.root}`);
   return 0;
 }
 

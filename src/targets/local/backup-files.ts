@@ -19,7 +19,8 @@ export const SECRETS = 'secrets.json';
 export const hooks = (c: ComponentName): BackupHooks | undefined => definition(c).backup;
 export const backupComponents = (cs: ComponentName[]) => cs.filter((c) => hooks(c));
 
-export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));
+/** Where backups land (one definition, in the deployment context: the schedules use it too). */
+export { backupRoot } from './context.js';
 
 export function sha256(file: string): Promise<string> {
   return new Promise((res, rej) => {

@@ -254,19 +254,33 @@ export function applyRetention(root: string, config: Config, now = Date.now()): 
   return removed;
 }
 
-export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string }> {
+/** How long `osb backup archive-binlogs` waits for a backup that holds the backups folder before it leaves the work to it. */
+const ARCHIVE_LOCK_WAIT_MS = 10_000;
+
+export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string; skipped?: string }> {
   const d = openDeployment(opts);
   const root = backupRoot(d.config, d.stateDir, opts.to);
   if (!d.config.backup.pitr) throw new OsbError('binary logs are off (backup.pitr=false)', 'turn them on with --set backup.pitr=true and osb deploy', 2);
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const copied: string[] = [];
-  for (const c of backupComponents(deployedComponents(d))) {
-    const h = hooks(c)!;
-    if (!h.archiveLogs) continue;
-    const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
-    copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+  const archive = async () => {
+    const copied: string[] = [];
+    for (const c of backupComponents(deployedComponents(d))) {
+      const h = hooks(c)!;
+      if (!h.archiveLogs) continue;
+      const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
+      copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+    }
+    return { copied, root };
+  };
+  // One archiver at a time per folder (the minutely timer and `osb backup`, which archives too, write the
+  // same index). A backup holds the folder for minutes: this run leaves the work to it and to the next run.
+  try {
+    return await withStateLock(root, archive, ARCHIVE_LOCK_WAIT_MS, () => {});
+  } catch (err) {
+    if (err instanceof OsbError && err.exitCode === 5)
+      return { copied: [], root, skipped: 'a backup is running in this folder: it archives the binlogs itself' };
+    throw err;
   }
-  return { copied, root };
 }
 
 // ---------- osb backup verify / list ----------

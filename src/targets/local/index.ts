@@ -3,7 +3,7 @@ import type { Outcome, Target, TargetSources } from '../../model/target.js';
 import { formatBytes, formatDuration, table } from '../../util/format.js';
 import { serviceEndpointsText, servicesObject } from '../../openstack/service-endpoints.js';
 import { deployedComponents, openDeployment } from './context.js';
-import { deployLocal } from './deploy.js';
+import { deployLocal, type DeployResult } from './deploy.js';
 import { destroyLocal } from './destroy.js';
 import { localEndpoints } from './endpoints.js';
 import { localSmokeSuites, runSmokeSuites } from './smoke.js';
@@ -31,11 +31,14 @@ export function localTarget(src: TargetSources): Target {
           components: result.components,
           provisioning: result.provisioning,
           supervision: result.supervision,
+          schedules: result.schedules,
+          ...(result.scheduleChange ? { scheduleChange: result.scheduleChange } : {}),
         },
         text: lines(
           (!req.quiet || result.changed) && table(rows),
           !!result.provisioning?.length &&
             `OpenStack services: ${result.provisioning.map((p) => `${p.service} ${p.changed ? 'provisioned' : 'unchanged'}`).join(', ')}`,
+          ...scheduleLines(result, req.quiet),
           result.changed ? `deployed in ${seconds}s (state: ${result.stateDir})` : `no change: everything already deployed as configured (${seconds}s)`,
         ),
       };
@@ -124,4 +127,15 @@ function certificateLines(nodes: NodeStatus[]): string[] {
     `certificates: ${withCert.map((n) => `${n.name} until ${n.certificate!.notAfter.slice(0, 10)} (${n.certificate!.daysLeft}d)`).join(', ')}`,
     ...withCert.filter((n) => n.certificate!.warning).map((n) => `WARNING: ${n.name}: ${n.certificate!.warning}`),
   ];
+}
+
+/** After a deploy under systemd: the timers it runs (and what changed); without systemd the crontab lines went to stderr. */
+function scheduleLines(r: DeployResult, quiet?: boolean): string[] {
+  const ch = r.scheduleChange;
+  if (!ch) return [];
+  const out: string[] = [];
+  if ((!quiet || ch.installed.length) && r.schedules.length)
+    out.push(`timers: ${r.schedules.map((s) => `${s.timer} (${s.onCalendar.join(' or ')}${ch.installed.includes(s.job) ? ', installed' : ''})`).join(', ')}`);
+  if (ch.removed.length) out.push(`timers removed: ${ch.removed.join(', ')} (no longer in the config)`);
+  return out;
 }
