@@ -39,7 +39,11 @@ const elapsed = () => (now() - START) / 1000;
 // Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
 const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, tls: 100, cluster: 150, render: 10, backup: 300, supervision: 200 };
 const ORDER = ['cold', 'noop', 'load', 'metrics', 'tls', 'cluster', 'render', 'backup', 'supervision'];
-const reserveAfter = (section) => ORDER.slice(ORDER.indexOf(section) + 1).reduce((a, s) => a + MIN_COST[s], 0);
+// Only sections that will run are reserved for (BENCH_ONLY leaves the others out).
+const reserveAfter = (section) =>
+  ORDER.slice(ORDER.indexOf(section) + 1)
+    .filter((s) => !ONLY || ONLY.has(s))
+    .reduce((a, s) => a + MIN_COST[s], 0);
 /** Is there time for another run of `perRunS` seconds in this section? */
 const affordable = (section, perRunS) => elapsed() + perRunS + reserveAfter(section) <= BUDGET_S;
 
