@@ -12,7 +12,7 @@
 // BENCH_BACKUP_TABLES (16) × BENCH_BACKUP_ROWS (250000) sysbench rows for the backup section.
 import { sectionSupervision } from './lib/supervision.mjs';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -879,6 +879,71 @@ async function sectionRender() {
     }
     f.pair(r.code === 0 ? r.seconds : undefined, base.seconds);
     log(`6 render run ${i + 1}: ${r.seconds.toFixed(2)} s (${(r.stdout.length / 1024).toFixed(0)} KiB)`);
+  }
+  await renderAgainstHelm(dir);
+}
+
+/**
+ * `osb render` next to `helm template` of the three upstream openstack-helm charts (rabbitmq, mariadb,
+ * memcached, one process each, as the seed's scripts run them), pinned in ../shared/baselines/.
+ * helm comes from BENCH_HELM or the PATH (../shared/baselines/README.md says where to get one).
+ */
+async function renderAgainstHelm(dir) {
+  const f = figs.add('6', '`osb render --target kubernetes` (all three)', {
+    unit: 's',
+    baseline: '`helm template` of the upstream rabbitmq, mariadb, memcached charts (three runs, summed)',
+  });
+  const baselines = join(REPO, '..', 'shared', 'baselines');
+  const tarball = existsSync(baselines) ? readdirSync(baselines).find((n) => /^openstack-helm-.*-backend-charts\.tar\.gz$/.test(n)) : undefined;
+  const helm = process.env.BENCH_HELM || spawnSync('sh', ['-c', 'command -v helm'], { encoding: 'utf8' }).stdout.trim() || undefined;
+  if (!tarball) return f.skip(`the pinned upstream charts are absent (${baselines}/openstack-helm-*-backend-charts.tar.gz)`);
+  if (!helm || !existsSync(helm)) return f.skip('no helm binary: set BENCH_HELM=/path/to/helm (../shared/baselines/README.md says where to get one)');
+  const charts = join(root, 'helm-charts');
+  mkdirSync(charts, { recursive: true });
+  const helmEnv = { ...process.env, HELM_CACHE_HOME: join(charts, '.cache'), HELM_CONFIG_HOME: join(charts, '.config'), HELM_DATA_HOME: join(charts, '.data') };
+  const untar = spawnSync('tar', ['-xzf', join(baselines, tarball), '-C', charts], { encoding: 'utf8' });
+  if (untar.status !== 0) return f.skip(`cannot unpack ${tarball}: ${untar.stderr.trim()}`);
+  const chartDir = (name) => {
+    const found = spawnSync('find', [charts, '-name', 'Chart.yaml', '-path', `*/${name}/Chart.yaml`], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')[0];
+    return found ? dirname(found) : undefined;
+  };
+  const names = ['rabbitmq', 'mariadb', 'memcached'];
+  const dirs = names.map(chartDir);
+  if (dirs.some((d) => !d)) return f.skip(`the tarball lacks one of the charts ${names.join(', ')}`);
+  for (const d of dirs) {
+    const dep = spawnSync(helm, ['dependency', 'build', d], { encoding: 'utf8', env: helmEnv });
+    if (dep.status !== 0) return f.skip(`helm dependency build ${d}: ${lastLines(dep.stderr || dep.stdout, 1)}`);
+  }
+  const helmTemplate = async () => {
+    let total = 0;
+    for (const [i, d] of dirs.entries()) {
+      const r = await run(helm, ['template', names[i], d, '--namespace', 'openstack'], { env: helmEnv, timeoutMs: 120_000 });
+      if (r.code !== 0) throw new Error(`helm template ${names[i]} exited ${r.code}: ${lastLines(r.stderr || r.stdout, 1)}`);
+      total += r.seconds;
+    }
+    return total;
+  };
+  for (let i = 0; i < FAST_RUNS; i++) {
+    if (i > 2 && !affordable('render', 5)) break;
+    try {
+      const order = i % 2 === 0 ? ['osb', 'helm'] : ['helm', 'osb'];
+      const t = {};
+      for (const side of order) {
+        if (side === 'helm') t.helm = await helmTemplate();
+        else {
+          const r = await osb(dir, ['render', '--target', 'kubernetes'], 120_000);
+          if (r.code !== 0) throw new Error(`osb render exited ${r.code}`);
+          t.osb = r.seconds;
+        }
+      }
+      f.pair(t.osb, t.helm);
+      log(`6 render vs helm run ${i + 1}: osb ${t.osb.toFixed(2)} s, helm template ×3 ${t.helm.toFixed(2)} s`);
+    } catch (err) {
+      f.error(errMsg(err));
+      return;
+    }
   }
 }
 
