@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import mysql from 'mysql2/promise';
-import { startBareMariadb, startBareMemcached, startBareRabbitmq } from './lib/bare.mjs';
+import { BARE_CHARSET, startBareGalera, startBareMariadb, startBareMemcached, startBareRabbitmq } from './lib/bare.mjs';
 import { cleanupAll, registry } from './lib/cleanup.mjs';
 import { amqpRun, memcslap, prepareSysbenchAccount, SB, sysbenchPrepare, sysbenchRun } from './lib/load.mjs';
 import { blockPortList, blockPorts, osb, osbEndpoints, portFlags, REPO } from './lib/osb.mjs';
@@ -37,7 +37,7 @@ const START = now();
 const elapsed = () => (now() - START) / 1000;
 
 // Minimum cost of each section (one run each), reserved while earlier sections decide on more runs.
-const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, tls: 100, cluster: 150, render: 10, backup: 300, supervision: 200 };
+const MIN_COST = { cold: 60, noop: 15, load: 110, metrics: 90, tls: 100, cluster: 220, render: 10, backup: 300, supervision: 200 };
 const ORDER = ['cold', 'noop', 'load', 'metrics', 'tls', 'cluster', 'render', 'backup', 'supervision'];
 // Only sections that will run are reserved for (BENCH_ONLY leaves the others out).
 const reserveAfter = (section) =>
@@ -148,7 +148,7 @@ async function osbDestroy(dir, block) {
   return r.seconds;
 }
 
-async function bareStartAll(i) {
+async function bareStartAll(i, { rabbitmqPlugins = true } = {}) {
   const dir = join(root, `bare-${i}`);
   const p = blockPorts(ctx.blocks.bare);
   const started = [];
@@ -161,6 +161,10 @@ async function bareStartAll(i) {
     started.push(rabbitmq);
     // The same node with the plugins osb enables (management for provisioning and health, prometheus for
     // metrics): the share of the cold deploy that is the plugins' boot, not osb. Started and stopped here.
+    if (!rabbitmqPlugins) {
+      await sleep(SETTLE_MS);
+      return { dir, memcached, mariadb, rabbitmq, ...footprint(dir, p.epmd) };
+    }
     const withPlugins = await startBareRabbitmq(join(dir, 'rabbitmq-plugins'), {
       port: p.rabbitmq + 1,
       distPort: p.dist + 1,
@@ -312,9 +316,24 @@ async function sectionNoop() {
 
 // ------------------------------------------------------------------ 4: throughput (single nodes)
 
+/** Without the cold section (BENCH_ONLY=load,…): one osb deployment and one set of bare daemons, not timed. */
+async function ensureSingles() {
+  if (ctx.osbDir || ctx.bare || !ONLY || ONLY.has('cold')) return;
+  log('4 no cold section: deploying osb and starting the bare daemons for the single-node rows');
+  try {
+    ctx.osbDir = (await osbColdDeploy('singles')).dir;
+    ctx.bare = await bareStartAll('singles', { rabbitmqPlugins: false });
+  } catch (err) {
+    notes.push(`single nodes for the load rows: ${errMsg(err)}`);
+    log(`4 single nodes failed: ${errMsg(err)}`);
+  }
+}
+
 async function sectionLoad() {
-  const fSb = figs.add('4', `sysbench oltp_read_write, 1 node, ${4} threads`, { unit: 'tx/s', better: 'higher', baseline: 'bare mariadbd, default config' });
-  const fSbLat = figs.add('4', '  sysbench p95 latency, 1 node', { unit: 'ms', baseline: 'bare mariadbd, default config' });
+  // The bare server gets Debian's utf8mb4 (50-server.cnf), the character set OpenStack needs and osb serves.
+  const bareMy = 'bare mariadbd, defaults + utf8mb4 (as Debian ships it)';
+  const fSb = figs.add('4', `sysbench oltp_read_write, 1 node, ${SB.threads} threads`, { unit: 'tx/s', better: 'higher', baseline: bareMy });
+  const fSbLat = figs.add('4', '  sysbench p95 latency, 1 node', { unit: 'ms', baseline: bareMy });
   const fSet = figs.add('4', 'memcslap set', { unit: 'ops/s', better: 'higher', baseline: 'bare memcached, default flags' });
   const fGet = figs.add('4', 'memcslap get', { unit: 'ops/s', better: 'higher', baseline: 'bare memcached, default flags' });
   const fAmqp = {};
@@ -325,6 +344,7 @@ async function sectionLoad() {
     };
   }
   const all = [fSb, fSbLat, fSet, fGet, ...Object.values(fAmqp).flatMap((x) => [x.publish, x.consume])];
+  await ensureSingles();
   if (!ctx.osbDir || !ctx.bare) {
     for (const f of all) f.skip(!ctx.osbDir ? 'no osb deployment' : 'no bare daemons');
     return;
@@ -427,6 +447,7 @@ async function sectionLoad() {
  * usual 5 s scrape of mysqld-exporter runs (a GET /metrics every 5 s) against the same node unscraped.
  */
 async function sectionMetrics() {
+  await ensureSingles();
   const fRss = figs.add('5', 'idle RSS, all daemons + exporters', { unit: 'MB', baseline: 'same deployment, metrics.enabled=false' });
   const fSb = figs.add('4', 'sysbench oltp_read_write, 1 node, mysqld-exporter scraped every 5 s', {
     unit: 'tx/s',
@@ -652,6 +673,66 @@ async function ensureBareMariadbForSysbench() {
   await sysbenchPrepare(ctx.bareMariadb.port, ctx.sbPassword);
 }
 
+/** The bare 3-node Galera cluster's ports, in the bare block: clients mariadb+5+i, Galera like osb's scheme. */
+function bareGaleraPorts() {
+  const p = blockPorts(ctx.blocks.bare);
+  return [0, 1, 2].map((i) => ({ client: p.mariadb + 5 + i, group: p.galera + i, ist: p.galera + 10 + i, sst: p.galera + 20 + i }));
+}
+
+/**
+ * sysbench against osb's 3-node cluster (through its endpoint, and direct to node 0), a bare 3-node
+ * cluster (node 0) and the bare single server, in this order and reversed every other run.
+ */
+async function galeraSysbench(eps, [fSbG, fSbP, fSb3]) {
+  let bareGalera;
+  try {
+    await ensureBareMariadbForSysbench();
+    await prepareSysbenchAccount({ host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password }, ctx.sbPassword);
+    const secs = await sysbenchPrepare(eps.mariadb.port, ctx.sbPassword);
+    log(`4 sysbench prepare (osb Galera): ${secs.toFixed(1)} s`);
+    try {
+      bareGalera = await startBareGalera(join(root, 'bare-galera'), bareGaleraPorts(), { charset: BARE_CHARSET });
+      log(`4 bare Galera: 3 nodes Synced in ${bareGalera.readyS.toFixed(1)} s`);
+      await prepareSysbenchAccount({ socketPath: bareGalera.socket, user: OS_USER }, ctx.sbPassword);
+      const bs = await sysbenchPrepare(bareGalera.port, ctx.sbPassword);
+      log(`4 sysbench prepare (bare Galera): ${bs.toFixed(1)} s`);
+    } catch (err) {
+      fSbG.error(`bare Galera: ${errMsg(err)}`);
+      await bareGalera?.stop();
+      bareGalera = undefined;
+    }
+    const ports = { proxy: eps.mariadb.port, node0: eps.mariadb.nodes[0].port, bareGalera: bareGalera?.port, bare1: ctx.bareMariadb.port };
+    const sides = Object.keys(ports).filter((k) => ports[k] !== undefined);
+    for (let i = 0; i < RUNS; i++) {
+      if (i > 0 && !affordable('cluster', sides.length * LOAD_S + 90)) {
+        notes.push(`sysbench Galera: ${i} of ${RUNS} runs (time budget)`);
+        break;
+      }
+      const res = {};
+      // Compared sides run back to back (proxy|node 0, node 0|bare Galera), who goes first alternating.
+      const order = i % 2 === 0 ? sides : [...sides].reverse();
+      for (const s of order) {
+        try {
+          res[s] = await sysbenchRun(ports[s], ctx.sbPassword, LOAD_S);
+        } catch (err) {
+          (s === 'proxy' ? fSbP : s === 'bare1' ? fSb3 : fSbG).error(`${s}: ${errMsg(err)}`);
+        }
+      }
+      fSbG.pair(res.node0?.tps, res.bareGalera?.tps);
+      fSbP.pair(res.proxy?.tps, res.node0?.tps);
+      fSb3.pair(res.proxy?.tps, res.bare1?.tps);
+      log(
+        `4 sysbench Galera run ${i + 1}: osb proxy ${res.proxy?.tps}, osb node 0 ${res.node0?.tps}, bare Galera node 0 ${res.bareGalera?.tps}, bare 1 node ${res.bare1?.tps} tx/s`,
+      );
+    }
+  } catch (err) {
+    for (const f of [fSbG, fSbP, fSb3]) f.error(errMsg(err));
+  } finally {
+    await bareGalera?.stop();
+    rmSync(join(root, 'bare-galera'), { recursive: true, force: true });
+  }
+}
+
 async function galeraState(eps) {
   const nodes = eps.mariadb.nodes ?? [{ host: eps.mariadb.host, port: eps.mariadb.port }];
   const states = [];
@@ -696,11 +777,25 @@ async function sectionClusters() {
   const fGRec = figs.add('3', 'Galera recovery after kill -9 of all 3 (`osb deploy` → Primary, 3 Synced)', { unit: 's', baseline: 'cold formation, same run' });
   const fRForm = figs.add('3', 'RabbitMQ 3 nodes: cold formation (`osb deploy`, until 3 running)', { unit: 's', baseline: '(baseline of the recovery row)' });
   const fRRec = figs.add('3', 'RabbitMQ recovery after kill -9 of 1 node (`osb deploy` → 3 running)', { unit: 's', baseline: 'cold formation, same run' });
-  const fSb3 = figs.add('4', `sysbench oltp_read_write, Galera 3 nodes (writes to node 0), 4 threads`, {
+  // Three views of the same 3-node cluster, measured in one rotation so that drift hits all sides alike:
+  // osb's cluster against a bare cluster (what osb costs), osb's proxy against node 0 (what the
+  // single-writer path costs), and osb's endpoint against one bare server (what replication costs).
+  const fSbG = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, direct to node 0, 4 threads', {
     unit: 'tx/s',
     better: 'higher',
-    baseline: 'bare mariadbd (1 node), default config',
+    baseline: 'bare 3-node Galera (same binaries, distribution defaults + what Galera requires, mariabackup SST), node 0',
   });
+  const fSbP = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, through osb\'s HAProxy (the printed endpoint), 4 threads', {
+    unit: 'tx/s',
+    better: 'higher',
+    baseline: 'direct to node 0 of the same cluster',
+  });
+  const fSb3 = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, osb endpoint: cost of synchronous replication, not of osb', {
+    unit: 'tx/s',
+    better: 'higher',
+    baseline: 'bare mariadbd, 1 node (no replication)',
+  });
+  const fSbAll = [fSbG, fSbP, fSb3];
   let galeraSkip;
   let rabbitSkip;
   const cycles = RUNS >= 3 ? 2 : 1;
@@ -767,36 +862,8 @@ async function sectionClusters() {
           }
         }
       }
-      // 3-node sysbench against the bare single mariadbd, in the first cycle only
-      if (c === 0 && galeraForm !== undefined) {
-        try {
-          await ensureBareMariadbForSysbench();
-          await prepareSysbenchAccount(
-            { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password },
-            ctx.sbPassword,
-          );
-          const secs = await sysbenchPrepare(eps.mariadb.port, ctx.sbPassword);
-          log(`4 sysbench prepare (Galera): ${secs.toFixed(1)} s`);
-          for (let i = 0; i < RUNS; i++) {
-            if (i > 0 && !affordable('cluster', 2 * LOAD_S + 90)) {
-              notes.push(`sysbench Galera: ${i} of ${RUNS} runs (time budget)`);
-              break;
-            }
-            const res = {};
-            for (const s of i % 2 === 0 ? ['osb', 'bare'] : ['bare', 'osb']) {
-              try {
-                res[s] = await sysbenchRun(s === 'osb' ? eps.mariadb.port : ctx.bareMariadb.port, ctx.sbPassword, LOAD_S);
-              } catch (err) {
-                fSb3.error(`${s}: ${errMsg(err)}`);
-              }
-            }
-            fSb3.pair(res.osb?.tps, res.bare?.tps);
-            log(`4 sysbench Galera run ${i + 1}: osb ${res.osb?.tps} tx/s, bare 1 node ${res.bare?.tps} tx/s`);
-          }
-        } catch (err) {
-          fSb3.error(errMsg(err));
-        }
-      }
+      // 3-node sysbench, in the first cycle only
+      if (c === 0 && galeraForm !== undefined) await galeraSysbench(eps, fSbAll);
       // Recoveries: two per cycle, each paired with this cycle's cold formation
       for (let k = 0; k < 2; k++) {
         if (galeraForm !== undefined && affordable('cluster', 40)) {
@@ -851,8 +918,8 @@ async function sectionClusters() {
     perCycle = (now() - t0) / 1000;
   }
   if (galeraSkip) {
-    for (const f of [fGForm, fGRec, fSb3]) if (!f.figure.osb.length) f.skip(galeraSkip);
-  } else if (!fSb3.figure.osb.length && !fSb3.figure.errors.length) fSb3.skip('no sysbench baseline available');
+    for (const f of [fGForm, fGRec, ...fSbAll]) if (!f.figure.osb.length) f.skip(galeraSkip);
+  } else for (const f of fSbAll) if (!f.figure.osb.length && !f.figure.errors.length) f.skip('no sysbench baseline available');
   if (rabbitSkip) for (const f of [fRForm, fRRec]) if (!f.figure.osb.length) f.skip(rabbitSkip);
 }
 

@@ -104,14 +104,21 @@ export async function startBareMemcached(dir, port) {
 
 // ---------------------------------------------------------------- mariadb
 
+/**
+ * The bare servers' character set: utf8mb4, as Debian's /etc/mysql/mariadb.conf.d/50-server.cnf sets it
+ * and as osb serves it for OpenStack. The server's compiled-in latin1 costs less CPU per sysbench
+ * transaction (docs/performance.md, "MariaDB single node"), which is no reason to compare against it.
+ */
+export const BARE_CHARSET = ['character-set-server = utf8mb4', 'collation-server = utf8mb4_general_ci'];
+
 export function bareMariadbPaths(dir) {
   return { cnf: join(dir, 'my.cnf'), data: join(dir, 'data'), socket: join(dir, 'run', 'mysqld.sock'), log: join(dir, 'mariadb.err') };
 }
 
 /**
- * A private defaults file with only paths and port: everything else is the server's compiled-in
- * default, which is what Debian's /etc/mysql leaves almost untouched (its 50-server.cnf adds only
- * bind-address 127.0.0.1, charset and log expiry).
+ * A private defaults file with paths, port and the character set: everything else is the server's
+ * compiled-in default, which is what Debian's /etc/mysql leaves almost untouched (its 50-server.cnf
+ * adds only bind-address 127.0.0.1, the utf8mb4 character set and log expiry).
  */
 export async function startBareMariadb(dir, port) {
   const p = bareMariadbPaths(dir);
@@ -128,6 +135,7 @@ export async function startBareMariadb(dir, port) {
       'bind-address = 127.0.0.1',
       `log-error = ${p.log}`,
       `tmpdir = ${join(dir, 'tmp')}`,
+      ...BARE_CHARSET,
       '[client]',
       `socket = ${p.socket}`,
       '',
@@ -233,4 +241,94 @@ export async function startBareRabbitmq(dir, { port, distPort, epmdPort, plugins
       await stopDaemon(epmd, 5_000);
     },
   };
+}
+
+// ---------------------------------------------------------------- galera
+
+export const GALERA_PROVIDER = '/usr/lib/galera/libgalera_smm.so';
+
+/**
+ * A bare 3-node Galera cluster from the same mariadbd and libgalera_smm.so, started by hand: the
+ * distribution's defaults plus only what Galera requires (wsrep_on, provider, cluster address,
+ * binlog_format=ROW, innodb_autoinc_lock_mode=2) and the SST method osb uses (mariabackup, as the
+ * OS user over the socket), ports and paths isolated on 127.0.0.1. Node 0 forms the cluster with
+ * --wsrep-new-cluster, then node 1 and node 2 join by SST, one after the other (what a person
+ * following the MariaDB documentation does). `ports[i]`: { client, group, ist, sst }.
+ * `charset`: the server character set lines (the same as the bare single server's).
+ */
+export async function startBareGalera(dir, ports, { charset = [] } = {}) {
+  const peers = ports.map((p) => `127.0.0.1:${p.group}`).join(',');
+  const nodes = ports.map((p, i) => {
+    const d = join(dir, `node-${i}`);
+    return { i, dir: d, port: p.client, ports: p, ...bareMariadbPaths(d), child: undefined };
+  });
+  for (const n of nodes) {
+    for (const d of [n.data, join(n.dir, 'run'), join(n.dir, 'tmp'), join(n.dir, 'sst')]) mkdirSync(d, { recursive: true });
+    writeFileSync(
+      n.cnf,
+      [
+        '[mysqld]',
+        `user = ${userInfo().username}`,
+        `datadir = ${n.data}`,
+        `socket = ${n.socket}`,
+        `pid-file = ${join(n.dir, 'run', 'mysqld.pid')}`,
+        `port = ${n.port}`,
+        'bind-address = 127.0.0.1',
+        `log-error = ${n.log}`,
+        `tmpdir = ${join(n.dir, 'tmp')}`,
+        ...charset,
+        // what Galera requires
+        'wsrep_on = ON',
+        `wsrep_provider = ${GALERA_PROVIDER}`,
+        `wsrep_cluster_address = gcomm://${peers}`,
+        'binlog_format = ROW',
+        'innodb_autoinc_lock_mode = 2',
+        // the SST method osb uses; mariabackup logs in as the OS user over the socket
+        'wsrep_sst_method = mariabackup',
+        `wsrep_sst_auth = ${userInfo().username}:`,
+        // isolation: this node's addresses and ports
+        `wsrep_node_address = 127.0.0.1:${n.ports.group}`,
+        `wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:${n.ports.group};ist.recv_addr=127.0.0.1:${n.ports.ist}"`,
+        `wsrep_sst_receive_address = 127.0.0.1:${n.ports.sst}`,
+        '[sst]',
+        `sst-log-archive-dir = ${join(n.dir, 'sst')}`,
+        '[client]',
+        `socket = ${n.socket}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  const t0 = now();
+  await Promise.all(
+    nodes.map(async (n) => {
+      const inst = await run(BIN.installDb, [`--defaults-file=${n.cnf}`, '--skip-test-db', '--auth-root-authentication-method=socket'], { timeoutMs: 120_000 });
+      if (inst.code !== 0) throw new Error(`mariadb-install-db (node ${n.i}) failed: ${lastLines(inst.stderr || inst.stdout)}`);
+    }),
+  );
+  const synced = async (n) => {
+    exitedEarly(n.child, n.log);
+    const c = await mysql.createConnection({ socketPath: n.socket, user: userInfo().username, connectTimeout: 1000 });
+    try {
+      const [rows] = await c.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment', 'wsrep_cluster_status')");
+      const v = Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value]));
+      return v.wsrep_local_state_comment === 'Synced' && v.wsrep_cluster_status === 'Primary';
+    } finally {
+      c.destroy();
+    }
+  };
+  const stop = () => Promise.all(nodes.map((n) => stopDaemon(n.child, 60_000)));
+  try {
+    for (const n of nodes) {
+      n.child = startDaemon(BIN.mariadbd, [`--defaults-file=${n.cnf}`, ...(n.i === 0 ? ['--wsrep-new-cluster'] : [])], {
+        cwd: n.dir,
+        log: join(n.dir, 'console.log'),
+      });
+      await waitFor(() => synced(n), { timeoutMs: 300_000, intervalMs: 100, what: `bare Galera node ${n.i} Synced` });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const readyS = (now() - t0) / 1000;
+  return { name: 'galera', dir, nodes: nodes.map((n) => ({ port: n.port, socket: n.socket })), port: nodes[0].port, socket: nodes[0].socket, readyS, stop };
 }

@@ -21,12 +21,15 @@ export function blockPorts(block) {
   };
 }
 
-/** Every port a deployment in this block may use with up to 3 nodes per component. */
+/**
+ * Every port a deployment in this block may use with up to 3 nodes per component, plus what the bench
+ * puts there by hand: MariaDB's proxy (mariadb+9) and the bare Galera cluster's clients (mariadb+5+i).
+ */
 export function blockPortList(block) {
   const p = blockPorts(block);
-  const list = [p.epmd];
+  const list = [p.epmd, p.mariadb + 9];
   for (let i = 0; i < 3; i++) {
-    list.push(p.rabbitmq + i, p.management + i, p.dist + i, p.mariadb + i, p.galera + i, p.galera + 10 + i, p.galera + 20 + i, p.memcached + i);
+    list.push(p.rabbitmq + i, p.management + i, p.dist + i, p.mariadb + i, p.mariadb + 5 + i, p.galera + i, p.galera + 10 + i, p.galera + 20 + i, p.memcached + i);
   }
   return list;
 }
