@@ -783,17 +783,17 @@ async function sectionClusters() {
   const fSbG = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, direct to node 0, 4 threads', {
     unit: 'tx/s',
     better: 'higher',
-    baseline: 'bare 3-node Galera (same binaries, distribution defaults + what Galera requires, mariabackup SST), node 0',
+    baseline: 'bare 3-node Galera by hand (defaults + what Galera needs), node 0',
   });
-  const fSbP = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, through osb\'s HAProxy (the printed endpoint), 4 threads', {
+  const fSbP = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, via osb\'s HAProxy endpoint, 4 threads', {
     unit: 'tx/s',
     better: 'higher',
-    baseline: 'direct to node 0 of the same cluster',
+    baseline: 'direct to node 0, same cluster',
   });
-  const fSb3 = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, osb endpoint: cost of synchronous replication, not of osb', {
+  const fSb3 = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, via osb\'s endpoint: cost of replication', {
     unit: 'tx/s',
     better: 'higher',
-    baseline: 'bare mariadbd, 1 node (no replication)',
+    baseline: 'bare mariadbd, 1 node, no replication',
   });
   const fSbAll = [fSbG, fSbP, fSb3];
   let galeraSkip;

@@ -19,8 +19,10 @@ export function renderTuningCnf(cfg: MariadbConfig): string {
     'default_storage_engine = InnoDB',
     'innodb_file_per_table = 1',
     `innodb_buffer_pool_size = ${cfg.innodbBufferPoolMB}M`,
-    // 96 MB is the default redo log; 48 MB keeps a fresh deployment small on disk.
-    'innodb_log_file_size = 48M',
+    // The server's default redo log. A smaller one saved 48 MB of disk and bought no throughput
+    // (docs/performance.md), but makes mariadb-backup under write load likelier to fail with "try
+    // increasing innodb_log_file_size" (the reason kolla-ansible raised its own to 2 GB).
+    'innodb_log_file_size = 96M',
     'innodb_flush_log_at_trx_commit = 1',
     'performance_schema = OFF',
     'table_open_cache = 2000',
