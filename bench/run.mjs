@@ -687,7 +687,10 @@ async function galeraSysbench(eps, [fSbG, fSbP, fSb3]) {
   let bareGalera;
   try {
     await ensureBareMariadbForSysbench();
-    await prepareSysbenchAccount({ host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password }, ctx.sbPassword);
+    await prepareSysbenchAccount(
+      { host: eps.mariadb.host, port: eps.mariadb.port, user: eps.mariadb.username, password: eps.mariadb.password },
+      ctx.sbPassword,
+    );
     const secs = await sysbenchPrepare(eps.mariadb.port, ctx.sbPassword);
     log(`4 sysbench prepare (osb Galera): ${secs.toFixed(1)} s`);
     try {
@@ -785,12 +788,12 @@ async function sectionClusters() {
     better: 'higher',
     baseline: 'bare 3-node Galera by hand (defaults + what Galera needs), node 0',
   });
-  const fSbP = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, via osb\'s HAProxy endpoint, 4 threads', {
+  const fSbP = figs.add('4', "sysbench oltp_read_write, Galera 3 nodes, via osb's HAProxy endpoint, 4 threads", {
     unit: 'tx/s',
     better: 'higher',
     baseline: 'direct to node 0, same cluster',
   });
-  const fSb3 = figs.add('4', 'sysbench oltp_read_write, Galera 3 nodes, via osb\'s endpoint: cost of replication', {
+  const fSb3 = figs.add('4', "sysbench oltp_read_write, Galera 3 nodes, via osb's endpoint: cost of replication", {
     unit: 'tx/s',
     better: 'higher',
     baseline: 'bare mariadbd, 1 node, no replication',

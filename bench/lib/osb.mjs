@@ -29,7 +29,17 @@ export function blockPortList(block) {
   const p = blockPorts(block);
   const list = [p.epmd, p.mariadb + 9];
   for (let i = 0; i < 3; i++) {
-    list.push(p.rabbitmq + i, p.management + i, p.dist + i, p.mariadb + i, p.mariadb + 5 + i, p.galera + i, p.galera + 10 + i, p.galera + 20 + i, p.memcached + i);
+    list.push(
+      p.rabbitmq + i,
+      p.management + i,
+      p.dist + i,
+      p.mariadb + i,
+      p.mariadb + 5 + i,
+      p.galera + i,
+      p.galera + 10 + i,
+      p.galera + 20 + i,
+      p.memcached + i,
+    );
   }
   return list;
 }
