@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite drives for real: the daemons osb runs, OpenStack's own client code
-# (Keystone, oslo.messaging, oslo.cache, oslo.db) and load tools. Installed when missing (as root),
+# (Keystone, Nova's nova-manage, oslo.messaging, oslo.cache, oslo.db) and load tools. Installed when missing (as root),
 # otherwise the exact command is printed.
 set -euo pipefail
 PKGS=(
   rabbitmq-server mariadb-server galera-4 mariadb-backup socat memcached haproxy
-  keystone python3-oslo.messaging python3-oslo.cache python3-oslo.db python3-pymysql python3-pymemcache
+  keystone python3-nova python3-oslo.messaging python3-oslo.cache python3-oslo.db python3-pymysql python3-pymemcache
   sysbench libmemcached-tools zsh fish openssl tcpdump systemd-container prometheus prometheus-mysqld-exporter
 )
 missing=()

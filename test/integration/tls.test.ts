@@ -171,6 +171,37 @@ describe('TLS everywhere (3-node clusters, tls.enabled + tls.require)', () => {
     expect(tables).toBeGreaterThan(30);
   }, 400_000);
 
+  it("nova's own migrations (nova-manage api_db sync, db sync) run against the printed URLs over TLS", async () => {
+    // Debian's python3-nova (nova-manage's module; the nova-common package that ships the script also creates a system user).
+    const conf = await osloConf('nova', 'nova-db');
+    const text = readFileSync(conf, 'utf8');
+    for (const db of ['nova', 'nova_api']) expect(text).toMatch(new RegExp(`@127\\.0\\.0\\.1:${P.proxy}/${db}\\?charset=utf8&ssl_ca=`));
+    const manage = (...args: string[]) =>
+      run(
+        PY,
+        ['-c', 'import sys; from nova.cmd.manage import main; sys.argv = ["nova-manage"] + sys.argv[1:]; sys.exit(main())', '--config-file', conf, ...args],
+        600_000,
+      );
+    for (const args of [
+      ['api_db', 'sync'],
+      ['db', 'sync', '--local_cell'],
+    ]) {
+      const r = await manage(...args);
+      expect(r.code, `nova-manage ${args.join(' ')}: ${r.stderr.slice(-3000)}`).toBe(0);
+    }
+    const db = await py('db', conf);
+    expect(db.code, db.stderr.slice(-2000)).toBe(0);
+    expect((JSON.parse(db.stdout) as { ssl_cipher: string }).ssl_cipher).not.toBe('');
+    const tables = await withMariadb({ host: admin.host, port: admin.port, user: admin.username, password: admin.password, caFile: ca }, async (c) => {
+      const [rows] = await c.query(
+        "SELECT TABLE_SCHEMA AS s, COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ('nova', 'nova_api') GROUP BY s",
+      );
+      return Object.fromEntries((rows as { s: string; n: number }[]).map((r) => [r.s, Number(r.n)]));
+    });
+    expect(tables.nova).toBeGreaterThan(50);
+    expect(tables.nova_api).toBeGreaterThan(10);
+  }, 900_000);
+
   it('refuses the same database client in plain text (require_secure_transport) and with another CA', async () => {
     const plain = await py('db', await osloConf('keystone', 'keystone-plain', (t) => t.replace(/&ssl_ca=[^\s]+/, '')));
     expect(plain.code).not.toBe(0);
