@@ -1,8 +1,8 @@
-import { archiveBinlogs, listBackups, restoreBackup, takeBackup, verifyBackup } from '../../targets/local/backup.js';
+import { archiveBinlogs, listBackups, takeBackup, verifyBackup } from '../../targets/local/backup.js';
 import { formatBytes, table } from '../../util/format.js';
 import { cliLog, cliProgress } from '../progress.js';
 import { type GlobalOptions, sources, verbosity } from '../options.js';
-import { print } from './target.js';
+import { emit, openTarget, print } from './target.js';
 
 type BackupCliOptions = GlobalOptions & { incremental?: boolean; to?: string };
 
@@ -48,8 +48,9 @@ export async function listCommand(o: BackupCliOptions): Promise<number> {
   return 0;
 }
 
-export async function restoreCommand(backup: string, o: GlobalOptions & { toTime?: string }): Promise<number> {
-  const r = await restoreBackup({ ...sources(o), backup, toTime: o.toTime, progress: cliProgress(verbosity(o)), report: cliLog(verbosity(o)) });
-  print(o.json ? JSON.stringify(r, null, 2) : `restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s`);
-  return 0;
+/** `osb restore`: through the chosen target (local, or --target kubernetes). */
+export async function restoreCommand(backup: string, o: GlobalOptions & { toTime?: string; replace?: boolean }): Promise<number> {
+  const target = await openTarget(o);
+  const out = await target.restore({ backup, toTime: o.toTime, replace: o.replace, progress: cliProgress(verbosity(o)), log: cliLog(verbosity(o)) });
+  return emit(out, o);
 }

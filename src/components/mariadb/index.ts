@@ -13,6 +13,7 @@ import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
+import { mariadbRestorePlan } from './kubernetes-restore.js';
 import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
@@ -152,6 +153,7 @@ export const mariadb: ComponentDefinition = {
   },
   kubernetes: {
     objects: mariadbKubernetesObjects,
+    restore: mariadbRestorePlan,
     credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword', 'exporter-password': 'mariadbExporterPassword' } },
     readyMeaning: (config) => (clustered(config.mariadb) ? 'Galera members Synced in the Primary component' : 'server answering'),
     status(config, servers, allPods) {

@@ -3,10 +3,10 @@
  * it loops over the components whose definition has `backup` hooks (src/model/backup.ts); what
  * a backup of one backend is lives in its component folder. See docs/backup.md.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import pkg from '../../../package.json' with { type: 'json' };
+import { ChainError, type ChainManifest, readManifest as readChainManifest, resolveChainDir, sha256File } from '../../components/backup-chain.js';
 import { definition, resolveConfig } from '../../components/index.js';
 import { loadValuesTree } from '../../config/load.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
@@ -35,16 +35,6 @@ const backupComponents = (cs: ComponentName[]) => cs.filter((c) => hooks(c));
 
 export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));
 
-function sha256(file: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res(h.digest('hex')))
-      .on('error', rej);
-  });
-}
-
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
 }
@@ -55,7 +45,7 @@ async function hashFiles(dir: string): Promise<BackupFile[]> {
     .filter((f) => f !== MANIFEST && f !== VERIFY)
     .sort();
   const out: BackupFile[] = [];
-  for (const f of files) out.push({ path: f, size: statSync(join(dir, f)).size, sha256: await sha256(join(dir, f)) });
+  for (const f of files) out.push({ path: f, size: statSync(join(dir, f)).size, sha256: await sha256File(join(dir, f)) });
   return out;
 }
 
@@ -64,37 +54,22 @@ function writeJson(file: string, value: unknown): void {
   renameSync(`${file}.tmp`, file);
 }
 
-function readManifest(dir: string): BackupManifest {
-  const file = join(dir, MANIFEST);
-  if (!existsSync(file)) throw new OsbError(`${dir} is not a complete backup: ${MANIFEST} is missing`, 'pick another backup (osb backup list)', 2);
+/** The shared chain logic (components/backup-chain.ts) with osb's one-line errors (exit 2). */
+async function asOsbError<T>(f: () => T | Promise<T>): Promise<T> {
   try {
-    const m = JSON.parse(readFileSync(file, 'utf8')) as BackupManifest;
-    if (m.format !== 1 || !Array.isArray(m.files) || !m.id) throw new Error('unexpected content');
-    return m;
+    return await f();
   } catch (err) {
-    throw new OsbError(`${file} is damaged (${(err as Error).message})`, 'pick another backup (osb backup list)', 2);
+    if (err instanceof ChainError) throw new OsbError(err.message, err.fix, 2);
+    throw err;
   }
 }
 
-/** Every file of one backup is present, with its size and SHA-256; names the first that is not. */
-async function checkFiles(dir: string, m: BackupManifest): Promise<void> {
-  for (const f of m.files) {
-    const p = join(dir, f.path);
-    if (!existsSync(p))
-      throw new OsbError(`backup ${m.id} is incomplete: ${f.path} is missing`, 'pick another backup (osb backup list); this one cannot be restored', 2);
-    const size = statSync(p).size;
-    if (size !== f.size)
-      throw new OsbError(
-        `backup ${m.id} is damaged: ${f.path} has ${size} bytes, the manifest says ${f.size}`,
-        'pick another backup (osb backup list); this one cannot be restored',
-        2,
-      );
-    if ((await sha256(p)) !== f.sha256)
-      throw new OsbError(
-        `backup ${m.id} is damaged: ${f.path} does not match its SHA-256 in the manifest`,
-        'pick another backup (osb backup list); this one cannot be restored',
-        2,
-      );
+function readManifest(dir: string): BackupManifest {
+  try {
+    return readChainManifest<BackupManifest & ChainManifest>(dir);
+  } catch (err) {
+    if (err instanceof ChainError) throw new OsbError(err.message, err.fix, 2);
+    throw err;
   }
 }
 
@@ -108,25 +83,7 @@ export interface ResolvedChain {
 export async function resolveChain(ref: string, defaultRoot: string): Promise<ResolvedChain> {
   const dir = existsSync(ref) && statSync(ref).isDirectory() ? resolve(ref) : join(defaultRoot, ref);
   if (!existsSync(dir)) throw new OsbError(`no backup ${ref} (looked for ${dir})`, 'list them with `osb backup list`', 2);
-  const root = dirname(dir);
-  const out: { dir: string; manifest: BackupManifest }[] = [];
-  for (let d = dir; ; ) {
-    const m = readManifest(d);
-    out.unshift({ dir: d, manifest: m });
-    if (m.kind === 'full') break;
-    if (!m.parent) throw new OsbError(`backup ${m.id} is an incremental without a parent in its manifest`, 'pick another backup', 2);
-    const pd = join(root, m.parent);
-    if (!existsSync(join(pd, MANIFEST)))
-      throw new OsbError(
-        `backup ${m.id} cannot be restored: its parent ${m.parent} is missing from ${root}`,
-        'put the parent back, or restore an older complete chain (osb backup list)',
-        2,
-      );
-    if (out.length > 1000) throw new OsbError(`backup chain of ${ref} loops`, 'pick another backup', 2);
-    d = pd;
-  }
-  for (const { dir: d, manifest } of out) await checkFiles(d, manifest);
-  return { root, manifests: out };
+  return asOsbError(() => resolveChainDir<BackupManifest & ChainManifest>(dir));
 }
 
 function chainLinks(chain: ResolvedChain, c: ComponentName): BackupChainLink[] {

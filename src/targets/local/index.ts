@@ -1,5 +1,6 @@
 import { describeEndpoints } from '../../components/index.js';
 import type { Outcome, Target, TargetSources } from '../../model/target.js';
+import { OsbError } from '../../util/errors.js';
 import { formatBytes, formatDuration, table } from '../../util/format.js';
 import { serviceEndpointsText, servicesObject } from '../../openstack/service-endpoints.js';
 import { deployedComponents, openDeployment } from './context.js';
@@ -111,6 +112,22 @@ export function localTarget(src: TargetSources): Target {
         text: r.nothingDeployed
           ? `nothing deployed in ${r.stateDir}`
           : `stopped: ${r.stopped.length ? r.stopped.join(', ') : 'nothing was running'}; ${req.keepData ? 'data kept' : `removed: ${r.removed.length} path(s)`}`,
+      };
+    },
+
+    async restore(req): Promise<Outcome> {
+      if (req.replace)
+        throw new OsbError(
+          '--replace is for the Kubernetes target',
+          'locally a restore goes into a fresh state dir: osb destroy first, or pass another --state-dir',
+          2,
+        );
+      const { restoreBackup } = await import('./backup.js');
+      const r = await restoreBackup({ ...src, backup: req.backup, toTime: req.toTime, progress: req.progress, report: req.log });
+      return {
+        exitCode: 0,
+        json: r,
+        text: `restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s`,
       };
     },
   };
