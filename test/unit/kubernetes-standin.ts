@@ -300,7 +300,10 @@ export class ApiStandIn {
       };
       for (const c of containers) if (b.logs?.[c] !== undefined) this.logs[`${name}/${c}`] = b.logs[c]!;
       job.status = b.fail
-        ? { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] }
+        ? {
+            failed: 1,
+            conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }],
+          }
         : { succeeded: 1 };
     }
     for (const pod of this.all('Pod')) {

@@ -113,7 +113,8 @@ async function take(ctx: BackupTakeContext): Promise<Record<string, unknown>> {
   const contents = await liveContents(node, ctx.config);
   await runQuiet(BACKUP_BIN, args, { logFile: log, timeoutMs: 24 * 3600_000 });
   const galera = infoFile(target, 'galera_info');
-  const [uuid, seqno] = (galera ?? '').split(':');
+  // "uuid:seqno", then the wsrep GTID when wsrep_gtid_mode is on (backup.pitr).
+  const [uuid, seqno] = (galera ?? '').split(/\s+/)[0]!.split(':');
   return {
     node: node.name,
     ...contents,

@@ -11,8 +11,8 @@ export const BINLOG_BASENAME = 'mariadb-bin';
  * Every node logs every transaction (log_slave_updates: Galera's applied writesets too), with
  * Galera GTIDs consistent across nodes (wsrep_gtid_mode, one wsrep_gtid_domain_id); a node's own
  * non-replicated events use its own gtid_domain_id and server_id. Locally the logs live outside the
- * data dir; on Kubernetes in it (the pod's one volume). mariadb-backup copies no binlog either way,
- * so a restored node starts a fresh log.
+ * data dir; on Kubernetes in it (the pod's one volume). mariadb-backup backs up no binlog (on a
+ * Galera node only the one being written), so a restored node starts a fresh log.
  */
 export function binlogLines(config: Config, node: NodeModel, binlogDir: string): string[] {
   return binlogSettings(config, node.ordinal + 1, binlogDir);

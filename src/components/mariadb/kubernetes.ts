@@ -79,7 +79,7 @@ export function mariadbStartScript(ctx: RenderContext): string {
     'bind-address = *',
     // tls.enabled: the same settings as the local target, from the Secret mounted at /etc/osb-tls.
     ...mariadbServerTlsLines(ctx.config, podTlsFiles),
-    // In the data dir: the volume is the pod's only persistent storage, and mariadb-backup copies no binlog.
+    // In the data dir: the pod's only persistent volume; mariadb-backup backs up no binlog (with wsrep only the current one).
     ...binlogSettings(ctx.config, '${OSB_NODE_ID}', MARIADB_DATA_DIR),
   ];
   if (m.replicas > 1) {

@@ -20,7 +20,7 @@ HISTORY="$DATADIR/osb-binlog-history"
 history_id() {
   if [ ! -s "$HISTORY" ]; then
     # ln fails when another request created it first: one id per data dir.
-    printf '%s-%s\n' "$(date -u +%Y%m%dT%H%M%SZ)" "$(tr -dc a-z0-9 </dev/urandom | head -c 6)" >"$HISTORY.$$"
+    printf '%s-%s\n' "$(date -u +%Y%m%dT%H%M%SZ)" "$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')" >"$HISTORY.$$"
     ln "$HISTORY.$$" "$HISTORY" 2>/dev/null || true
     rm -f "$HISTORY.$$"
   fi

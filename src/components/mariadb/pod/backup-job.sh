@@ -48,7 +48,11 @@ if b=$(info binlog_info) && [ -n "$b" ]; then
   binlog="{\"file\":$(esc "${bfile##*/}"),\"position\":${bpos}${bgtid:+,\"gtid\":$(esc "$bgtid")}}"
 fi
 galera=""
-if g=$(info galera_info) && [ -n "$g" ]; then galera=",\"galera\":{\"uuid\":$(esc "${g%%:*}"),\"seqno\":${g##*:}}"; fi
+# "uuid:seqno", followed by the wsrep GTID when wsrep_gtid_mode is on (backup.pitr).
+if g=$(info galera_info) && [ -n "$g" ]; then
+  g=${g%%[[:space:]]*}
+  galera=",\"galera\":{\"uuid\":$(esc "${g%%:*}"),\"seqno\":${g##*:}}"
+fi
 server=$( (info info || true) | sed -n 's/^server_version = //p' | head -1)
 # Point-in-time restore reads binlogs/<history>/<node>/ from this position on (the archiver's folders).
 pitr=""
