@@ -462,6 +462,18 @@ describe('osb restore --target kubernetes against the API stand-in (in-process s
     expect(standin.find('PersistentVolumeClaim', 'openstack', 'data-mariadb-0')!.metadata.labels['app.kubernetes.io/component']).toBe('server');
   });
 
+  it('a StatefulSet scaled to 0 with no pods and no claims runs nothing: no --replace needed, the deploy scales it up', async () => {
+    reset({ deployed: false });
+    const sts = structuredClone(find(renderObjects(loadConfig({ set: SET }), FIXED_SECRETS(), { namespace: 'openstack' }), 'StatefulSet', 'mariadb'));
+    sts.spec.replicas = 0;
+    standin.put(sts);
+    standin.jobs['mariadb-restore-check-'] = { logs: { check: WHOLE } };
+    standin.jobs['mariadb-restore-'] = { logs: { check: WHOLE, restore: 'osb restore: done\n' } };
+    const r = await run({});
+    expect(r.replaced).toEqual([]);
+    expect(standin.find('StatefulSet', 'openstack', 'mariadb')!.spec.replicas).toBe(3);
+  });
+
   it('a restore Job that fails leaves the StatefulSet stopped and says so', async () => {
     reset({ deployed: false });
     standin.jobs['mariadb-restore-check-'] = { logs: { check: WHOLE } };

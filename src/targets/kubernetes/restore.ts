@@ -149,7 +149,9 @@ export async function restoreKubernetes(api: KubeApi, d: KubernetesDeployment, o
   for (const r of plan.requires)
     if (!(await api.get(r.apiVersion, r.kind, ns, r.name))) throw new OsbError(`${r.what} (${ref(r)}) does not exist in namespace ${ns}`, r.fix, 2);
   const running: ObjectRef[] = [];
-  if (await api.get(plan.workload.apiVersion, plan.workload.kind, ns, plan.workload.name)) running.push(plan.workload);
+  // A workload scaled to 0 without pods runs nothing: the deploy that follows scales it up again.
+  const workload = await api.get(plan.workload.apiVersion, plan.workload.kind, ns, plan.workload.name);
+  if (workload && ((workload.spec as { replicas?: number } | undefined)?.replicas ?? 1) > 0) running.push(plan.workload);
   for (const p of plan.workload.pods) if (await api.get('v1', 'Pod', ns, p)) running.push({ apiVersion: 'v1', kind: 'Pod', name: p });
   const claims: ObjectRef[] = [];
   for (const c of plan.claims)
