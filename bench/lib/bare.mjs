@@ -168,18 +168,22 @@ export async function startBareMariadb(dir, port) {
 // ---------------------------------------------------------------- rabbitmq
 
 /**
- * A RabbitMQ node with the package's defaults (no plugins, guest on loopback), isolated the way
+ * A RabbitMQ node with the package's defaults (no plugins unless given, guest on loopback), isolated the way
  * the notes describe: private HOME and cookie, node name, ports, epmd port, mnesia and log dirs,
  * an empty env file instead of /etc/rabbitmq/rabbitmq-env.conf.
  */
-export async function startBareRabbitmq(dir, { port, distPort, epmdPort }) {
+export async function startBareRabbitmq(dir, { port, distPort, epmdPort, plugins = [], managementPort, prometheusPort }) {
   const home = join(dir, 'home');
   for (const d of [home, join(dir, 'mnesia'), join(dir, 'log')]) mkdirSync(d, { recursive: true });
   writeFileSync(join(home, '.erlang.cookie'), randomBytes(20).toString('hex'), { mode: 0o400 });
   chmodSync(join(home, '.erlang.cookie'), 0o400);
-  writeFileSync(join(dir, 'rabbitmq.conf'), '# bare baseline: package defaults\n');
+  // With plugins: only their ports are moved off the defaults (15672/15692 may be taken on this host).
+  const conf = ['# bare baseline: package defaults'];
+  if (plugins.includes('rabbitmq_management')) conf.push(`management.tcp.port = ${managementPort}`, 'management.tcp.ip = 127.0.0.1');
+  if (plugins.includes('rabbitmq_prometheus')) conf.push(`prometheus.tcp.port = ${prometheusPort}`, 'prometheus.tcp.ip = 127.0.0.1');
+  writeFileSync(join(dir, 'rabbitmq.conf'), `${conf.join('\n')}\n`);
   writeFileSync(join(dir, 'advanced.config'), '[].\n');
-  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+  writeFileSync(join(dir, 'enabled_plugins'), `[${plugins.join(',')}].\n`);
   writeFileSync(join(dir, 'rabbitmq-env.conf'), '# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out\n');
   const env = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionWrapper } from './action.js';
-import { type GlobalOptions, withOutput } from './options.js';
+import { collect, type GlobalOptions, withOutput } from './options.js';
 
 /** Commands beyond the core lifecycle (provisioning, clusters, Kubernetes rendering). */
 export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
@@ -53,9 +53,8 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
     .requiredOption('--listen <host:port>', 'address to serve /metrics on')
     .option('--server <host:port>', 'memcached server (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(wrap(async (o: { listen: string; server: string[] }) => (await import('./commands/exporter.js')).memcachedExporterCommand(o)));
-  program
-    .command('certs')
-    .description('TLS certificates of the local target (tls.enabled)')
+  const certs = program.command('certs').description('TLS certificates of the local target (tls.enabled)');
+  certs
     .command('rotate')
     .description('issue a new certificate for every node and make each running daemon load it without a restart')
     .argument('[components...]', 'any of rabbitmq, mariadb, memcached (default: all deployed)')
@@ -67,6 +66,13 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
         return (await import('./commands/certs.js')).certsRotateCommand(parseComponents(names), { ...g(cmd), ca: o.ca });
       }),
     );
+  certs
+    .command('renew')
+    .description(
+      'renew only the node certificates that are due (past 2/3 of their lifetime, a SAN missing, from a retired CA) and reload them without a restart; nothing due: says so and changes nothing (the daily certs timer runs this)',
+    )
+    .option('--json', 'print JSON')
+    .action(wrap(async (_o, cmd: Command) => (await import('./commands/certs.js')).certsRenewCommand(g(cmd))));
   program
     .command('render')
     .description('print the Kubernetes objects of the desired state as a YAML stream (kubectl apply -f -, Argo CD, Flux); contacts no cluster')
@@ -97,38 +103,53 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
   const cmds = () => import('./commands/backup.js');
   const backup = program
     .command('backup')
-    .description('back up MariaDB (mariadb-backup, from a Synced non-writer Galera node) and the RabbitMQ definitions into a folder with a manifest')
+    .description(
+      'back up MariaDB (mariadb-backup, from a Synced non-writer Galera node) and the RabbitMQ definitions into a folder with a manifest; ' +
+        'with --logical, per-service dumps (mariadb-dump) of the named services and their accounts',
+    )
+    .argument('[services...]', 'with --logical: services from openstack.services (default: every provisioned one)')
     .option('--incremental', 'only what changed since the newest backup (its chain must be intact)')
+    .option('--logical', 'per-service logical dumps (mariadb-dump --single-transaction) and accounts, to load into a running deployment')
     .option('--to <dir>', 'backups folder (default: backup.dir, else <state dir>/backups)')
+    .option('--verify', 'then verify the new backup as `osb backup verify` does (files re-read, chain restored again); exit 1 when it fails')
     .option('--json', 'print JSON')
-    .action(wrap(async (_o, cmd: Command) => (await cmds()).backupCommand({ ...g(cmd), ...cmd.opts() })));
+    .action(wrap(async (services: string[], _o, cmd: Command) => (await cmds()).backupCommand(services, { ...g(cmd), ...cmd.opts() })));
   backup
     .command('verify')
-    .description('restore a backup (default: the newest) into a scratch server on a free port and check it; exit 1 when it fails')
+    .description(
+      'restore a backup (default: the newest) into a scratch server on a free port and check it (a logical backup: tables and row counts); exit 1 when it fails',
+    )
     .argument('[backup]', 'backup id or folder')
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (id: string | undefined, _o, cmd: Command) => (await cmds()).verifyCommand(id, { ...g(cmd), ...cmd.opts() })));
   backup
     .command('list')
-    .description('backups with their chain, size and verification, and the point-in-time window')
+    .description('backups (physical and logical) with their chain or services, size and verification, and the point-in-time window')
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (_o, cmd: Command) => (await cmds()).listCommand({ ...g(cmd), ...cmd.opts() })));
   backup
     .command('archive-binlogs')
-    .description('copy closed MariaDB binlogs into the backups folder (backup.pitr); run it every minute from a timer or cron')
+    .description(
+      'copy closed MariaDB binlogs into the backups folder (backup.pitr); under systemd `osb deploy` installs a timer that runs it every minute, elsewhere it prints the crontab line',
+    )
     .option('--to <dir>', 'backups folder')
     .option('--json', 'print JSON')
     .action(wrap(async (_o, cmd: Command) => (await cmds()).archiveCommand({ ...g(cmd), ...cmd.opts() })));
   program
     .command('restore')
     .description(
-      'restore a backup into a fresh deployment (another --state-dir, or this one after osb destroy; with --target kubernetes a fresh MariaDB StatefulSet in the namespace); refuses a damaged or incomplete chain before changing anything',
+      'restore a physical backup into a fresh deployment (another --state-dir, or this one after osb destroy; with --target kubernetes ' +
+        'MariaDB into a fresh StatefulSet), or load a logical one into a running deployment; refuses a damaged or incomplete backup before changing anything',
     )
     .argument('<backup>', 'backup id (under the backups folder; on Kubernetes a folder of the mariadb-backups volume) or folder')
     .option('--to-time <time>', "point in time, this host's local 'YYYY-MM-DD HH:MM:SS' (needs backup.pitr and archived binlogs)")
-    .option('--replace', 'kubernetes target: stop the running MariaDB StatefulSet and delete its data claims, once the backup is checked')
+    .option('--service <name>', 'logical backup: load only this service (repeatable; default: every service in it)', collect)
+    .option(
+      '--replace',
+      'logical backup: drop and reload the service databases that already hold data (their current data is lost); kubernetes target: stop the running MariaDB StatefulSet and delete its data claims once the backup is checked',
+    )
     .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
     .option('--context <name>', 'kubeconfig context (kubernetes target)')
     .option('--json', 'print JSON')

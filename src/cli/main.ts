@@ -16,7 +16,7 @@ export function buildProgram(): Command {
     )
     .version(OSB_VERSION, '-V, --version')
     .option('-f, --values <file>', 'YAML values file (repeatable; later files win)', collect)
-    .option('--set <key=value>', 'override one config key, Helm style: --set mariadb.port=13306 (repeatable)', collect)
+    .option('--set <key=value>', 'override one config key, Helm style: --set mariadb.port=13306 (repeatable; KEY=null forgets a remembered value)', collect)
     .option('--reset-values', 'forget values remembered from earlier deploys (like helm --reset-values)')
     .option('--state-dir <dir>', 'where this deployment lives (env OSB_STATE_DIR; default $XDG_STATE_HOME/osb or ~/.local/state/osb)')
     .addOption(new Option('--target <target>', 'where to deploy').choices(['local', 'kubernetes']))

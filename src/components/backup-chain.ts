@@ -10,6 +10,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const MANIFEST = 'manifest.json';
+const BACKUP_KINDS: readonly ChainManifest['kind'][] = ['full', 'incremental', 'logical'];
 
 /** What is wrong with a backup, and what to do instead. */
 export class ChainError extends Error {
@@ -26,8 +27,11 @@ export class ChainError extends Error {
 export interface ChainManifest {
   format: 1;
   id: string;
-  kind: 'full' | 'incremental';
+  /** A chain is a full backup and its incrementals; a logical backup (local target) stands alone. */
+  kind: 'full' | 'incremental' | 'logical';
   parent?: string;
+  /** Logical backups: the services they hold. */
+  services?: string[];
   finishedAt: string;
   components: Record<string, Record<string, unknown> | undefined>;
   files: { path: string; size: number; sha256: string }[];
@@ -54,6 +58,8 @@ export function readManifest<M extends ChainManifest = ChainManifest>(dir: strin
   try {
     const m = JSON.parse(readFileSync(file, 'utf8')) as M;
     if (m.format !== 1 || !Array.isArray(m.files) || !m.id) throw new Error('unexpected content');
+    if (!BACKUP_KINDS.includes(m.kind)) throw new Error(`unknown kind "${String(m.kind)}"`);
+    if (m.kind === 'logical' && (!Array.isArray(m.services) || !m.services.length)) throw new Error('a logical backup that names no services');
     return m;
   } catch (err) {
     throw new ChainError(`${file} is damaged (${(err as Error).message})`, pickAnother);
@@ -74,7 +80,8 @@ export async function checkFiles(dir: string, m: ChainManifest, list = LIST_HINT
 
 /**
  * The chain of the backup in `dir`: its parents up to the full backup (siblings in the same
- * folder), full backup first, every file of every member checked against its manifest.
+ * folder), full backup first, every file of every member checked against its manifest. A full or
+ * logical backup is a chain of one.
  */
 export async function resolveChainDir<M extends ChainManifest = ChainManifest>(
   dir: string,
@@ -85,7 +92,7 @@ export async function resolveChainDir<M extends ChainManifest = ChainManifest>(
   for (let d = dir; ; ) {
     const m = readManifest<M>(d, list);
     out.unshift({ dir: d, manifest: m });
-    if (m.kind === 'full') break;
+    if (m.kind !== 'incremental') break;
     if (!m.parent) throw new ChainError(`backup ${m.id} is an incremental without a parent in its manifest`, 'pick another backup');
     const pd = join(root, m.parent);
     if (!existsSync(join(pd, MANIFEST)))

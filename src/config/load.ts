@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { OsbError, didYouMean } from '../util/errors.js';
 import { configSchema, type Config } from './schema.js';
-import { applySet, deepMerge } from './set.js';
+import { applySet, deepMerge, dropNulls } from './set.js';
 
 export interface ConfigSources {
   /** YAML values files, later ones win. */
@@ -100,7 +100,7 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates an already-merged config tree against the schema; throws one OsbError naming every problem. (Derived ports are checked by the component registry: resolveConfig.) */
 export function validateConfig(tree: unknown): Config {
-  const result = configSchema.safeParse(tree, { reportInput: true });
+  const result = configSchema.safeParse(dropNulls(tree), { reportInput: true });
   if (!result.success) {
     const lines = result.error.issues.map(formatIssue);
     throw new OsbError(lines.join('\n'), undefined, 2);

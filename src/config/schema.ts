@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronProblem } from '../util/cron.js';
 
 export const COMPONENTS = ['rabbitmq', 'mariadb', 'memcached'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
@@ -51,7 +52,10 @@ export const rabbitmqSchema = z.strictObject({
   managementPort: port.default(15672),
   /** rabbitmq_prometheus listener of node 0 (node i: +i); RabbitMQ's own default. */
   prometheusPort: port.default(15692),
-  /** AMQPS port of node 0 when TLS is on but not required; default port + 10. With tls.require, AMQPS takes rabbitmq.port itself. */
+  /**
+   * AMQPS port of node 0 when TLS is on but not required; default port + 10. With tls.require, AMQPS takes rabbitmq.port itself.
+   * Kubernetes: every pod's AMQPS port, with or without tls.require; default 5671.
+   */
   tlsPort: port.optional(),
   /** Erlang distribution port of node 0; default: port + 20000 (RabbitMQ's own rule). */
   distPort: port.optional(),
@@ -143,6 +147,21 @@ export const tlsSchema = z
     caDays: z.int().min(1).max(36500).default(3650),
     /** More names or addresses clients dial (e.g. a VIP or a DNS name in front of the host). */
     extraSans: z.array(hostName).default([]),
+    /**
+     * Kubernetes: cert-manager issues the certificates (one `Certificate`, cert-manager.io/v1, per
+     * component, writing the same `<component>-tls` Secret) instead of osb's CA. The issuer must put
+     * `ca.crt` into the Secret (CA, Vault, self-signed issuers do; ACME does not). docs/tls.md.
+     */
+    certManager: z
+      .strictObject({
+        issuer: z.strictObject({
+          name: z.string().min(1),
+          /** `Issuer` (in the deployment's namespace) or `ClusterIssuer`; an external issuer's own kind with its `group`. */
+          kind: z.string().min(1).default('Issuer'),
+          group: z.string().min(1).default('cert-manager.io'),
+        }),
+      })
+      .optional(),
   })
   .superRefine((t, ctx) => {
     if (t.require && !t.enabled) ctx.addIssue({ code: 'custom', path: ['require'], message: 'needs tls.enabled=true (set both, or unset tls.require)' });
@@ -153,7 +172,25 @@ export const tlsSchema = z
         path: ['certFile'],
         message: 'operator certificates need all three of tls.caFile, tls.certFile and tls.keyFile (or none: osb issues its own)',
       });
+    if (t.certManager) {
+      if (!t.enabled) ctx.addIssue({ code: 'custom', path: ['certManager'], message: 'needs tls.enabled=true (set both, or unset tls.certManager)' });
+      if (given > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certManager'],
+          message: 'cert-manager issues the certificates: unset tls.caFile, tls.certFile and tls.keyFile, or unset tls.certManager',
+        });
+      const i = t.certManager.issuer;
+      if (i.group === 'cert-manager.io' && i.kind !== 'Issuer' && i.kind !== 'ClusterIssuer')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certManager', 'issuer', 'kind'],
+          message: `cert-manager.io has the kinds Issuer and ClusterIssuer, not "${i.kind}" (an external issuer needs its own tls.certManager.issuer.group)`,
+        });
+    }
   });
+const CRON_SHAPE = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/;
+
 export const backupSchema = z.strictObject({
   /** Where backups land (each in its own folder); default: <state dir>/backups. */
   dir: z.string().min(1).optional(),
@@ -171,17 +208,27 @@ export const backupSchema = z.strictObject({
   /** Port of the scratch server `osb backup verify` starts; default: the first free port from mariadb.port + 90. */
   verifyPort: port.optional(),
   /**
-   * Cron expression (5 fields, or @hourly/@daily/...) of scheduled full backups. Kubernetes: a CronJob
-   * (docs/backup.md). Local target: documented only — run `osb backup` from a systemd timer or cron.
+   * Cron expression (5 fields, or @hourly/@daily/...) of scheduled full backups (docs/backup.md). Local
+   * target under systemd: `osb deploy` installs `osb-<id>-backup.timer` (OnCalendar= converted from it,
+   * Persistent=true) running `osb backup`; without systemd, deploy prints the crontab line to add.
+   * Kubernetes: a CronJob.
    */
   schedule: z
     .string()
     .trim()
-    .regex(
-      /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/,
-      'a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * *", or @daily/@hourly',
-    )
+    .regex(CRON_SHAPE, 'a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "30 2 * * *", or @daily/@hourly')
+    .superRefine((s, ctx) => {
+      // The shape is reported by the regex above: one message, not two.
+      const problem = CRON_SHAPE.test(s) ? cronProblem(s) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', message: `not a valid cron expression: ${problem} (e.g. "30 2 * * *", or @daily)` });
+    })
     .optional(),
+  /**
+   * Local target: every scheduled backup is then verified as `osb backup verify` does (its files
+   * re-read, the chain restored again into a scratch server, table checksums compared); the timer's
+   * run fails when it does not verify.
+   */
+  verify: z.boolean().default(false),
   /** Kubernetes: the PersistentVolumeClaim the scheduled backups land on. */
   volume: z
     .strictObject({

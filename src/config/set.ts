@@ -36,12 +36,27 @@ export function applySet(tree: Tree, expression: string): Tree {
   return tree;
 }
 
-/** Deep merge of plain objects; arrays and scalars from `over` replace those in `base`. */
+/** Deep merge of plain objects; arrays and scalars from `over` replace those in `base`; null removes the key (Helm: back to its default). */
 export function deepMerge(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over)) {
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
     const b = out[k];
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? deepMerge(b as Tree, v as Tree) : v;
   }
   return out;
+}
+
+/** The tree without its null values (at any depth): a key set to null takes its default, as in Helm. */
+export function dropNulls(tree: unknown): unknown {
+  if (Array.isArray(tree)) return tree.map(dropNulls);
+  if (!tree || typeof tree !== 'object') return tree;
+  return Object.fromEntries(
+    Object.entries(tree)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, dropNulls(v)]),
+  );
 }

@@ -244,9 +244,14 @@ export function renewalReason(files: NodeTlsFiles, stateDir: string, sans: strin
   } else if (nodeBundleStale(files, stateDir)) return 'CA changed';
   const missing = sans.filter((s) => !info.sans.includes(s));
   if (missing.length) return `certificate lacks ${missing.join(', ')}`;
-  const life = info.notAfter.getTime() - info.notBefore.getTime();
-  if (now.getTime() > info.notBefore.getTime() + (life * 2) / 3) return `past 2/3 of its lifetime (expires ${info.notAfter.toISOString()})`;
+  if (now.getTime() > renewalDueAt(info).getTime()) return `past 2/3 of its lifetime (expires ${info.notAfter.toISOString()})`;
   return undefined;
+}
+
+/** When a certificate becomes due for renewal: past 2/3 of its lifetime. */
+export function renewalDueAt(info: Pick<CertInfo, 'notBefore' | 'notAfter'>): Date {
+  const life = info.notAfter.getTime() - info.notBefore.getTime();
+  return new Date(info.notBefore.getTime() + (life * 2) / 3);
 }
 
 /** Writes `content` (or moves `tmp`) into `dest` atomically: a daemon reading during rotation sees the old file or the new one. */

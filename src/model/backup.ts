@@ -1,6 +1,8 @@
 import type { ComponentName, Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
+import type { Endpoints } from './endpoints.js';
 import type { LocalInstance, LocalRuntime } from './local.js';
+import type { ServiceSpec } from './services.js';
 
 /** One file of a backup: path relative to the backup folder, size and SHA-256. */
 export interface BackupFile {
@@ -14,9 +16,12 @@ export interface BackupManifest {
   format: 1;
   /** The folder name; unique and sortable (UTC time of the start). */
   id: string;
-  kind: 'full' | 'incremental';
+  /** Physical (`full`, `incremental`: the whole deployment) or `logical` (per-service dumps, `osb backup --logical`). */
+  kind: 'full' | 'incremental' | 'logical';
   /** The backup an incremental applies on top of (its folder name, a sibling of this one). */
   parent?: string;
+  /** Logical backups: the OpenStack services it holds (each restorable on its own). */
+  services?: string[];
   startedAt: string;
   finishedAt: string;
   osbVersion: string;
@@ -88,12 +93,69 @@ export interface ScratchVerifyContext {
   report: (m: string) => void;
 }
 
+export interface LogicalTakeContext {
+  config: Config;
+  secrets: Secrets;
+  stateDir: string;
+  /** This component's folder inside the backup folder (created, empty). */
+  dir: string;
+  /** The running nodes of this component. */
+  nodes: LocalInstance[];
+  /** The services asked for (from openstack.services), or every configured one. */
+  services: ServiceSpec[];
+  /** The user named the services: one that is not provisioned is an error, not skipped. */
+  explicit: boolean;
+  report: (m: string) => void;
+}
+
+export interface LogicalRestoreContext {
+  config: Config;
+  secrets: Secrets;
+  /** The target deployment's client endpoints (the writer: the proxy on Galera). */
+  endpoints: Endpoints;
+  /** This component's folder inside the backup and its manifest section. */
+  dir: string;
+  part: Record<string, unknown>;
+  /** The services to restore (a subset of the backup's). */
+  services: string[];
+  /** Drop and reload databases that already hold data (otherwise refused). */
+  replace: boolean;
+  /** A private scratch folder (0700, removed afterwards). */
+  workDir: string;
+  report: (m: string) => void;
+}
+
+export interface LogicalVerifyContext {
+  dir: string;
+  part: Record<string, unknown>;
+  /** The backed-up services' passwords (each logs in to its databases as its oslo.db URL does). */
+  passwords: Record<string, string>;
+  workDir: string;
+  port: number;
+  host: string;
+  report: (m: string) => void;
+}
+
+/** Per-service logical dumps: `osb backup --logical`, `osb restore` of one, `osb backup verify` of one. */
+export interface LogicalBackupHooks {
+  /** Dumps the services' data and accounts into ctx.dir; returns the services dumped and its manifest section. */
+  take(ctx: LogicalTakeContext): Promise<{ services: string[]; part: Record<string, unknown> }>;
+  /** Restore, checks that change nothing (target reachable, its databases empty unless `replace`); throws naming what is wrong. */
+  restorePreflight(ctx: LogicalRestoreContext): Promise<void>;
+  /** Loads the services' data and re-creates their accounts in the running target; returns problems found by checking it afterwards. */
+  restore(ctx: LogicalRestoreContext): Promise<RestoredCheck>;
+  /** Loads the dumps into a scratch private server and checks them; removes it afterwards. */
+  verifyScratch(ctx: LogicalVerifyContext): Promise<RestoredCheck>;
+}
+
 /** What a component brings to `osb backup` / `osb restore` / `osb backup verify`. */
 export interface BackupHooks {
   /** Takes this component's part of a backup into ctx.dir; returns its manifest section. */
   take(ctx: BackupTakeContext): Promise<Record<string, unknown>>;
   /** Supports `--incremental` (otherwise an incremental backup holds a full copy of this component). */
   incremental?: boolean;
+  /** Supports `--logical` per-service dumps. */
+  logical?: LogicalBackupHooks;
   /** Restore, step 0: checks that need no change (e.g. the binlogs a --to-time needs); throws naming what is wrong. */
   restorePreflight?(ctx: { chain: BackupChainLink[]; toTime?: string; backupRoot: string }): Promise<void>;
   /**

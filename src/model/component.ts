@@ -30,6 +30,8 @@ export interface Placement {
   service(name: string, port: number): HostPort;
   /** Local target only: the state dir (unix sockets live there). */
   stateDir?: string;
+  /** tls.enabled: the CA bundle's path as the clients see it (local: the state dir's; Kubernetes: where a client pod mounts it). */
+  caFile?: string;
 }
 
 /** A live look at one local node, for `osb status`. */
@@ -132,6 +134,8 @@ export interface KubernetesHooks {
   readyMeaning(config: Config): string;
   /** Extra health and summary beyond Ready pods (the Galera writer). */
   status?(config: Config, servers: KubernetesPodView[], allPods: KubernetesPodView[]): { healthy: boolean; summary: string; fields: Record<string, unknown> };
+  /** tls.enabled: Services besides `<name>` and `<name>-headless` whose names clients dial, so the certificate carries them (Galera: the writer's). */
+  tlsServices?(config: Config): string[];
   /** `osb restore --target kubernetes` (docs/backup.md); absent: this component restores nothing there. Throws OsbError when the config cannot. */
   restore?(ctx: RenderContext, req: KubernetesRestoreRequest): KubernetesRestorePlan;
 }

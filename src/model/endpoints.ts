@@ -21,9 +21,11 @@ export interface Endpoints {
   memcached?: { servers: string[]; nodes: HostPort[]; caFile?: string };
 }
 
-/** TLS on (local target): the CA bundle clients verify the servers with; absent with TLS off. */
-export function tlsCaFile(config: Config, stateDir: string | undefined): { caFile?: string } {
-  return config.tls.enabled && stateDir ? { caFile: clientCaFile(stateDir) } : {};
+/** TLS on: the CA bundle clients verify the servers with (the placement's, else the local state dir's); absent with TLS off. */
+export function tlsCaFile(config: Config, at: { stateDir?: string; caFile?: string }): { caFile?: string } {
+  if (!config.tls.enabled) return {};
+  const caFile = at.caFile ?? (at.stateDir ? clientCaFile(at.stateDir) : undefined);
+  return caFile ? { caFile } : {};
 }
 
 export function clientHost(config: Config): string {

@@ -45,7 +45,9 @@ export interface RestoreRequest {
   backup: string;
   /** Point in time, this host's local 'YYYY-MM-DD HH:MM:SS'. */
   toTime?: string;
-  /** Kubernetes: stop the running workload and delete its data claims once the backup is checked. */
+  /** Logical backups (local target): only these services. */
+  services?: string[];
+  /** Logical backups: drop and reload databases that hold data. Kubernetes: stop the running workload and delete its data claims once the backup is checked. */
   replace?: boolean;
   progress: Progress;
   log: (line: string) => void;

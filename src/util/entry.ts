@@ -1,22 +1,37 @@
+import { get as httpGet } from 'node:http';
 import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The file that runs osb, for starting osb's own helper processes (`osb exporter memcached`)
- * as `process.execPath <this file> …`. In the bundle (dist/cli/bundle/osb.mjs) this module's URL
- * is the bundle itself; otherwise the running CLI's own file (bin/osb, resolved).
+ * as `process.execPath <this file> …`. In the bundle (dist/cli/bundle/osb.mjs and its chunks) this is
+ * the bundle's entry file; otherwise the running CLI's own file (bin/osb, resolved).
  */
 export function osbEntryPoint(): string {
   const here = fileURLToPath(import.meta.url);
-  if (/[\\/]osb\.mjs$/.test(here)) return here;
+  // The bundle is split into osb.mjs and chunk-*.mjs beside it; this module may sit in a chunk.
+  if (/[\\/](osb|chunk-[A-Z0-9]+)\.mjs$/.test(here)) return join(dirname(here), 'osb.mjs');
   const argv1 = process.argv[1];
   if (argv1 && existsSync(argv1)) return realpathSync(argv1);
   return here;
 }
 
-/** GET a metrics page (a probe of an exporter): its text, or throws. */
-export async function fetchMetrics(url: string, timeoutMs = 2000): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.text();
+/**
+ * GET a metrics page (a probe of an exporter): its text, or throws. Plain node:http with no keep-alive
+ * agent: the socket closes with the response, so a short-lived CLI does not wait on an idle connection
+ * (global fetch kept one open ~0.1 s after `osb status` had printed, and loads undici besides).
+ */
+export function fetchMetrics(url: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
 }

@@ -277,6 +277,39 @@ describe('osb doctor --target kubernetes (against the in-process Kubernetes API 
     expect(off.code).toBe(0);
   });
 
+  it("tls.certManager: fails without cert-manager's CRDs, warns on an issuer that is not Ready, passes with a Ready one; asks for the Certificate verbs", async () => {
+    standin.objects.clear();
+    standin.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'openstack' } });
+    const cm = [
+      '--set',
+      'tls.enabled=true',
+      '--set',
+      'tls.require=true',
+      '--set',
+      'tls.certManager.issuer.name=osb-ca',
+      '--set',
+      'tls.certManager.issuer.kind=ClusterIssuer',
+    ];
+    const off = ['--set', 'mariadb.volume.enabled=false', '--set', 'rabbitmq.volume.enabled=false'];
+    const missing = await kdoctor([...cm, ...off]);
+    expect(check(missing.report!, 'cert-manager').status).toBe('fail');
+    expect(check(missing.report!, 'cert-manager').detail).toMatch(/does not serve Certificate \(cert-manager.io\/v1\)/);
+    expect(check(missing.report!, 'cert-manager').fix).toMatch(/install cert-manager/);
+    expect(missing.code).toBe(1);
+    expect(standin.accessReviews).toContain('create certificates openstack');
+    standin.installCertManagerCrds();
+    const noIssuer = await kdoctor([...cm, ...off]);
+    expect(check(noIssuer.report!, 'cert-manager').detail).toMatch(/ClusterIssuer osb-ca does not exist/);
+    standin.put({ apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'osb-ca' }, spec: { ca: { secretName: 'x' } } });
+    const notReady = await kdoctor([...cm, ...off]);
+    expect(check(notReady.report!, 'cert-manager').status).toBe('warn');
+    standin.update('ClusterIssuer', undefined, 'osb-ca', (o) => (o.status = { conditions: [{ type: 'Ready', status: 'True' }] }));
+    const good = await kdoctor([...cm, ...off]);
+    expect(check(good.report!, 'cert-manager').status).toBe('ok');
+    expect(check(good.report!, 'cert-manager').detail).toContain('ClusterIssuer osb-ca is Ready');
+    expect(good.code).toBe(0);
+  });
+
   it('fails on a missing kubeconfig with the fix', async () => {
     const r = await doctor(['--target', 'kubernetes'], { KUBECONFIG: join(tmp, 'nope') });
     const c = check(r.report!, 'kubeconfig');

@@ -87,8 +87,14 @@ describe('Galera from the rendered objects, under a local stand-in for the kubel
       .join('\n') + `\n--- kubelet:\n${kubelet.events.slice(-30).join('\n')}`;
   async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 240_000) {
     const end = Date.now() + ms;
-    while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${diagnose()}`);
+    let last = '';
+    for (;;) {
+      try {
+        if (await ok()) return;
+      } catch (err) {
+        last = (err as Error).message; // a pod between runs: asked again
+      }
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last: ${last})` : ''}\n${diagnose()}`);
       await sleep(500);
     }
   }
@@ -164,10 +170,25 @@ describe('Galera from the rendered objects, under a local stand-in for the kubel
     expect(await sql('mariadb-0', 'SELECT GROUP_CONCAT(v ORDER BY id) FROM rig.t')).toBe('before-crash,during-crash');
   });
 
-  // The scenario "every pod deleted and re-created: the coordinator recovers from the most advanced" passed
-  // when the harness landed (commit d450476) but timed out after the day-2 merges (a re-created joiner never
-  // became Ready within 10 minutes; the coordinator's decision itself was right). It is out of the suite
-  // until that is understood — see the closing note of session 9 and issue 15.
+  it('every pod deleted and re-created: the coordinator recovers from the most advanced (local stand-in for the kubelet)', async () => {
+    // mariadb-0 leaves first (graceful); the other two go on writing, then vanish at once (kill -9: a node lost).
+    await kubelet.deletePod('mariadb-0');
+    await sql('mariadb-1', 'INSERT INTO rig.t (v) VALUES ("after-0-left")');
+    await Promise.all(['mariadb-1', 'mariadb-2'].map((p) => kubelet.deletePod(p, { gracePeriodSeconds: 0 })));
+    expect(standin.all('Pod').filter((p) => /^mariadb-\d$/.test(p.metadata.name))).toHaveLength(0);
+    await kubelet.createStatefulSet('mariadb');
+    await allReady(Number(process.env.OSB_KUBELET_FORM_MS ?? 480_000));
+    const positions = Object.fromEntries(pods.map((p) => [p, JSON.parse(kubelet.pods.get(p)!.logsOf('galera-recover').trim().split('\n').pop()!)]));
+    // mariadb-0 stopped cleanly behind the others: its position is lower, so it must not be the one that bootstraps.
+    expect(positions['mariadb-0'].seqno).toBeLessThan(positions['mariadb-1'].seqno);
+    const bootstrapped = pods.filter((p) => kubelet.pods.get(p)!.logsOf('galera-decide').includes('this pod bootstraps'));
+    expect(bootstrapped).toHaveLength(1);
+    expect(['mariadb-1', 'mariadb-2']).toContain(bootstrapped[0]);
+    expect(kubelet.pods.get(bootstrapped[0]!)!.logsOf('galera-decide')).toContain('recover, this pod bootstraps');
+    await until('a cluster of 3 again', async () => (await clusterOf()).every((m) => m.size === '3' && m.state === 'Synced'), 120_000);
+    for (const m of await clusterOf()) expect(m.uuid, 'recovered, not a new cluster').toBe(clusterUuid);
+    for (const p of pods) expect(await sql(p, 'SELECT GROUP_CONCAT(v ORDER BY id) FROM rig.t')).toBe('before-crash,during-crash,after-0-left');
+  });
 
   it('runs the db-init Job and the test pod against the writer Service (local stand-in for the kubelet)', async () => {
     const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('mariadb-db-init-'));

@@ -5,7 +5,8 @@
  * listener. Only the host names are swapped for `localhost` (no cluster DNS here). Port block 113.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,8 @@ import { ensureCa, issueNodeCert, nodeTlsFiles } from '../../src/config/tls.js';
 import type { RenderContext } from '../../src/k8s/objects.js';
 
 const PORT = 20000 + 113 * 100 + 80;
+/** docs/tls.md, "Kubernetes": the reload inside a memcached pod (`kubectl exec memcached-<i> -c memcached -- bash -c '...'`), PORT = memcached.port + 1. */
+const KUBERNETES_REFRESH = `exec 3<>/dev/tcp/127.0.0.1/PORT && printf 'refresh_certs\\r\\n' >&3 && read -r -t 5 line <&3 && echo "\${line%$'\\r'}"`;
 const dir = mkdtempSync(join(tmpdir(), 'osb-k8s-tls-mc-'));
 let mc: ChildProcess | undefined;
 let ctx: RenderContext;
@@ -63,6 +66,28 @@ describe('memcached on Kubernetes with TLS: the rendered arguments, probe and te
     writeFileSync(join(dir, 't.js'), program);
     const out = execFileSync(process.execPath, [join(dir, 't.js')], { encoding: 'utf8', timeout: 60_000 });
     expect(out).toContain('ok localhost: set/get/delete/stats over TLS');
+  });
+
+  it('rotation on Kubernetes: `refresh_certs` over the loopback plain listener (what docs/tls.md has you kubectl exec) reloads the files', async () => {
+    const f = nodeTlsFiles(join(dir, 'memcached'));
+    const serial = () =>
+      execFileSync(
+        'bash',
+        ['-c', `openssl s_client -connect 127.0.0.1:${PORT} -CAfile ${f.ca} -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -serial`],
+        {
+          encoding: 'utf8',
+          timeout: 20_000,
+        },
+      ).trim();
+    const before = serial();
+    await issueNodeCert(dir, ctx.config.tls, 'memcached', f, ['localhost', '127.0.0.1']);
+    execFileSync('chmod', ['-R', 'a+rX', dir]);
+    expect(serial(), 'memcached keeps its certificate until told').toBe(before);
+    const refresh = execFileSync('bash', ['-c', KUBERNETES_REFRESH.replace('PORT', String(PORT + 1))], { encoding: 'utf8', timeout: 10_000 });
+    expect(refresh.trim()).toBe('OK');
+    const after = serial();
+    expect(after).not.toBe(before);
+    expect(after).toBe(`serial=${new X509Certificate(readFileSync(f.cert)).serialNumber}`);
   });
 
   it('the readiness probe answers on the loopback plain listener; the network port refuses plain text', () => {

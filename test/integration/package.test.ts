@@ -73,6 +73,8 @@ describe('osb as an npm package (npm pack, npm install -g --prefix, npx)', () =>
       'docs/kubernetes.md',
     ])
       expect(list).toContain(f);
+    // The bundle is split (the entry and the chunks it imports on demand): every piece ships.
+    for (const f of readdirSync(join(ROOT, 'dist/cli/bundle'))) expect(list).toContain(`dist/cli/bundle/${f}`);
     expect(list.filter((p) => /^(src|test|bench|scripts)\//.test(p) || /\.(d\.ts|map|ts)$/.test(p))).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
   });

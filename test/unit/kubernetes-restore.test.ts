@@ -23,7 +23,7 @@ import { openKubernetes, renderContext } from '../../src/targets/kubernetes/cont
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
 import { localTimeToUtc, restoreKubernetes } from '../../src/targets/kubernetes/restore.js';
 import { resolveChain } from '../../src/targets/local/backup.js';
-import { localTarget } from '../../src/targets/local/index.js';
+import { kubernetesTarget } from '../../src/targets/kubernetes/index.js';
 import { OsbError } from '../../src/util/errors.js';
 import { FIXED_SECRETS } from './kubernetes-fixtures.js';
 import { ApiStandIn } from './kubernetes-standin.js';
@@ -489,10 +489,12 @@ describe('osb restore --target kubernetes against the API stand-in (in-process s
     expect(standin.find('ConfigMap', 'openstack', 'mariadb-galera-state')?.data?.restore).toBeUndefined();
   });
 
-  it('the local target refuses --replace (a local restore goes into a fresh state dir)', async () => {
-    const t = localTarget({ stateDir: join(dir, 'local') });
-    const err = await t.restore({ backup: 'x', replace: true, progress: undefined as never, log: () => {} }).catch((e) => e);
-    expect(err.line).toMatch(/^--replace is for the Kubernetes target — /);
+  it('--service (logical backups) is refused on the Kubernetes target, before any request', async () => {
+    standin.requests.length = 0;
+    const t = kubernetesTarget({ stateDir: join(dir, 'state') });
+    const err = await t.restore({ backup: 'x', services: ['nova'], progress: undefined as never, log: () => {} }).catch((e) => e);
+    expect(err.line).toMatch(/^--service is for logical backups, which the Kubernetes target does not take — /);
+    expect(standin.requests).toEqual([]);
   });
 });
 

@@ -83,6 +83,15 @@ export class ApiStandIn {
     ];
   }
 
+  /** As if cert-manager's CRDs were installed: Certificate, Issuer, ClusterIssuer are served (no controller: nothing issues, no status is set). */
+  installCertManagerCrds(): void {
+    this.customResources['cert-manager.io/v1'] = [
+      { plural: 'certificates', kind: 'Certificate', namespaced: true },
+      { plural: 'issuers', kind: 'Issuer', namespaced: true },
+      { plural: 'clusterissuers', kind: 'ClusterIssuer', namespaced: false },
+    ];
+  }
+
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
   }

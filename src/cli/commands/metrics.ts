@@ -40,7 +40,11 @@ export async function metricsCommand(names: string[], o: MetricsOptions): Promis
   const { config, at, kubernetes } = placed(o);
   if (o.textfile) {
     if (kubernetes || !at.stateDir)
-      throw new OsbError("osb metrics --textfile reads the local target's certificate files; Kubernetes has no TLS yet", 'run it for a local deployment', 2);
+      throw new OsbError(
+        "osb metrics --textfile reads the local target's certificate files; on Kubernetes the certificates are in the <component>-tls Secrets",
+        'run it for a local deployment; on Kubernetes watch the Secrets (cert-manager exports certmanager_certificate_expiration_timestamp_seconds for its own)',
+        2,
+      );
     if (!config.tls.enabled)
       throw new OsbError('TLS is off (tls.enabled=false): there is no certificate to report', 'deploy with --set tls.enabled=true first', 2);
     print(certExpiryTextfile(config, at.stateDir).trimEnd());

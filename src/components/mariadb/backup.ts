@@ -54,7 +54,13 @@ function parseCheckpoints(text: string | undefined): Record<string, string> {
 }
 
 /** The node a backup is taken from: on Galera a Synced member that is not the proxy's writer, so the writer never desyncs. */
-async function backupNode(config: Config, stateDir: string, secrets: Secrets, nodes: LocalInstance[], report: (m: string) => void): Promise<LocalInstance> {
+export async function backupNode(
+  config: Config,
+  stateDir: string,
+  secrets: Secrets,
+  nodes: LocalInstance[],
+  report: (m: string) => void,
+): Promise<LocalInstance> {
   if (!clustered(config.mariadb)) {
     const n = nodes[0]!;
     if (!runningPid(n)) throw new OsbError(`${n.name} is not running`, 'start it with `osb deploy`, then back up');
@@ -266,12 +272,13 @@ async function restoreData(ctx: RestoreDataContext): Promise<{ forceBootstrap?: 
 
 // ---------- scratch server: verify ----------
 
-interface Scratch {
+export interface Scratch {
   pid: number;
   socket: string;
 }
 
-async function startScratch(dir: string, dataDir: string, host: string, port: number): Promise<Scratch> {
+/** The scratch server's private config (0600): 127.0.0.1 only, no binlog, no Galera. */
+export function writeScratchCnf(dir: string, dataDir: string, host: string, port: number, extra: string[] = []): { cnf: string; socket: string } {
   const cnf = join(dir, 'scratch.cnf');
   const socket = join(dir, 'scratch.sock');
   writeFileSync(
@@ -291,10 +298,16 @@ async function startScratch(dir: string, dataDir: string, host: string, port: nu
       'wsrep_on = OFF',
       'innodb_buffer_pool_size = 64M',
       'innodb_autoinc_lock_mode = 2',
+      ...extra,
       '',
     ].join('\n'),
     { mode: 0o600 },
   );
+  return { cnf, socket };
+}
+
+export async function startScratch(dir: string, dataDir: string, host: string, port: number, extra: string[] = []): Promise<Scratch> {
+  const { cnf, socket } = writeScratchCnf(dir, dataDir, host, port, extra);
   const pid = startDetached(MARIADB_BINARIES.server, [`--defaults-file=${cnf}`], {}, join(dir, 'scratch.console'));
   const deadline = Date.now() + 120_000;
   for (;;) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 
 export interface MariadbEndpoint {
   host: string;
@@ -13,6 +13,8 @@ export interface MariadbEndpoint {
 }
 
 export async function connectMariadb(ep: MariadbEndpoint, timeoutMs = 3000): Promise<mysql.Connection> {
+  // Loaded on first use: commands that open no connection (render, endpoints, --help) never pay for it.
+  const { default: mysql } = await import('mysql2/promise');
   return mysql.createConnection({
     ...(ep.socketPath ? { socketPath: ep.socketPath } : { host: ep.host, port: ep.port }),
     ...(ep.caFile && !ep.socketPath ? { ssl: { ca: readFileSync(ep.caFile, 'utf8'), rejectUnauthorized: true, verifyIdentity: true } } : {}),

@@ -8,11 +8,12 @@ import type { LocalInstance } from '../../model/local.js';
 import type { MariadbEndpoint } from './client.js';
 import { runningPid } from '../../util/process.js';
 import { mariadbBackup } from './backup.js';
+import { mariadbLogical } from './logical.js';
 import type { ComponentDefinition } from '../../model/component.js';
 import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
-import { mariadbClientService, mariadbKubernetesObjects } from './kubernetes.js';
+import { mariadbClientService, mariadbKubernetesObjects, mariadbTlsServices } from './kubernetes.js';
 import { mariadbRestorePlan } from './kubernetes-restore.js';
 import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
@@ -67,7 +68,7 @@ export const mariadb: ComponentDefinition = {
         password: secrets.mariadbAdminPassword,
         ...(socket ? { socket } : {}),
         nodes,
-        ...tlsCaFile(config, at.stateDir),
+        ...tlsCaFile(config, at),
       },
     };
   },
@@ -154,6 +155,7 @@ export const mariadb: ComponentDefinition = {
   kubernetes: {
     objects: mariadbKubernetesObjects,
     restore: mariadbRestorePlan,
+    tlsServices: mariadbTlsServices,
     credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword', 'exporter-password': 'mariadbExporterPassword' } },
     readyMeaning: (config) => (clustered(config.mariadb) ? 'Galera members Synced in the Primary component' : 'server answering'),
     status(config, servers, allPods) {
@@ -168,5 +170,5 @@ export const mariadb: ComponentDefinition = {
       };
     },
   },
-  backup: mariadbBackup,
+  backup: { ...mariadbBackup, logical: mariadbLogical },
 };

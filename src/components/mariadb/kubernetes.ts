@@ -44,7 +44,7 @@ import { monitoringObjects } from '../../k8s/monitoring.js';
 import { mariadbAlertRules } from './alerts.js';
 import { exporterAccountShellSql, MARIADB_JOB, MYSQLD_EXPORTER_COLLECTOR_FLAGS, renderKubernetesExporterCnf } from './metrics.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
-import { podTlsFiles, tlsMount, tlsSecret, tlsVolume } from '../../k8s/tls.js';
+import { podTlsFiles, tlsMount, tlsObjects, tlsVolume } from '../../k8s/tls.js';
 import { galeraTlsOptions, mariadbServerTlsLines, sstTlsLines } from './tls.js';
 
 /** uid of the `mysql` user in the official image. */
@@ -58,6 +58,8 @@ export const WRITER_CONTROLLER_NAME = 'mariadb-writer-controller';
 
 /** The database Service clients connect to: the single-writer Service with Galera, else `mariadb`. */
 export const mariadbClientService = (config: RenderContext['config']) => (config.mariadb.replicas > 1 ? MARIADB_WRITER_SERVICE : 'mariadb');
+/** Services besides `mariadb` and `mariadb-headless` whose names the TLS certificate carries: the writer's with Galera. */
+export const mariadbTlsServices = (config: RenderContext['config']) => (config.mariadb.replicas > 1 ? [MARIADB_WRITER_SERVICE] : []);
 
 /** Key of the shared tuning file in the `mariadb-etc` ConfigMap (the local target's tuning.cnf). */
 export const MARIADB_TUNING_KEY = 'tuning.cnf';
@@ -317,8 +319,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   const backups = backupScheduled(ctx);
   binlogArchiving(ctx); // backup.pitr without backup.schedule is refused here, before anything is rendered
   if (backups) volumes.push(...backupAgentVolumes());
-  const tls = ctx.config.tls.enabled ? ctx.tls?.mariadb : undefined;
-  if (ctx.config.tls.enabled && !tls) throw new Error('mariadb: tls.enabled but no certificate was issued for the render');
+  const tls = ctx.config.tls.enabled;
   if (tls) {
     volumes.push(tlsVolume('mariadb'));
     mounts.push(tlsMount);
@@ -430,7 +431,8 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
   };
 
   const out: K8sObject[] = [
-    ...(tls ? [tlsSecret(ctx, 'mariadb', tls)] : []),
+    // The Secret with osb's certificate, or (tls.certManager) the Certificate cert-manager writes it from.
+    ...tlsObjects(ctx, 'mariadb', mariadbTlsServices(ctx.config)),
     serviceAccount(ctx, 'mariadb'),
     ...(galera
       ? roleAndBinding(ctx, 'mariadb', 'mariadb-galera', [

@@ -73,7 +73,7 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
     async probe() {
       // Through the proxy to a healthy writer, as a client would.
       await withMariadb(
-        { host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...tlsCaFile(config, stateDir) },
+        { host, port, user: ADMIN_USER.mariadb, password: secrets.mariadbAdminPassword, ...tlsCaFile(config, { stateDir }) },
         (c) => c.query('SELECT 1'),
         1500,
       );

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import memjs from 'memjs';
+import type memjs from 'memjs';
 
 export interface MemcachedEndpoint {
   host: string;
@@ -12,6 +12,8 @@ export interface MemcachedEndpoint {
 
 /** A memjs client (binary protocol, plain TCP only: memjs has no TLS). */
 export async function withMemcached<T>(eps: MemcachedEndpoint[], fn: (c: memjs.Client) => Promise<T>, timeoutS = 2): Promise<T> {
+  // Loaded on first use: commands that open no connection (render, endpoints, --help) never pay for it.
+  const { default: memjs } = await import('memjs');
   const client = memjs.Client.create(eps.map((e) => `${e.host}:${e.port}`).join(','), {
     retries: 0,
     timeout: timeoutS,

@@ -35,7 +35,7 @@ export const memcached: ComponentDefinition = {
   metrics: { targets: memcachedScrapeTargets, alerts: memcachedAlertRules },
   endpoints(config, _secrets, at) {
     const nodes = Array.from({ length: config.memcached.replicas }, (_, i) => at.node('memcached', i, config.memcached.port));
-    return { memcached: { servers: nodes.map(hp), nodes, ...tlsCaFile(config, at.stateDir) } };
+    return { memcached: { servers: nodes.map(hp), nodes, ...tlsCaFile(config, at) } };
   },
   describeEndpoints: (eps) => eps.memcached && `memcached: ${eps.memcached.servers.join(',')}`,
   local: {

@@ -22,7 +22,7 @@ import {
   NODE_IMAGE,
   WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
-import { podTlsFiles, tlsMount, tlsSecret, tlsVolume } from '../../k8s/tls.js';
+import { podTlsFiles, tlsMount, tlsObjects, tlsVolume } from '../../k8s/tls.js';
 import { memcachedTlsArgs } from './local.js';
 
 /** uid of the `memcache` user in the official image. */
@@ -123,8 +123,7 @@ export function memcachedExporterSidecar(ctx: RenderContext): Record<string, unk
 
 export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
   const c = ctx.config.memcached;
-  const tls = ctx.config.tls.enabled ? ctx.tls?.memcached : undefined;
-  if (ctx.config.tls.enabled && !tls) throw new Error('memcached: tls.enabled but no certificate was issued for the render');
+  const tls = ctx.config.tls.enabled;
   const probePort = tls ? memcachedProbePort(c.port) : c.port;
   const tlsArgs = tls ? ['-l', `notls:127.0.0.1:${probePort},0.0.0.0:${c.port}`, ...memcachedTlsArgs(ctx.config, podTlsFiles)] : [];
   const metrics = ctx.config.metrics.enabled;
@@ -200,7 +199,8 @@ export function memcachedKubernetesObjects(ctx: RenderContext): K8sObject[] {
     },
   };
   return [
-    ...(tls ? [tlsSecret(ctx, 'memcached', tls)] : []),
+    // The Secret with osb's certificate, or (tls.certManager) the Certificate cert-manager writes it from.
+    ...tlsObjects(ctx, 'memcached'),
     // The metrics port only on the headless Service: every pod is scraped on its own.
     ...services(ctx, 'memcached', [{ name: 'memcache', port: c.port }], metrics ? [{ name: 'metrics', port: c.exporterPort }] : []),
     podDisruptionBudget(ctx, 'memcached'),

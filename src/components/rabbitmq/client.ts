@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
 
 export interface RabbitmqEndpoint {
   host: string;
@@ -31,6 +31,8 @@ function tlsOptions(host: string, caFile: string) {
 }
 
 export async function connectAmqp(ep: RabbitmqEndpoint, timeoutMs = 3000): Promise<amqp.ChannelModel> {
+  // Loaded on first use: commands that open no connection (render, endpoints, --help) never pay for it.
+  const { default: amqp } = await import('amqplib');
   return amqp.connect(
     {
       protocol: ep.caFile ? 'amqps' : 'amqp',

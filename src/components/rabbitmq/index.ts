@@ -13,7 +13,7 @@ import { quorumQueuesLackingMembers, runningClusterNodes } from './health.js';
 import { inspectRabbitmq, type RabbitmqNodeInfo } from './inspect.js';
 import { rabbitmqKubernetesObjects } from './kubernetes.js';
 import { rabbitmqEndpoint, rabbitmqLocalInstance, rabbitNodeName, RABBITMQ_BINARIES, reloadRabbitmqTls } from './local.js';
-import { rabbitmqNodePorts } from './ports.js';
+import { rabbitmqKubernetesPorts, rabbitmqNodePorts } from './ports.js';
 import { rabbitmqPorts } from './ports.js';
 import { tlsCaFile } from '../../model/endpoints.js';
 import { rabbitmqSmokeSteps } from './smoke.js';
@@ -57,7 +57,8 @@ export const rabbitmq: ComponentDefinition = {
   endpoints(config, secrets, at) {
     const r = config.rabbitmq;
     // TLS on: clients are given the AMQPS port (rabbitmq.port with tls.require, else tlsPort).
-    const nodes = Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, rabbitmqNodePorts(config, 0).client));
+    const client = at.kind === 'local' ? rabbitmqNodePorts(config, 0).client : rabbitmqKubernetesPorts(config).client;
+    const nodes = Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, client));
     const management =
       at.kind === 'local' ? Array.from({ length: r.replicas }, (_, i) => at.node('rabbitmq', i, r.managementPort)) : [at.service('rabbitmq', r.managementPort)];
     return {
@@ -68,7 +69,7 @@ export const rabbitmq: ComponentDefinition = {
         managementUrl: `${config.tls.enabled ? 'https' : 'http'}://${hp(management[0]!)}/`,
         nodes,
         management,
-        ...tlsCaFile(config, at.stateDir),
+        ...tlsCaFile(config, at),
       },
     };
   },

@@ -8,6 +8,26 @@ export const defaultDistPort = (amqpPort: number) => amqpPort + 20000;
 export const defaultTlsPort = (amqpPort: number) => amqpPort + 10;
 /** epmd's standard port (Kubernetes: one per pod). */
 export const STANDARD_EPMD_PORT = 4369;
+/** AMQPS's registered port: each Kubernetes pod has its own IP, so AMQPS takes it unless rabbitmq.tlsPort says otherwise. */
+export const STANDARD_AMQPS_PORT = 5671;
+
+/**
+ * The ports of every RabbitMQ pod on Kubernetes: the base ports (one pod per IP). TLS on: AMQPS on
+ * rabbitmq.tlsPort (default 5671); the plain listener on rabbitmq.port stays open only without tls.require.
+ */
+export function rabbitmqKubernetesPorts(config: Config) {
+  const r = config.rabbitmq;
+  const amqps = config.tls.enabled ? (r.tlsPort ?? STANDARD_AMQPS_PORT) : undefined;
+  return {
+    /** The plain AMQP port (listening only when `plainOpen`). */
+    amqp: r.port,
+    plainOpen: !config.tls.require,
+    amqps,
+    /** The port clients are given: AMQPS whenever TLS is on. */
+    client: amqps ?? r.port,
+    management: r.managementPort,
+  };
+}
 
 /**
  * RabbitMQ's port scheme on the local target, the one place it is written: node i listens on

@@ -8,17 +8,25 @@ function sslOptions(f: NodeTlsFiles): string {
   return `[{cacertfile, ${erlString(f.ca)}}, {certfile, ${erlString(f.cert)}}, {keyfile, ${erlString(f.key)}}, {verify, verify_peer}, {fail_if_no_peer_cert, false}, {versions, ['tlsv1.3', 'tlsv1.2']}]`;
 }
 
+/** A listener: `{"ip", port}` on one address, or (bind null) the bare port: every interface, IPv4 and IPv6 — a pod's. */
+const listener = (bind: string | null, port: number) => (bind === null ? String(port) : `{${erlString(bind)}, ${port}}`);
+
 /**
  * `rabbit` application entries for TLS (advanced.config): AMQPS on the node's AMQPS port, the plain
- * listener kept on rabbitmq.port+i only when TLS is not required. The env no longer sets
- * RABBITMQ_NODE_PORT then (it would re-open the plain listener).
+ * listener kept only when TLS is not required. The local target binds `bindAddress` (and its env no
+ * longer sets RABBITMQ_NODE_PORT then: it would re-open the plain listener); Kubernetes passes
+ * `bind: null`, every interface of the pod.
  */
-export function rabbitTlsEntries(config: Config, f: NodeTlsFiles, ports: { amqp: number; amqps?: number }): string[] {
+export function rabbitTlsEntries(
+  config: Config,
+  f: NodeTlsFiles,
+  ports: { amqp: number; amqps?: number | undefined },
+  bind: string | null = config.bindAddress,
+): string[] {
   if (!config.tls.enabled || ports.amqps === undefined) return [];
-  const ip = erlString(config.bindAddress);
   return [
-    `{tcp_listeners, [${config.tls.require ? '' : `{${ip}, ${ports.amqp}}`}]}`,
-    `{ssl_listeners, [{${ip}, ${ports.amqps}}]}`,
+    `{tcp_listeners, [${config.tls.require ? '' : listener(bind, ports.amqp)}]}`,
+    `{ssl_listeners, [${listener(bind, ports.amqps)}]}`,
     `{ssl_options, ${sslOptions(f)}}`,
   ];
 }
@@ -26,6 +34,11 @@ export function rabbitTlsEntries(config: Config, f: NodeTlsFiles, ports: { amqp:
 /** The management listener's extra options: HTTPS with the node's certificate. */
 export function managementTlsOptions(config: Config, f: NodeTlsFiles): string {
   return config.tls.enabled ? `, {ssl, true}, {ssl_opts, ${sslOptions(f)}}` : '';
+}
+
+/** `{rabbitmq_management, [{listener, ...}]}`: the management API on one address (local) or every interface (Kubernetes), HTTPS with TLS on. */
+export function managementListener(config: Config, f: NodeTlsFiles, port: number, bind: string | null = config.bindAddress): string {
+  return `{rabbitmq_management, [{listener, [{port, ${port}}${bind === null ? '' : `, {ip, ${erlString(bind)}}`}${managementTlsOptions(config, f)}]}]}`;
 }
 
 /**
@@ -39,3 +52,14 @@ export function renderSslDistOptfile(f: NodeTlsFiles): string {
 }
 
 export const distTlsArgs = (optfile: string) => `-proto_dist inet_tls -ssl_dist_optfile ${optfile}`;
+
+/**
+ * After a rotation (same file paths, new content): Erlang's ssl application caches PEM files by
+ * name; clearing the cache makes every new handshake read the new certificate and CA bundle.
+ * The distribution over TLS has its own cache (`ssl_pem_cache_dist`, which `ssl:clear_pem_cache()`
+ * leaves alone): cleared too, or new distribution connections (the CLI tools, peers) keep being
+ * served the old certificate — invisible until a CA rotation retires the CA that signed it.
+ * Established connections keep theirs. No restart. (Without it, each cache drops files whose
+ * mtime changed at its next check, every 2 minutes: `ssl_pem_cache_clean`; Kubernetes relies on that.)
+ */
+export const CLEAR_PEM_CACHES = 'ssl:clear_pem_cache(), catch gen_server:call(ssl_pem_cache_dist, unconditionally_clear_pem_cache, infinity), ok.';

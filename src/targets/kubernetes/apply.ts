@@ -7,12 +7,28 @@ import { INSTANCE, type K8sObject, LABEL, managedSelector, MANAGED_BY } from '..
 import { isTestHook, type KIND_ORDER } from './render.js';
 import { OsbError } from '../../util/errors.js';
 
+/** A kind served only where its CRDs are installed: whose they are, and what to do when they are not. */
+interface OptionalKind {
+  crds: string;
+  fix: string;
+}
+const PROMETHEUS_OPERATOR: OptionalKind = {
+  crds: "the Prometheus Operator's CRDs",
+  fix: "install the Prometheus Operator's CRDs, or deploy with --set metrics.prometheusOperator=false (then scrape the pods yourself: osb metrics --target kubernetes)",
+};
+const CERT_MANAGER: OptionalKind = {
+  crds: "cert-manager's CRDs",
+  fix: 'install cert-manager (https://cert-manager.io/docs/installation/), or unset tls.certManager to let osb issue the certificates from its own CA',
+};
+
 /** Kinds osb applies and may prune, with their API versions (test Pods are created by `osb test` only). */
-export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number]; optional?: boolean }[] = [
+export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[number]; optional?: OptionalKind }[] = [
   { apiVersion: 'v1', kind: 'ServiceAccount' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
   { apiVersion: 'v1', kind: 'Secret' },
+  // cert-manager's (tls.certManager): a cluster without its CRDs has none to prune.
+  { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', optional: CERT_MANAGER },
   { apiVersion: 'v1', kind: 'ConfigMap' },
   { apiVersion: 'v1', kind: 'Service' },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
@@ -22,8 +38,8 @@ export const MANAGED_KINDS: { apiVersion: string; kind: (typeof KIND_ORDER)[numb
   { apiVersion: 'batch/v1', kind: 'Job' },
   { apiVersion: 'batch/v1', kind: 'CronJob' },
   // The Prometheus Operator's kinds (metrics.prometheusOperator): a cluster without its CRDs has none to prune.
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', optional: true },
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', optional: true },
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', optional: PROMETHEUS_OPERATOR },
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', optional: PROMETHEUS_OPERATOR },
 ];
 
 export interface ApplyResult {
@@ -84,16 +100,16 @@ export async function applyAndPrune(
   report: (m: string) => void = () => {},
 ): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], configured: [], unchanged: [], pruned: [], namespaceCreated: false };
-  // Optional kinds (the Prometheus Operator's) first: when they are wanted but the cluster does not serve them, nothing is changed.
+  // Optional kinds (the Prometheus Operator's, cert-manager's) first: when they are wanted but the cluster does not serve them, nothing is changed.
   const optionalListed = new Map<string, K8sObject[]>();
-  for (const { apiVersion, kind } of MANAGED_KINDS.filter((k) => k.optional)) {
+  for (const { apiVersion, kind, optional } of MANAGED_KINDS.filter((k) => k.optional)) {
     try {
       optionalListed.set(kind, await api.list(apiVersion, kind, namespace, managedSelector));
     } catch (err) {
       if (desired.some((o) => o.kind === kind))
         throw new OsbError(
-          `the cluster does not serve ${kind} (${apiVersion}): the Prometheus Operator's CRDs are not installed (${(err as Error).message.split('\n')[0]})`,
-          "install the Prometheus Operator's CRDs, or deploy with --set metrics.prometheusOperator=false (then scrape the pods yourself: osb metrics --target kubernetes)",
+          `the cluster does not serve ${kind} (${apiVersion}): ${optional!.crds} are not installed (${(err as Error).message.split('\n')[0]})`,
+          optional!.fix,
           2,
         );
       optionalListed.set(kind, []);

@@ -11,6 +11,7 @@ import type { Endpoints } from '../../model/endpoints.js';
 import { OsbError } from '../../util/errors.js';
 import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
 import { podFqdn, serviceFqdn, type RenderContext } from '../../k8s/objects.js';
+import { KUBERNETES_CLIENT_CA } from '../../k8s/tls.js';
 import { resolveNamespace, servicePasswords } from './render.js';
 
 /** Where a Kubernetes deployment's config comes from: the same sources every target reads. */
@@ -84,6 +85,8 @@ export function kubernetesPlacement(ctx: RenderContext): Placement {
     kind: 'kubernetes',
     node: (c, i, base) => ({ host: podFqdn(ctx, c, i), port: base }),
     service: (name, port) => ({ host: serviceFqdn(ctx, name), port }),
+    // TLS: the path inside an OpenStack service's pod where it mounts a `<component>-tls` Secret's ca.crt.
+    ...(ctx.config.tls.enabled ? { caFile: KUBERNETES_CLIENT_CA } : {}),
   };
 }
 

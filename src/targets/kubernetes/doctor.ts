@@ -29,11 +29,14 @@ const plural = (kind: string) => {
 };
 const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
+/** tls.certManager: osb applies cert-manager Certificates. */
+const wantsCertManager = (config?: Config) => !!(config?.tls.enabled && config.tls.certManager);
+
 /** The API verbs deploy, status, test, logs and destroy use — from the kinds osb manages. */
-export function requiredPermissions(namespaceExists: boolean): Need[] {
+export function requiredPermissions(namespaceExists: boolean, config?: Config): Need[] {
   const needs: Need[] = [];
-  // The Prometheus Operator's kinds are optional (metrics.prometheusOperator): not required here.
-  for (const { apiVersion, kind } of MANAGED_KINDS.filter((k) => !k.optional)) {
+  // The optional kinds (the Prometheus Operator's; cert-manager's unless tls.certManager asks for them) are not required here.
+  for (const { apiVersion, kind } of MANAGED_KINDS.filter((k) => !k.optional || (k.kind === 'Certificate' && wantsCertManager(config)))) {
     for (const verb of ['get', 'list', 'create', 'patch', 'delete']) needs.push({ group: groupOf(apiVersion), resource: plural(kind), verb });
   }
   for (const verb of ['get', 'list', 'create', 'delete']) needs.push({ group: '', resource: 'pods', verb });
@@ -179,7 +182,7 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
   const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
   const denied: string[] = [];
   let reviewError: string | undefined;
-  for (const n of requiredPermissions(namespaceExists)) {
+  for (const n of requiredPermissions(namespaceExists, o.config)) {
     try {
       const r = await authz.createSelfSubjectAccessReview({
         body: {
@@ -219,7 +222,7 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       ),
     );
   else {
-    const needs = requiredPermissions(namespaceExists);
+    const needs = requiredPermissions(namespaceExists, o.config);
     const resources = new Set(needs.map((n) => `${n.resource}${n.subresource ? `/${n.subresource}` : ''}.${n.group}`));
     out.push(ok('rbac', `allowed: all ${needs.length} verbs osb uses, on ${resources.size} resources (SelfSubjectAccessReview)`));
   }
@@ -267,6 +270,50 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       );
     }
   }
+  if (wantsCertManager(o.config)) out.push(await certManagerCheck(kc, k8s, o));
   out.push(stateDirCheck(o.stateDir));
   return out;
+}
+
+/** tls.certManager: cert-manager's Certificate kind is served, and the issuer it names exists and says Ready. */
+async function certManagerCheck(
+  kc: import('@kubernetes/client-node').KubeConfig,
+  k8s: typeof import('@kubernetes/client-node'),
+  o: KubernetesDoctorOptions,
+): Promise<DoctorCheck> {
+  const name = 'cert-manager';
+  const issuer = o.config.tls.certManager!.issuer;
+  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  try {
+    await api.listNamespacedCustomObject({ group: 'cert-manager.io', version: 'v1', namespace: o.namespace, plural: 'certificates' });
+  } catch (err) {
+    return fail(
+      name,
+      `the cluster does not serve Certificate (cert-manager.io/v1)${codeOf(err) ? ` (HTTP ${codeOf(err)})` : ''}: cert-manager's CRDs are not installed`,
+      'install cert-manager (https://cert-manager.io/docs/installation/), or unset tls.certManager to let osb issue the certificates from its own CA',
+    );
+  }
+  if (issuer.group !== 'cert-manager.io') return ok(name, `Certificate served; issuer ${issuer.kind} ${issuer.name} (${issuer.group}) not checked`);
+  const plural = issuer.kind === 'ClusterIssuer' ? 'clusterissuers' : 'issuers';
+  const where = issuer.kind === 'ClusterIssuer' ? '' : ` in namespace ${o.namespace}`;
+  try {
+    const found = (
+      issuer.kind === 'ClusterIssuer'
+        ? await api.getClusterCustomObject({ group: 'cert-manager.io', version: 'v1', plural, name: issuer.name })
+        : await api.getNamespacedCustomObject({ group: 'cert-manager.io', version: 'v1', namespace: o.namespace, plural, name: issuer.name })
+    ) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };
+    const ready = found.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.status === 'True') return ok(name, `Certificate served; ${issuer.kind} ${issuer.name}${where} is Ready`);
+    return warn(
+      name,
+      `${issuer.kind} ${issuer.name}${where} is not Ready${ready?.message ? `: ${ready.message}` : ''}: the Certificates would stay unissued`,
+      `kubectl describe ${plural.slice(0, -1)} ${issuer.name}${where ? ` -n ${o.namespace}` : ''}`,
+    );
+  } catch (err) {
+    return fail(
+      name,
+      `${issuer.kind} ${issuer.name}${where} ${codeOf(err) === 404 ? 'does not exist' : `cannot be read (${reasonOf(err)})`}: the Certificates would stay unissued`,
+      `create it (it must put ca.crt into the Secrets it writes: a CA, Vault or self-signed issuer), or point tls.certManager.issuer.name/kind at one that exists`,
+    );
+  }
 }

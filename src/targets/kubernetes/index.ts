@@ -120,6 +120,12 @@ export function kubernetesTarget(src: TargetSources): Target {
     },
 
     async restore(req): Promise<Outcome> {
+      if (req.services?.length)
+        throw new OsbError(
+          '--service is for logical backups, which the Kubernetes target does not take',
+          'restore a physical backup (a folder of the mariadb-backups volume) without --service',
+          2,
+        );
       const { d, api } = await open();
       const { restoreKubernetes } = await import('./restore.js');
       req.log(`restoring into namespace ${d.namespace} (context ${api.context}, ${api.server})`);

@@ -190,7 +190,7 @@ export async function destroyKubernetes(
   const scope = scopeOf(components);
   const inScope = (o: K8sObject) => scope.includes(o.metadata.labels?.[LABEL.name] as ComponentName);
   const res: DestroyResult = { deleted: [], keptClaims: [], deletedClaims: [] };
-  const kinds: { apiVersion: string; kind: string; optional?: boolean }[] = [...MANAGED_KINDS, { apiVersion: 'v1', kind: 'Pod' as const }].reverse();
+  const kinds: { apiVersion: string; kind: string; optional?: unknown }[] = [...MANAGED_KINDS, { apiVersion: 'v1', kind: 'Pod' as const }].reverse();
   for (const { apiVersion, kind, optional } of kinds) {
     // A cluster without the Prometheus Operator's CRDs has no PodMonitor/PrometheusRule to delete.
     const listed = await api.list(apiVersion, kind, d.namespace, managedSelector).catch((err: unknown) => {

@@ -147,6 +147,17 @@ async function jobProgress(api: KubeApi, namespace: string, o: K8sObject): Promi
   return { done: false, line: `${role}: ${st.active ? 'running' : 'pending'}${st.failed ? `, ${st.failed} failed attempt(s)` : ''}` };
 }
 
+/** tls.certManager: cert-manager's verdict on a Certificate (its Ready condition), with its message while it is not issued. */
+async function certificateProgress(api: KubeApi, namespace: string, o: K8sObject): Promise<Progress> {
+  const live = await api.get(o.apiVersion, o.kind, namespace, o.metadata.name);
+  const ready = ((live?.status ?? {}) as { conditions?: { type: string; status: string; reason?: string; message?: string }[] }).conditions?.find(
+    (c) => c.type === 'Ready',
+  );
+  if (ready?.status === 'True') return { done: true, line: `certificate ${o.metadata.name}: issued` };
+  const why = ready?.message ?? 'cert-manager has not reported on it yet';
+  return { done: false, line: `certificate ${o.metadata.name}: not issued (${why})` };
+}
+
 /** Reasons every not-Ready pod of the deployment gives (test pods excluded). */
 export async function diagnoseAll(api: KubeApi, namespace: string): Promise<string[]> {
   const pods = (await api.list('v1', 'Pod', namespace, managedSelector)) as unknown as PodLike[];
@@ -160,7 +171,7 @@ export async function diagnoseAll(api: KubeApi, namespace: string): Promise<stri
 }
 
 /**
- * Polls until every StatefulSet is fully Ready, every Deployment available and every Job complete. Prints a line whenever
+ * Polls until every Certificate is issued (cert-manager), every StatefulSet is fully Ready, every Deployment available and every Job complete. Prints a line whenever
  * progress changes (with the first reason a pod gives); on a failed Job or at the timeout,
  * throws an OsbError saying what was not ready and why.
  */
@@ -168,17 +179,19 @@ export async function waitUntilReady(api: KubeApi, namespace: string, desired: K
   const report = opts.report ?? (() => {});
   const pollMs = opts.pollMs ?? 2000;
   const deadline = Date.now() + opts.timeoutSeconds * 1000;
-  const watched = desired.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment' || o.kind === 'Job');
+  const watched = desired.filter((o) => o.kind === 'Certificate' || o.kind === 'StatefulSet' || o.kind === 'Deployment' || o.kind === 'Job');
   let last = '';
   for (;;) {
     const progress: Progress[] = [];
     for (const o of watched) {
       progress.push(
-        o.kind === 'StatefulSet'
-          ? await statefulSetProgress(api, namespace, o)
-          : o.kind === 'Deployment'
-            ? await deploymentProgress(api, namespace, o)
-            : await jobProgress(api, namespace, o),
+        o.kind === 'Certificate'
+          ? await certificateProgress(api, namespace, o)
+          : o.kind === 'StatefulSet'
+            ? await statefulSetProgress(api, namespace, o)
+            : o.kind === 'Deployment'
+              ? await deploymentProgress(api, namespace, o)
+              : await jobProgress(api, namespace, o),
       );
     }
     const failed = progress.find((p) => p.failed);

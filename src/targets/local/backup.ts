@@ -3,75 +3,43 @@
  * it loops over the components whose definition has `backup` hooks (src/model/backup.ts); what
  * a backup of one backend is lives in its component folder. See docs/backup.md.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import pkg from '../../../package.json' with { type: 'json' };
-import { ChainError, type ChainManifest, readManifest as readChainManifest, resolveChainDir, sha256File } from '../../components/backup-chain.js';
-import { definition, resolveConfig } from '../../components/index.js';
+import { resolveConfig } from '../../components/index.js';
 import { loadValuesTree } from '../../config/load.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { readSecrets, secretsPath, writeSecrets, type Secrets } from '../../config/secrets.js';
 import { deepMerge } from '../../config/set.js';
 import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
-import type { BackupChainLink, BackupFile, BackupHooks, BackupManifest, RestoredCheck } from '../../model/backup.js';
+import type { BackupChainLink, BackupManifest, RestoredCheck } from '../../model/backup.js';
 import { OsbError } from '../../util/errors.js';
-import { portIsFree } from '../../util/net.js';
 import type { Progress } from '../../util/progress.js';
+import { type ChainManifest, resolveChainDir } from '../../components/backup-chain.js';
+import {
+  asOsbError,
+  backupComponents,
+  backupRoot,
+  checkFiles,
+  hashFiles,
+  hooks,
+  listManifests,
+  MANIFEST,
+  readManifest,
+  SECRETS,
+  scratchPort,
+  VERIFY,
+  writeJson,
+} from './backup-files.js';
 import { type DeploymentSources, deployedComponents, openDeployment } from './context.js';
 import { deployLocal } from './deploy.js';
 import { destroyLocal } from './destroy.js';
 import { localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { preflightFreshPorts } from './preflight.js';
+import { type LogicalRestoreResult, restoreLogical, verifyLogical } from './logical.js';
 import { localRuntime } from './runtime.js';
 import { readState, writeState, type LocalState } from './state.js';
-
-const MANIFEST = 'manifest.json';
-const VERIFY = 'verify.json';
-const SECRETS = 'secrets.json';
-
-const hooks = (c: ComponentName): BackupHooks | undefined => definition(c).backup;
-const backupComponents = (cs: ComponentName[]) => cs.filter((c) => hooks(c));
-
-export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
-}
-
-async function hashFiles(dir: string): Promise<BackupFile[]> {
-  const files = walk(dir)
-    .map((f) => relative(dir, f))
-    .filter((f) => f !== MANIFEST && f !== VERIFY)
-    .sort();
-  const out: BackupFile[] = [];
-  for (const f of files) out.push({ path: f, size: statSync(join(dir, f)).size, sha256: await sha256File(join(dir, f)) });
-  return out;
-}
-
-function writeJson(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
-
-/** The shared chain logic (components/backup-chain.ts) with osb's one-line errors (exit 2). */
-async function asOsbError<T>(f: () => T | Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    if (err instanceof ChainError) throw new OsbError(err.message, err.fix, 2);
-    throw err;
-  }
-}
-
-function readManifest(dir: string): BackupManifest {
-  try {
-    return readChainManifest<BackupManifest & ChainManifest>(dir);
-  } catch (err) {
-    if (err instanceof ChainError) throw new OsbError(err.message, err.fix, 2);
-    throw err;
-  }
-}
 
 export interface ResolvedChain {
   root: string;
@@ -92,27 +60,6 @@ function chainLinks(chain: ResolvedChain, c: ComponentName): BackupChainLink[] {
     .map((x) => ({ dir: join(x.dir, c), part: x.manifest.components[c]!, manifest: x.manifest }));
   // Components without incrementals hold a full copy in every backup: only the newest counts.
   return hooks(c)?.incremental ? links : links.slice(-1);
-}
-
-/** Backups under a root, oldest first (folders with a manifest; partial ones are skipped). */
-function listManifests(root: string): { dir: string; manifest: BackupManifest }[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((n) => !n.startsWith('.') && n !== 'binlogs' && existsSync(join(root, n, MANIFEST)))
-    .sort()
-    .flatMap((n) => {
-      try {
-        return [{ dir: join(root, n), manifest: readManifest(join(root, n)) }];
-      } catch {
-        return [];
-      }
-    });
-}
-
-async function scratchPort(config: Config): Promise<number> {
-  if (config.backup.verifyPort) return config.backup.verifyPort;
-  for (let p = config.mariadb.port + 90; p < Math.min(config.mariadb.port + 190, 32768); p++) if (await portIsFree(config.bindAddress, p)) return p;
-  throw new OsbError(`no free port for the scratch server from ${config.mariadb.port + 90}`, 'set backup.verifyPort to a free port below 32768', 2);
 }
 
 /** Restores the chain into scratch servers on free ports, checks them, removes them; writes verify.json. */
@@ -165,7 +112,7 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   return withStateLock(root, async () => {
     const t0 = Date.now();
-    const existing = listManifests(root);
+    const existing = listManifests(root).filter((b) => b.manifest.kind !== 'logical');
     const parent = opts.incremental ? existing[existing.length - 1] : undefined;
     if (opts.incremental && !parent) throw new OsbError(`no backup in ${root} to build an incremental on`, 'take a full backup first: osb backup', 2);
     if (parent) await resolveChain(parent.dir, root); // the chain it extends must be intact
@@ -203,7 +150,7 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
       // The service passwords: a restore re-creates the same users, so the printed URLs keep working.
       copyFileSync(secretsPath(d.stateDir), join(partial, SECRETS));
       const files = await hashFiles(partial);
-      const manifest: BackupManifest = {
+      const manifest: BackupManifest & { kind: 'full' | 'incremental' } = {
         format: 1,
         id,
         kind: parent ? 'incremental' : 'full',
@@ -251,11 +198,11 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
   });
 }
 
-/** Whole chains only, oldest first; never the newest chain. */
+/** Whole chains only, oldest first; never the newest chain. Logical backups are not part of any chain (see applyLogicalRetention). */
 export function applyRetention(root: string, config: Config, now = Date.now()): string[] {
   const { count, maxAgeDays } = config.backup.keep;
   if (count === undefined && maxAgeDays === undefined) return [];
-  const all = listManifests(root);
+  const all = listManifests(root).filter((b) => b.manifest.kind !== 'logical');
   const chains: { full: string; members: typeof all }[] = [];
   const byId = new Map(all.map((b) => [b.manifest.id, b]));
   const rootOf = (b: (typeof all)[number]): string => {
@@ -291,19 +238,33 @@ export function applyRetention(root: string, config: Config, now = Date.now()): 
   return removed;
 }
 
-export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string }> {
+/** How long `osb backup archive-binlogs` waits for a backup that holds the backups folder before it leaves the work to it. */
+const ARCHIVE_LOCK_WAIT_MS = 10_000;
+
+export async function archiveBinlogs(opts: DeploymentSources & { to?: string }): Promise<{ copied: string[]; root: string; skipped?: string }> {
   const d = openDeployment(opts);
   const root = backupRoot(d.config, d.stateDir, opts.to);
   if (!d.config.backup.pitr) throw new OsbError('binary logs are off (backup.pitr=false)', 'turn them on with --set backup.pitr=true and osb deploy', 2);
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const copied: string[] = [];
-  for (const c of backupComponents(deployedComponents(d))) {
-    const h = hooks(c)!;
-    if (!h.archiveLogs) continue;
-    const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
-    copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+  const archive = async () => {
+    const copied: string[] = [];
+    for (const c of backupComponents(deployedComponents(d))) {
+      const h = hooks(c)!;
+      if (!h.archiveLogs) continue;
+      const nodes = localInstances(d.config, d.stateDir, d.secrets, [c]).get(c) ?? [];
+      copied.push(...(await h.archiveLogs({ config: d.config, nodes, backupRoot: root, stateDir: d.stateDir, report: () => {} })).copied);
+    }
+    return { copied, root };
+  };
+  // One archiver at a time per folder (the minutely timer and `osb backup`, which archives too, write the
+  // same index). A backup holds the folder for minutes: this run leaves the work to it and to the next run.
+  try {
+    return await withStateLock(root, archive, ARCHIVE_LOCK_WAIT_MS, () => {});
+  } catch (err) {
+    if (err instanceof OsbError && err.exitCode === 5)
+      return { copied: [], root, skipped: 'a backup is running in this folder: it archives the binlogs itself' };
+    throw err;
   }
-  return { copied, root };
 }
 
 // ---------- osb backup verify / list ----------
@@ -337,10 +298,15 @@ export async function verifyBackup(opts: DeploymentSources & { backup?: string; 
     return r;
   }
   const last = chain.manifests[chain.manifests.length - 1]!;
-  const secrets = JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets;
-  const checks = await verifyChain(chain, configOfBackup(last.manifest, stateDir), secrets, opts.report);
+  const logical = last.manifest.kind === 'logical';
+  const config = configOfBackup(last.manifest, stateDir);
+  const checks = logical
+    ? await verifyLogical(last.dir, last.manifest, config, chain.root, opts.report)
+    : await verifyChain(chain, config, JSON.parse(readFileSync(join(last.dir, SECRETS), 'utf8')) as Secrets, opts.report);
   const problems = Object.entries(checks).flatMap(([c, r]) => r.problems.map((p) => `${c}: ${p}`));
-  const facts = Object.fromEntries(Object.entries(checks).map(([c, r]) => [c, { tables: r.facts.tables, newestRowTime: r.facts.newestRowTime }]));
+  const facts = Object.fromEntries(
+    Object.entries(checks).map(([c, r]) => [c, logical ? { tables: r.facts.tables } : { tables: r.facts.tables, newestRowTime: r.facts.newestRowTime }]),
+  );
   const r = { id: last.manifest.id, ok: problems.length === 0, problems, facts };
   writeJson(join(last.dir, VERIFY), { at: new Date().toISOString(), ...r, when: 'verify' });
   return r;
@@ -350,7 +316,12 @@ export interface ListedBackup {
   id: string;
   kind: string;
   parent?: string;
+  /** The full backup a physical backup builds on; `-` for a logical backup. */
   chain: string;
+  /** Logical backups: the services it holds. */
+  services?: string[];
+  /** What it holds: the components (physical) or the services (logical). */
+  contents: string[];
   finishedAt: string;
   bytes: number;
   verified: 'ok' | 'FAILED' | 'no';
@@ -378,7 +349,9 @@ export function listBackups(opts: DeploymentSources & { to?: string }): {
       id: m.id,
       kind: m.kind,
       parent: m.parent,
-      chain: chainOf(m),
+      chain: m.kind === 'logical' ? '-' : chainOf(m),
+      ...(m.kind === 'logical' ? { services: m.services } : {}),
+      contents: m.kind === 'logical' ? (m.services ?? []) : Object.keys(m.components),
       finishedAt: m.finishedAt,
       bytes: m.totalBytes,
       verified: v ? (v.ok ? 'ok' : 'FAILED') : 'no',
@@ -412,11 +385,17 @@ export function listBackups(opts: DeploymentSources & { to?: string }): {
 export interface RestoreOptions extends DeploymentSources {
   backup: string;
   toTime?: string;
+  /** Logical backups: only these services. */
+  services?: string[];
+  /** Logical backups: drop and reload databases that already hold data. */
+  replace?: boolean;
   progress: Progress;
   report: (m: string) => void;
 }
 
-export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: string; id: string; components: ComponentName[]; seconds: number }> {
+export type RestoreResult = { stateDir: string; id: string; kind: 'full' | 'incremental'; components: ComponentName[]; seconds: number } | LogicalRestoreResult;
+
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   const t0 = Date.now();
   const stateDir = resolveStateDir(opts.stateDir);
   const state = readState(stateDir);
@@ -424,6 +403,22 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
   // 1. Nothing changes until the backup, its chain and the target are known to be fine.
   const chain = await resolveChain(opts.backup, defaultRoot);
   const last = chain.manifests[chain.manifests.length - 1]!;
+  if (last.manifest.kind === 'logical') {
+    if (opts.toTime)
+      throw new OsbError(
+        `${last.manifest.id} is a logical backup: it has no point in time to roll forward to`,
+        'drop --to-time (it needs a physical backup)',
+        2,
+      );
+    return restoreLogical(opts, last);
+  }
+  if (opts.services?.length || opts.replace)
+    throw new OsbError(
+      `${last.manifest.id} is a physical backup: it restores the whole deployment into a fresh one`,
+      '--service and --replace are for logical backups (osb backup --logical); drop them',
+      2,
+    );
+  const kind = last.manifest.kind;
   if (state && Object.keys(state.instances).length) {
     throw new OsbError(
       `${stateDir} already holds a deployment (${Object.keys(state.instances).join(', ')})`,
@@ -516,5 +511,5 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ stateDir: s
       1,
     );
   }
-  return { stateDir, id: last.manifest.id, components: comps, seconds: (Date.now() - t0) / 1000 };
+  return { stateDir, id: last.manifest.id, kind, components: comps, seconds: (Date.now() - t0) / 1000 };
 }

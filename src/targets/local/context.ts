@@ -7,6 +7,7 @@ import { loadValuesTree } from '../../config/load.js';
 import { deepMerge } from '../../config/set.js';
 import { resolveStateDir } from '../../config/state-dir.js';
 import { readState, type LocalState } from './state.js';
+import { join, resolve } from 'node:path';
 
 export interface DeploymentSources extends ConfigSources {
   stateDir?: string;
@@ -48,3 +49,6 @@ export function deployedComponents(d: Deployment, requested?: ComponentName[]): 
   const all = COMPONENTS.filter((c) => d.config[c].enabled && Object.keys(d.state.instances).some((n) => n.startsWith(`${c}-`)));
   return requested?.length ? all.filter((c) => requested.includes(c)) : all;
 }
+
+/** Where backups land: `--to`, else `backup.dir`, else `<state dir>/backups`. */
+export const backupRoot = (config: Config, stateDir: string, to?: string) => resolve(to ?? config.backup.dir ?? join(stateDir, 'backups'));

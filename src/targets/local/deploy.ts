@@ -11,7 +11,10 @@ import type { Progress } from '../../util/progress.js';
 import { resolveDeployConfig, type DeploymentSources } from './context.js';
 import { localEndpoints } from './endpoints.js';
 import { localExtras, localInstances } from './instances.js';
-import { supervisorFor, type SupervisorChoice } from './supervisor.js';
+import { entrypoint, type ScheduleChange, supervisorFor, type SupervisorChoice } from './supervisor.js';
+import { cronHint, cronLine, scheduledJobs } from './schedules.js';
+import { jobTimerName } from './systemd.js';
+import { userInfo } from 'node:os';
 import { withStateLock } from './lock.js';
 import { ensurePackages } from './packages.js';
 import { preflightFreshPorts } from './preflight.js';
@@ -37,6 +40,22 @@ export interface DeployResult {
   provisioning?: { service: string; changed: boolean }[];
   /** Who restarts the daemons between osb commands. */
   supervision: SupervisorChoice;
+  /** Scheduled day-2 jobs (backups, binlog archiving, certificate renewal): systemd timers, or crontab lines to add. */
+  schedules: DeployedSchedule[];
+  /** Under systemd: the jobs whose units this deploy installed or changed, and removed. */
+  scheduleChange?: ScheduleChange;
+}
+
+export interface DeployedSchedule {
+  job: string;
+  key: string;
+  title: string;
+  onCalendar: string[];
+  cron: string;
+  /** Under systemd: the timer unit. */
+  timer?: string;
+  /** Without systemd: the crontab line to add. */
+  crontab?: string;
 }
 
 export interface DeployOptions extends DeploymentSources {
@@ -161,15 +180,15 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     const newCerts = await ensureLocalCerts(config, stateDir, [...instances.values()].flat());
     await preflightPorts([...plans.values(), ...extraPlans.values()].flat(), state, config.bindAddress);
 
+    // The target (and the scheduled jobs) must keep every component this deployment runs, not only those
+    // of this command (`osb deploy mariadb` must not drop RabbitMQ's units from the boot).
+    const kept = COMPONENTS.filter(
+      (c) => config[c].enabled && (!requested || requested.includes(c) || Object.keys(state.instances).some((n) => n.startsWith(`${c}-`))),
+    );
     // Under systemd: a unit per node, extra and helper, grouped by the deployment's target, before anything starts.
     if (supervisor.choice.kind === 'systemd') {
       // The units' prepare step reads the deployment (config, secrets) from the state dir.
       writeState(stateDir, state);
-      // The target must keep every component this deployment runs, not only those of this command
-      // (`osb deploy mariadb` must not drop RabbitMQ's units from the boot).
-      const kept = COMPONENTS.filter(
-        (c) => config[c].enabled && (!requested || requested.includes(c) || Object.keys(state.instances).some((n) => n.startsWith(`${c}-`))),
-      );
       const all = [...localInstances(config, stateDir, secrets, kept)].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, secrets, c)]);
       await supervisor.install(all);
     }
@@ -205,9 +224,33 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
       () => {},
     );
     const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress, results);
-    const changed = results.some((r) => r.changed) || !!provisioning?.some((p) => p.changed);
+    // Day-2 jobs once the deployment runs: timers under systemd, else one crontab line each to add.
+    const jobs = scheduledJobs(config, stateDir, kept);
+    const entry = entrypoint();
+    let scheduleChange: ScheduleChange | undefined;
+    if (supervisor.choice.kind === 'systemd') scheduleChange = await supervisor.schedule(jobs);
+    else for (const j of jobs) opts.progress.info(cronHint(j, entry, userInfo().username));
+    const schedules: DeployedSchedule[] = jobs.map((j) => ({
+      job: j.name,
+      key: j.key,
+      title: j.title,
+      onCalendar: j.onCalendar,
+      cron: j.cron,
+      ...(scheduleChange ? { timer: jobTimerName(stateDir, j.name) } : { crontab: cronLine(j, entry) }),
+    }));
+    const changed =
+      results.some((r) => r.changed) || !!provisioning?.some((p) => p.changed) || !!scheduleChange?.installed.length || !!scheduleChange?.removed.length;
     // Said once, when this deploy started something that nothing will restart.
     if (supervisor.choice.kind === 'none' && results.some((r) => r.changed)) opts.progress.info(`osb: note: ${supervisor.choice.reason}`);
-    return { stateDir, config, components: results, changed, provisioning, supervision: supervisor.choice };
+    return {
+      stateDir,
+      config,
+      components: results,
+      changed,
+      provisioning,
+      supervision: supervisor.choice,
+      schedules,
+      ...(scheduleChange ? { scheduleChange } : {}),
+    };
   });
 }

@@ -6,6 +6,7 @@ import type { LocalInstance } from '../../model/local.js';
 import { localExtras, localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { supervisorFor } from './supervisor.js';
+import { scheduledJobs } from './schedules.js';
 import { componentDir, resolveStateDir } from '../../config/state-dir.js';
 import { stopHelper, stopInstance } from './runner.js';
 import { readState, stateFile, writeState } from './state.js';
@@ -56,6 +57,10 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
     const supervisor = supervisorFor(stateDir);
     const everything = targets.length === COMPONENTS.length;
     if (supervisor.choice.kind === 'systemd') {
+      // Scheduled jobs first (nothing may start a backup of what is going away): those of what stays are kept.
+      const stays = everything ? [] : COMPONENTS.filter((c) => !targets.includes(c) && Object.keys(state?.instances ?? {}).some((n) => n.startsWith(`${c}-`)));
+      const change = await supervisor.schedule(scheduledJobs(config, stateDir, stays));
+      removed.push(...change.removedFiles);
       const all = [...instances].flatMap(([c, list]) => [...list, ...localExtras(config, stateDir, fakeSecrets, c)]);
       const active = await Promise.all(all.map(async (i) => ((await supervisor.status(i))?.activeState ?? 'inactive') !== 'inactive'));
       removed.push(...(await supervisor.uninstall(all, everything)));

@@ -1,10 +1,9 @@
 import { describeEndpoints } from '../../components/index.js';
 import type { Outcome, Target, TargetSources } from '../../model/target.js';
-import { OsbError } from '../../util/errors.js';
 import { formatBytes, formatDuration, table } from '../../util/format.js';
 import { serviceEndpointsText, servicesObject } from '../../openstack/service-endpoints.js';
 import { deployedComponents, openDeployment } from './context.js';
-import { deployLocal } from './deploy.js';
+import { deployLocal, type DeployResult } from './deploy.js';
 import { destroyLocal } from './destroy.js';
 import { localEndpoints } from './endpoints.js';
 import { localSmokeSuites, runSmokeSuites } from './smoke.js';
@@ -32,11 +31,14 @@ export function localTarget(src: TargetSources): Target {
           components: result.components,
           provisioning: result.provisioning,
           supervision: result.supervision,
+          schedules: result.schedules,
+          ...(result.scheduleChange ? { scheduleChange: result.scheduleChange } : {}),
         },
         text: lines(
           (!req.quiet || result.changed) && table(rows),
           !!result.provisioning?.length &&
             `OpenStack services: ${result.provisioning.map((p) => `${p.service} ${p.changed ? 'provisioned' : 'unchanged'}`).join(', ')}`,
+          ...scheduleLines(result, req.quiet),
           result.changed ? `deployed in ${seconds}s (state: ${result.stateDir})` : `no change: everything already deployed as configured (${seconds}s)`,
         ),
       };
@@ -116,19 +118,26 @@ export function localTarget(src: TargetSources): Target {
     },
 
     async restore(req): Promise<Outcome> {
-      if (req.replace)
-        throw new OsbError(
-          '--replace is for the Kubernetes target',
-          'locally a restore goes into a fresh state dir: osb destroy first, or pass another --state-dir',
-          2,
-        );
       const { restoreBackup } = await import('./backup.js');
-      const r = await restoreBackup({ ...src, backup: req.backup, toTime: req.toTime, progress: req.progress, report: req.log });
-      return {
-        exitCode: 0,
-        json: r,
-        text: `restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s`,
-      };
+      const r = await restoreBackup({
+        ...src,
+        backup: req.backup,
+        toTime: req.toTime,
+        services: req.services,
+        replace: req.replace,
+        progress: req.progress,
+        report: req.log,
+      });
+      if (r.kind === 'logical')
+        return {
+          exitCode: r.ok ? 0 : 1,
+          json: r,
+          text: lines(
+            `loaded ${r.services.join(', ')} from ${r.id} into ${r.stateDir} in ${r.seconds.toFixed(1)}s`,
+            r.ok ? 'checked: tables, row counts and checksums match the backup' : `CHECK FAILED: ${r.problems.join('; ')}`,
+          ),
+        };
+      return { exitCode: 0, json: r, text: `restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s` };
     },
   };
 }
@@ -141,4 +150,15 @@ function certificateLines(nodes: NodeStatus[]): string[] {
     `certificates: ${withCert.map((n) => `${n.name} until ${n.certificate!.notAfter.slice(0, 10)} (${n.certificate!.daysLeft}d)`).join(', ')}`,
     ...withCert.filter((n) => n.certificate!.warning).map((n) => `WARNING: ${n.name}: ${n.certificate!.warning}`),
   ];
+}
+
+/** After a deploy under systemd: the timers it runs (and what changed); without systemd the crontab lines went to stderr. */
+function scheduleLines(r: DeployResult, quiet?: boolean): string[] {
+  const ch = r.scheduleChange;
+  if (!ch) return [];
+  const out: string[] = [];
+  if ((!quiet || ch.installed.length) && r.schedules.length)
+    out.push(`timers: ${r.schedules.map((s) => `${s.timer} (${s.onCalendar.join(' or ')}${ch.installed.includes(s.job) ? ', installed' : ''})`).join(', ')}`);
+  if (ch.removed.length) out.push(`timers removed: ${ch.removed.join(', ')} (no longer in the config)`);
+  return out;
 }

@@ -7,7 +7,8 @@ import { processRssBytes, processUptimeSeconds } from '../../util/process.js';
 import { deployedComponents, type Deployment } from './context.js';
 import { localExtras, localInstances } from './instances.js';
 import { runningPid } from './runner.js';
-import { supervisorFor, type Supervisor } from './supervisor.js';
+import { entrypoint, supervisorFor, type Supervisor } from './supervisor.js';
+import { cronLine, scheduledJobs } from './schedules.js';
 import { nodeCertStatus, type NodeCertStatus } from './tls.js';
 
 export interface NodeStatus {
@@ -83,8 +84,19 @@ export function dirBytes(dir: string): number {
 
 async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Supervisor): Promise<NodeStatus> {
   const pid = runningPid(inst);
+  // The round trips start first; the synchronous walks below (certificate, data size) overlap them.
+  const unitP = supervisor.status(inst);
+  const liveP = pid
+    ? definition(inst.component)
+        .local.inspect(d.config, d.secrets, inst)
+        .then(
+          (live) => ({ live }),
+          (err: unknown) => ({ err: err as Error }),
+        )
+    : undefined;
   const certificate = nodeCertStatus(d.config, inst);
-  const unit = await supervisor.status(inst);
+  const dataBytes = dirBytes(inst.dir);
+  const unit = await unitP;
   const supervision =
     unit && unit.loadState === 'loaded'
       ? { unit: unit.unit, state: `${unit.activeState}/${unit.subState}`, restarts: unit.nRestarts, result: unit.result }
@@ -93,12 +105,12 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
     name: inst.name,
     address: `${inst.host}:${inst.port}`,
     running: !!pid,
-    dataBytes: dirBytes(inst.dir),
+    dataBytes,
     healthy: false,
     ...(supervision ? { supervision } : {}),
     ...(certificate ? { certificate } : {}),
   };
-  if (!pid) {
+  if (!pid || !liveP) {
     if (unit?.activeState === 'failed') {
       // Why it gave up, from the journal: the prepare step's refusal or the daemon's last words.
       const journal = (await supervisor.journal(inst, 40)).split('\n');
@@ -119,8 +131,9 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
   base.pid = pid;
   base.uptimeSeconds = processUptimeSeconds(pid);
   base.rssBytes = processRssBytes(pid);
-  try {
-    const live = await definition(inst.component).local.inspect(d.config, d.secrets, inst);
+  const r = await liveP;
+  if ('live' in r) {
+    const live = r.live;
     return {
       ...base,
       version: live.version,
@@ -130,9 +143,8 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
       healthy: !live.problem,
       ...(live.problem ? { error: live.problem } : {}),
     };
-  } catch (err) {
-    return { ...base, error: `protocol check failed: ${(err as Error).message}` };
   }
+  return { ...base, error: `protocol check failed: ${r.err.message}` };
 }
 
 /** Running (its pid file names our live process) and answering its probe (an exporter serves /metrics). */
@@ -148,12 +160,70 @@ async function extraProcessStatus(inst: LocalInstance): Promise<ExtraProcessStat
   }
 }
 
+/** A scheduled job in `osb status`: its timer's next run and the last run's result, or the crontab line to add. */
+export interface ScheduleStatus {
+  job: string;
+  key: string;
+  title: string;
+  onCalendar: string[];
+  cron: string;
+  timer?: string;
+  /** Timer installed, enabled and waiting. */
+  state?: string;
+  enabled?: string;
+  nextRun?: string;
+  lastRun?: string;
+  lastResult?: string;
+  /** Without systemd: what to add to a crontab. */
+  crontab?: string;
+}
+
+async function scheduleStatus(d: Deployment, supervisor: Supervisor): Promise<ScheduleStatus[]> {
+  const jobs = scheduledJobs(d.config, d.stateDir, deployedComponents(d));
+  const units = await supervisor.jobStatus(jobs).catch(() => undefined);
+  return jobs.map((j, i) => {
+    const base = { job: j.name, key: j.key, title: j.title, onCalendar: j.onCalendar, cron: j.cron };
+    const u = units?.[i];
+    if (supervisor.choice.kind !== 'systemd') return { ...base, crontab: cronLine(j, entrypoint()) };
+    if (!u) return { ...base, state: 'unknown' };
+    return {
+      ...base,
+      timer: u.timer,
+      state: u.installed ? u.timerState : 'not installed',
+      enabled: u.enabled,
+      ...(u.nextRun ? { nextRun: u.nextRun } : {}),
+      ...(u.lastRun ? { lastRun: u.lastRun } : {}),
+      lastResult: u.lastResult,
+    };
+  });
+}
+
+/** One line per scheduled job, and a WARNING for a job whose last run failed or whose timer does not run. */
+export function scheduleLines(schedules: ScheduleStatus[]): string[] {
+  const when = (iso?: string) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '-');
+  return schedules.flatMap((s) => {
+    if (s.crontab) return [`scheduled ${s.job} (${s.key}): no systemd timers here; crontab line: ${s.crontab}`];
+    const last = s.lastResult === 'running' ? 'running now' : s.lastRun ? `last ${when(s.lastRun)}: ${s.lastResult}` : 'no run yet';
+    const line = `timer ${s.job} (${s.key}): next ${when(s.nextRun)}, ${last}`;
+    const warn =
+      s.state !== 'active/waiting' && s.state !== 'active/running'
+        ? [`WARNING: ${s.timer} is ${s.state}: run \`osb deploy\` to install and start it`]
+        : s.lastResult?.startsWith('failed')
+          ? [`WARNING: the last ${s.job} run ${s.lastResult}: see \`journalctl -u ${s.timer?.replace(/\.timer$/, '.service')}\``]
+          : [];
+    return [line, ...warn];
+  });
+}
+
 /** The status report, and one line per extra process (e.g. the Galera proxy) for the terminal. */
 export async function localStatus(d: Deployment, components?: ComponentName[]): Promise<{ report: StatusReport; extraLines: string[] }> {
   const deployed = deployedComponents(d, components);
   const instances = localInstances(d.config, d.stateDir, d.secrets, deployed);
   const supervisor = supervisorFor(d.stateDir);
-  const out = await Promise.all(
+  // Nodes, component extras and the processes beside them are checked at once (each is a round trip or two).
+  const processesP = Promise.all(deployed.flatMap((c) => localExtras(d.config, d.stateDir, d.secrets, c)).map(extraProcessStatus));
+  const extrasP = Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)));
+  const outP = Promise.all(
     [...instances].map(async ([component, list]): Promise<ComponentStatus> => {
       const nodes = await Promise.all(list.map((i) => nodeStatus(d, i, supervisor)));
       const up = nodes.filter((n) => n.healthy).length;
@@ -161,16 +231,15 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
       return { component, nodes, healthy: nodes.every((n) => n.healthy), summary };
     }),
   );
-  const extras = (await Promise.all(definitions(d.config, deployed).map((def) => def.local.extraStatus?.(d.config, d.stateDir, d.secrets)))).filter(
-    (e) => e !== undefined,
-  );
-  const processes = await Promise.all(deployed.flatMap((c) => localExtras(d.config, d.stateDir, d.secrets, c)).map(extraProcessStatus));
+  const [out, extrasAll, processes, schedules] = await Promise.all([outP, extrasP, processesP, scheduleStatus(d, supervisor)]);
+  const extras = extrasAll.filter((e) => e !== undefined);
   const report: StatusReport = {
     stateDir: d.stateDir,
     supervision: supervisor.choice,
     healthy: out.every((c) => c.healthy) && extras.every((e) => e.healthy) && processes.every((p) => p.healthy),
     components: out,
     extras: processes,
+    schedules,
   };
   for (const e of extras) report[e.key] = e.json;
   const down = processes.filter((p) => !p.healthy);
@@ -178,5 +247,5 @@ export async function localStatus(d: Deployment, components?: ComponentName[]): 
     processes.length > 0 &&
     `beside the nodes: ${processes.filter((p) => p.healthy).length}/${processes.length} running` +
       (down.length ? `; DOWN: ${down.map((p) => `${p.name} (${p.error})`).join(', ')}` : '');
-  return { report, extraLines: [...extras.map((e) => e.line), ...(processLine ? [processLine] : [])] };
+  return { report, extraLines: [...extras.map((e) => e.line), ...(processLine ? [processLine] : []), ...scheduleLines(schedules)] };
 }

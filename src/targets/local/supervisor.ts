@@ -1,12 +1,18 @@
-import { existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalInstance } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
 import { sleep } from '../../util/net.js';
 import { runningPid } from '../../util/process.js';
 import { failureReport, startInstance, stopInstance, writeInstanceFiles } from './runner.js';
+import type { ScheduledJob } from './schedules.js';
 import {
   daemonReload,
+  jobStatuses,
+  jobTimerName,
+  jobUnitFiles,
+  type JobUnitStatus,
+  renderJobUnits,
   journalTail,
   renderDeploymentUnits,
   type SystemctlOptions,
@@ -59,10 +65,24 @@ export interface Supervisor {
   unitOf(inst: Pick<LocalInstance, 'name'>): string | undefined;
   status(inst: Pick<LocalInstance, 'name'>): Promise<UnitStatus | undefined>;
   journal(inst: Pick<LocalInstance, 'name'>, lines?: number): Promise<string>;
+  /**
+   * Makes the deployment's scheduled jobs exactly these: units written, timers enabled and started,
+   * the units of jobs no longer wanted stopped and removed. Returns the jobs installed or changed, and removed.
+   */
+  schedule(jobs: ScheduledJob[]): Promise<ScheduleChange>;
+  /** Each job's timer and last run, in one systemctl call; undefined where nothing runs timers. */
+  jobStatus(jobs: ScheduledJob[]): Promise<JobUnitStatus[] | undefined>;
 }
 
-/** The entrypoint units run before each start: `<node> <osb> node prepare --state-dir D NODE`. */
-function entrypoint() {
+export interface ScheduleChange {
+  installed: string[];
+  removed: string[];
+  /** The unit files removed. */
+  removedFiles: string[];
+}
+
+/** How units (and crontab lines) run osb: `<node> <osb> ...`, e.g. `node prepare --state-dir D NODE`. */
+export function entrypoint(): { node: string; bundle: string } {
   const script = process.argv[1] ? realpathSync(process.argv[1]) : '';
   return { node: process.execPath, bundle: script };
 }
@@ -77,6 +97,8 @@ export function detachedSupervisor(choice: SupervisorChoice = chooseSupervisor()
     unitOf: () => undefined,
     status: async () => undefined,
     journal: async () => '',
+    schedule: async () => ({ installed: [], removed: [], removedFiles: [] }),
+    jobStatus: async () => undefined,
   };
 }
 
@@ -171,6 +193,48 @@ export function systemdSupervisor(stateDir: string, choice: SupervisorChoice, wr
       await systemctl(o, 'reset-failed', ...services).catch(() => {});
       return removed;
     },
+    async schedule(jobs) {
+      const wanted = jobs.map((job) => ({ job, units: renderJobUnits(job, ctx) }));
+      const wantedNames = new Set(wanted.flatMap((w) => w.units.map((u) => u.name)));
+      const stale = jobUnitFiles(stateDir, o.scope).filter((u) => !wantedNames.has(u.name));
+      const jobOf = (unit: string) => unit.replace(/^osb-[0-9a-f]{8}-/, '').replace(/\.(service|timer)$/, '');
+      if (stale.length) {
+        const timers = stale.filter((u) => u.name.endsWith('.timer')).map((u) => u.name);
+        const services = stale.filter((u) => u.name.endsWith('.service')).map((u) => u.name);
+        // disable before removing the file: it removes the link in the target's .wants too.
+        if (timers.length) await systemctl(o, 'disable', '--now', ...timers).catch(() => {});
+        if (services.length) await systemctl(o, 'stop', ...services).catch(() => {});
+        for (const u of stale) rmSync(u.path, { force: true });
+        if (services.length) await systemctl(o, 'reset-failed', ...services).catch(() => {});
+      }
+      const installed: string[] = [];
+      const restart: string[] = [];
+      for (const { job, units } of wanted) {
+        // The folders it writes exist before its sandbox makes everything else read-only.
+        for (const w of job.writes) mkdirSync(w, { recursive: true, mode: 0o700 });
+        let changed = false;
+        for (const u of units) {
+          if (existsSync(u.path) && readFileSync(u.path, 'utf8') === u.content) continue;
+          if (existsSync(u.path) && u.name.endsWith('.timer')) restart.push(u.name);
+          writeFileSync(u.path, u.content, { mode: 0o644 });
+          changed = true;
+        }
+        if (changed) installed.push(job.name);
+      }
+      if (stale.length || installed.length) await daemonReload(o);
+      if (wanted.length) {
+        await systemctl(o, 'enable', '--now', ...jobs.map((j) => jobTimerName(stateDir, j.name)));
+        // A changed calendar: the timer computes its next run anew.
+        if (restart.length) await systemctl(o, 'restart', ...restart);
+      }
+      return { installed, removed: [...new Set(stale.map((u) => jobOf(u.name)))], removedFiles: stale.map((u) => u.path) };
+    },
+    jobStatus: (jobs) =>
+      jobStatuses(
+        o,
+        stateDir,
+        jobs.map((j) => j.name),
+      ),
     unitOf,
     status: (inst) => unitStatus(o, unitOf(inst)).catch(() => undefined),
     journal: (inst, lines = 20) => journalTail(o, unitOf(inst), lines).catch(() => ''),

@@ -1,6 +1,7 @@
 /**
  * systemd as the supervisor of local deployments: unit rendering (pure) and thin systemctl/journalctl
- * wrappers. Not wired into deploy yet.
+ * wrappers; supervisor.ts drives them. Units: one per node, extra and helper, the deployment's target,
+ * and a oneshot service plus a timer per scheduled job (schedules.ts).
  *
  * Facts verified under systemd 252 (Debian 12) in the test container (test/helpers/systemd-container.ts):
  *  - RestartSteps= / RestartMaxDelaySec= (exponential back-off) do not exist before 254: "Unknown key,
@@ -18,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { runQuiet } from '../../util/exec.js';
 import { OsbError } from '../../util/errors.js';
 import type { LocalHelper, LocalInstance } from '../../model/local.js';
+import { JOB_NAMES, type ScheduledJob } from './schedules.js';
 
 export type UnitScope = 'system' | 'user';
 
@@ -194,6 +196,33 @@ function underHome(path: string): boolean {
   return ['/home', '/root', '/run/user'].some((h) => p === h || p.startsWith(`${h}/`)) || p.startsWith(`${homedir()}/`);
 }
 
+/**
+ * The sandbox of every unit: the whole file system read-only except `readWritePaths` (a leading `-`:
+ * the path may not exist yet), a private /tmp, no privilege gain.
+ */
+function sandbox(readWritePaths: string[], ctx: UnitContext): string[] {
+  const rw = [...new Set(readWritePaths.map((p) => (p.startsWith('-') ? `-${resolve(p.slice(1))}` : resolve(p))))];
+  // osb itself (its checkout or package) must stay visible to the unit's prepare step and to osb's own
+  // exporters, even when it lives under /tmp (hidden by PrivateTmp) or a home (hidden by ProtectHome).
+  const osbRoot = ctx.entrypoint ? resolve(dirname(ctx.entrypoint.bundle), '..') : undefined;
+  const exposeOsb = osbRoot && (underTmp(osbRoot) || underHome(osbRoot)) ? [osbRoot] : [];
+  return [
+    'ProtectSystem=strict',
+    ...rw.map((p) => `ReadWritePaths=${execWord(p)}`),
+    // A state dir under /home or /root must stay reachable: read-only, with the RW hole above.
+    `ProtectHome=${rw.some((p) => underHome(p.replace(/^-/, ''))) ? 'read-only' : 'yes'}`,
+    'PrivateTmp=yes',
+    ...exposeOsb.map((p) => `BindReadOnlyPaths=${execWord(p)}`),
+    'NoNewPrivileges=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectControlGroups=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    ...(ctx.scope === 'user' ? ['PrivateUsers=yes'] : []),
+  ];
+}
+
 /** The unit file of one node. */
 export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
   const target = targetName(ctx.stateDir);
@@ -201,11 +230,6 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
   const burst = ctx.startLimitBurst ?? 5;
   // The interval must cover `burst` restarts including their start time, or the limit never triggers.
   const interval = ctx.startLimitIntervalSec ?? Math.max(60, burst * (restartSec + 10));
-  const rw = [...new Set(spec.readWritePaths.map((p) => resolve(p)))];
-  // osb itself (its checkout or package) must stay visible to the unit's prepare step and to osb's own
-  // exporters, even when it lives under /tmp (hidden by PrivateTmp) or a home (hidden by ProtectHome).
-  const osbRoot = ctx.entrypoint ? resolve(dirname(ctx.entrypoint.bundle), '..') : undefined;
-  const exposeOsb = osbRoot && (underTmp(osbRoot) || underHome(osbRoot)) ? [osbRoot] : [];
   const command = spec.consoleLog
     ? // bash execs the daemon (it stays MainPID); tee copies its console to the log file and the journal.
       ['/bin/bash', '-c', `exec "$0" "$@" > >(exec /usr/bin/tee -a ${shellQuote(spec.consoleLog)}) 2>&1`, ...spec.argv]
@@ -244,20 +268,7 @@ export function renderService(spec: ServiceSpec, ctx: UnitContext): string {
     // Files the daemon creates (and the tee'd log) are private to the user, like osb's own.
     'UMask=0077',
     ...(spec.limitNofile ? [`LimitNOFILE=${spec.limitNofile}`] : []),
-    // Sandbox: the whole file system read-only except this node's own dirs.
-    'ProtectSystem=strict',
-    ...rw.map((p) => `ReadWritePaths=${execWord(p)}`),
-    // A state dir under /home or /root must stay reachable: read-only, with the RW hole above.
-    `ProtectHome=${rw.some(underHome) ? 'read-only' : 'yes'}`,
-    'PrivateTmp=yes',
-    ...exposeOsb.map((p) => `BindReadOnlyPaths=${execWord(p)}`),
-    'NoNewPrivileges=yes',
-    'ProtectKernelTunables=yes',
-    'ProtectKernelModules=yes',
-    'ProtectControlGroups=yes',
-    'RestrictSUIDSGID=yes',
-    'LockPersonality=yes',
-    ...(ctx.scope === 'user' ? ['PrivateUsers=yes'] : []),
+    ...sandbox(spec.readWritePaths, ctx),
     '',
     '[Install]',
     `WantedBy=${target}`,
@@ -317,6 +328,82 @@ export function renderDeploymentUnits(instances: LocalInstance[], ctx: UnitConte
       ),
     },
   ];
+}
+
+export const jobServiceName = (stateDir: string, job: string) => serviceName(stateDir, job);
+export const jobTimerName = (stateDir: string, job: string) => `osb-${deploymentId(stateDir)}-${escapeUnitComponent(job)}.timer`;
+
+/**
+ * A scheduled job of the deployment (src/targets/local/schedules.ts) as a oneshot service that runs osb
+ * the way the node units do (`<node> <osb> ARGS --state-dir D`; no secret in the unit: osb reads them
+ * from the state dir), and the timer that starts it. Both are PartOf= the deployment's target: stopping
+ * the deployment stops its timers; the timer is enabled into the target, so it starts with it at boot.
+ * A run that fails leaves the service failed (`systemctl --failed`), with osb's message in the journal.
+ */
+export function renderJobUnits(job: ScheduledJob, ctx: UnitContext, home = homedir()): RenderedUnit[] {
+  if (!ctx.entrypoint) throw new OsbError('a scheduled job needs the entrypoint of osb (node and the bundle)');
+  const dir = unitDir(ctx.scope, home);
+  const target = targetName(ctx.stateDir);
+  const stateDir = resolve(ctx.stateDir);
+  const service = jobServiceName(ctx.stateDir, job.name);
+  const timer = jobTimerName(ctx.stateDir, job.name);
+  const what = `osb ${job.name}: ${job.title} (${stateDir})`.replace(/%/g, '%%');
+  const serviceText = [
+    '# generated by osb — do not edit; `osb deploy` rewrites it',
+    '[Unit]',
+    `Description=${what}`,
+    `PartOf=${target}`,
+    '',
+    '[Service]',
+    'Type=oneshot',
+    ...(job.lockWaitSeconds ? [envAssignment('OSB_LOCK_WAIT_SECONDS', String(job.lockWaitSeconds))] : []),
+    `WorkingDirectory=${execWord(stateDir)}`,
+    `ExecStart=${execLine([ctx.entrypoint.node, ctx.entrypoint.bundle, ...job.args])}`,
+    `TimeoutStartSec=${job.timeoutStartSec}`,
+    'StandardOutput=journal',
+    'StandardError=journal',
+    `SyslogIdentifier=osb-${job.name}`,
+    'UMask=0077',
+    // Day-2 work yields the CPU and the disk to the daemons it works on.
+    'Nice=10',
+    'IOSchedulingClass=best-effort',
+    'IOSchedulingPriority=7',
+    ...sandbox([stateDir, ...job.writes.filter((w) => !insideDir(w, stateDir)).map((w) => `-${w}`)], ctx),
+    '',
+  ].join('\n');
+  const timerText = [
+    '# generated by osb — do not edit; `osb deploy` rewrites it',
+    '[Unit]',
+    `Description=${what}`,
+    `PartOf=${target}`,
+    '',
+    '[Timer]',
+    ...job.onCalendar.map((c) => `OnCalendar=${c}`),
+    ...(job.persistent ? ['Persistent=true'] : []),
+    ...(job.accuracySec ? [`AccuracySec=${job.accuracySec}`] : []),
+    `Unit=${service}`,
+    '',
+    '[Install]',
+    `WantedBy=${target}`,
+    '',
+  ].join('\n');
+  return [
+    { name: service, path: join(dir, service), content: serviceText },
+    { name: timer, path: join(dir, timer), content: timerText },
+  ];
+}
+
+function insideDir(path: string, dir: string): boolean {
+  const p = resolve(path);
+  return p === dir || p.startsWith(`${dir}/`);
+}
+
+/** The job units of a deployment present in the unit dir (`osb-<id>-<job>.service|timer`), wanted or not. */
+export function jobUnitFiles(stateDir: string, scope: UnitScope, home = homedir()): RenderedUnit[] {
+  const dir = unitDir(scope, home);
+  return JOB_NAMES.flatMap((job) => [jobServiceName(stateDir, job), jobTimerName(stateDir, job)])
+    .filter((n) => existsSync(join(dir, n)))
+    .map((n) => ({ name: n, path: join(dir, n), content: readFileSync(join(dir, n), 'utf8') }));
 }
 
 /** What to tell a non-root user so that user units start at boot without a login. */
@@ -389,4 +476,84 @@ export async function unitStatus(o: SystemctlOptions, unit: string): Promise<Uni
 export function journalTail(o: SystemctlOptions, unit: string, lines = 50): Promise<string> {
   const argv = [...(o.wrap ?? []), 'journalctl', ...(o.scope === 'user' ? ['--user'] : []), '-u', unit, '-n', String(lines), '--no-pager', '-o', 'short-iso'];
   return runQuiet(argv[0]!, argv.slice(1), { timeoutMs: 30_000 });
+}
+
+/** A scheduled job as systemd sees it: its timer (next run) and its service (last run and result). */
+export interface JobUnitStatus {
+  timer: string;
+  service: string;
+  /** Both unit files are loaded. */
+  installed: boolean;
+  /** The timer: active/waiting, inactive/dead... */
+  timerState: string;
+  /** enabled / disabled (UnitFileState of the timer). */
+  enabled: string;
+  /** ISO time of the next run (none when the timer is stopped). */
+  nextRun?: string;
+  /** ISO time the timer last started the service. */
+  lastRun?: string;
+  /** running (a run is under way), success, failed (exit status N) or never run. */
+  lastResult: string;
+}
+
+/** `Fri 2026-11-27 15:45:00 UTC` (systemctl under TZ=UTC) as ISO; undefined when empty. */
+export function parseSystemdTime(s: string | undefined): string | undefined {
+  const m = /(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/.exec(s?.trim() ?? '');
+  return m ? `${m[1]}T${m[2]}Z` : undefined;
+}
+
+/** Splits `systemctl show` of several units (blocks of KEY=value lines, one per unit, each with Id=). */
+export function parseShowBlocks(text: string): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const block of text.split(/\n\s*\n/)) {
+    const kv = new Map<string, string>();
+    for (const line of block.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+    }
+    const id = kv.get('Id');
+    if (id) out.set(id, kv);
+  }
+  return out;
+}
+
+export function jobStatusFromShow(timer: string, service: string, blocks: Map<string, Map<string, string>>): JobUnitStatus {
+  const t = blocks.get(timer) ?? new Map<string, string>();
+  const s = blocks.get(service) ?? new Map<string, string>();
+  const installed = t.get('LoadState') === 'loaded' && s.get('LoadState') === 'loaded';
+  // The service's own start time counts runs started by hand too (`systemctl start`), not only by the timer.
+  const lastRun = parseSystemdTime(s.get('ExecMainStartTimestamp')) ?? parseSystemdTime(t.get('LastTriggerUSec'));
+  const active = s.get('ActiveState');
+  const result = s.get('Result');
+  const status = s.get('ExecMainStatus');
+  let lastResult = 'never run';
+  if (active === 'activating' || active === 'active') lastResult = 'running';
+  else if (result && result !== 'success') lastResult = `failed (${result}${status && status !== '0' ? `, exit status ${status}` : ''})`;
+  else if (lastRun) lastResult = 'success';
+  return {
+    timer,
+    service,
+    installed,
+    timerState: `${t.get('ActiveState') ?? 'unknown'}/${t.get('SubState') ?? 'unknown'}`,
+    enabled: t.get('UnitFileState') || 'unknown',
+    ...(parseSystemdTime(t.get('NextElapseUSecRealtime')) ? { nextRun: parseSystemdTime(t.get('NextElapseUSecRealtime')) } : {}),
+    ...(lastRun ? { lastRun } : {}),
+    lastResult,
+  };
+}
+
+/** Every job's timer and service in one `systemctl show` (cheap enough for `osb status`). */
+export async function jobStatuses(o: SystemctlOptions, stateDir: string, jobs: string[]): Promise<JobUnitStatus[]> {
+  if (!jobs.length) return [];
+  const units = jobs.flatMap((j) => [jobTimerName(stateDir, j), jobServiceName(stateDir, j)]);
+  const [cmd, argv] = systemctlArgv(o, [
+    'show',
+    '-p',
+    'Id,LoadState,ActiveState,SubState,Result,ExecMainStatus,ExecMainStartTimestamp,NextElapseUSecRealtime,LastTriggerUSec,UnitFileState',
+    ...units,
+  ]);
+  // Times in UTC, whatever the host's zone: they are parsed back.
+  const text = await runQuiet(cmd, argv, { timeoutMs: 30_000, env: { ...(process.env as Record<string, string>), TZ: 'UTC' } });
+  const blocks = parseShowBlocks(text);
+  return jobs.map((j) => jobStatusFromShow(jobTimerName(stateDir, j), jobServiceName(stateDir, j), blocks));
 }

@@ -18,6 +18,7 @@ import {
   nodeTlsFiles,
   readCert,
   refreshNodeBundle,
+  renewalDueAt,
   renewalReason,
   rotateCa,
 } from '../../config/tls.js';
@@ -140,6 +141,51 @@ export async function rotateLocalCerts(opts: DeploymentSources & { components?: 
     let result: RotateResult = { issued: [], reloaded: [] };
     await opts.progress.run(steps);
     return result;
+  });
+}
+
+export interface RenewResult {
+  /** Certificates issued because they were due (past 2/3 of their lifetime, a SAN missing, another CA...). */
+  issued: IssuedCert[];
+  /** Nodes that only got the deployment's current CA bundle (a retired CA dropped). */
+  bundleRefreshed: string[];
+  /** Running daemons that loaded their new files (no restart). */
+  reloaded: string[];
+  /** Nothing was due: the node due first, and when. */
+  nextDue?: { node: string; at: string };
+}
+
+/**
+ * `osb certs renew` (what the daily certs timer runs): renews only the node certificates that are due,
+ * on every node of the deployment, and makes running daemons load them without a restart, as
+ * `osb certs rotate` does. Nothing due: changes nothing and says when the first one will be.
+ */
+export async function renewDueLocalCerts(opts: DeploymentSources & { report: (m: string) => void }): Promise<RenewResult> {
+  const d = openDeployment(opts);
+  if (!d.config.tls.enabled)
+    throw new OsbError('TLS is not enabled in this deployment', 'turn it on with `osb deploy --set tls.enabled=true` (see docs/tls.md)', 2);
+  return withStateLock(d.stateDir, async () => {
+    const nodes = [...localInstances(d.config, d.stateDir, d.secrets, deployedComponents(d)).values()].flat();
+    const changed = await ensureLocalCerts(d.config, d.stateDir, nodes);
+    for (const c of changed) opts.report(c.cert ? `${c.inst.name}: renewing (${c.cert.reason})` : `${c.inst.name}: new CA bundle`);
+    const reloaded = await reloadCerts(
+      d.config,
+      d.secrets,
+      changed.map((c) => c.inst),
+      opts.report,
+    );
+    const issued = changed.flatMap((c) => (c.cert ? [c.cert] : []));
+    const bundleRefreshed = changed.filter((c) => !c.cert).map((c) => c.inst.name);
+    let nextDue: RenewResult['nextDue'];
+    if (!changed.length) {
+      for (const inst of nodes) {
+        const f = nodeTlsFiles(inst.dir).cert;
+        if (!existsSync(f)) continue;
+        const at = renewalDueAt(readCert(f));
+        if (!nextDue || at.toISOString() < nextDue.at) nextDue = { node: inst.name, at: at.toISOString() };
+      }
+    }
+    return { issued, bundleRefreshed, reloaded, ...(nextDue ? { nextDue } : {}) };
   });
 }
 

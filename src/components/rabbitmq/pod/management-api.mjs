@@ -1,6 +1,7 @@
 // osb: the RabbitMQ management API client of the rabbit-init Job and the rabbitmq-test pod (see docs/kubernetes.md).
 // Plain Node.js built-ins only: the Jobs run it from a ConfigMap with a stock node image (the
 // official RabbitMQ 4.x images no longer carry python3).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 
@@ -26,8 +27,12 @@ export function fail(message) {
  */
 export const vhostBody = (user, queueType) => ({ description: 'osb: ' + user, default_queue_type: queueType, defaultqueuetype: queueType });
 
+/** TLS on: the CA bundle (OSB_CA_FILE, the Secret's ca.crt) servers are verified against; undefined with TLS off. */
+export const caBundle = () => (process.env.OSB_CA_FILE ? readFileSync(process.env.OSB_CA_FILE) : undefined);
+
 /**
- * `call(method, path, body?, { ok404 })` against OSB_RABBITMQ_API (…/api) as OSB_ADMIN_USER:
+ * `call(method, path, body?, { ok404 })` against OSB_RABBITMQ_API (…/api) as OSB_ADMIN_USER
+ * (https: verified against OSB_CA_FILE and the URL's host name):
  * resolves to the parsed JSON reply (null when empty, or on 404 with ok404), rejects with
  * `METHOD path: HTTP status text`.
  */
@@ -35,11 +40,12 @@ export function managementClient() {
   const base = new URL(env('OSB_RABBITMQ_API'));
   const auth = 'Basic ' + Buffer.from(env('OSB_ADMIN_USER') + ':' + env('OSB_ADMIN_PASSWORD')).toString('base64');
   const client = base.protocol === 'https:' ? https : http;
+  const ca = caBundle();
   return function call(method, path, body, { ok404 = false } = {}) {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const headers = { authorization: auth, accept: 'application/json', ...(data ? { 'content-type': 'application/json' } : {}) };
-      const req = client.request(new URL(base.pathname.replace(/\/$/, '') + path, base), { method, headers, timeout: 15000 }, (res) => {
+      const req = client.request(new URL(base.pathname.replace(/\/$/, '') + path, base), { method, headers, timeout: 15000, ...(ca ? { ca } : {}) }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d) => {
