@@ -98,7 +98,7 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
   registerBackupCommands(program, wrap, g);
 }
 
-/** `osb backup [verify|list|archive-binlogs]` and `osb restore` (local target; docs/backup.md). */
+/** `osb backup [verify|list|archive-binlogs]` (local target) and `osb restore` (both targets; docs/backup.md). */
 function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: Command) => GlobalOptions): void {
   const cmds = () => import('./commands/backup.js');
   const backup = program
@@ -140,13 +140,18 @@ function registerBackupCommands(program: Command, wrap: ActionWrapper, g: (cmd: 
   program
     .command('restore')
     .description(
-      'restore a physical backup into a fresh deployment (another --state-dir, or this one after osb destroy), or load a logical one into a running deployment; ' +
-        'refuses a damaged or incomplete backup before changing anything',
+      'restore a physical backup into a fresh deployment (another --state-dir, or this one after osb destroy; with --target kubernetes ' +
+        'MariaDB into a fresh StatefulSet), or load a logical one into a running deployment; refuses a damaged or incomplete backup before changing anything',
     )
-    .argument('<backup>', 'backup id (under the backups folder) or folder')
-    .option('--to-time <time>', "point in time, local 'YYYY-MM-DD HH:MM:SS' (needs backup.pitr and archived binlogs)")
+    .argument('<backup>', 'backup id (under the backups folder; on Kubernetes a folder of the mariadb-backups volume) or folder')
+    .option('--to-time <time>', "point in time, this host's local 'YYYY-MM-DD HH:MM:SS' (needs backup.pitr and archived binlogs)")
     .option('--service <name>', 'logical backup: load only this service (repeatable; default: every service in it)', collect)
-    .option('--replace', 'logical backup: drop and reload the service databases that already hold data (their current data is lost)')
+    .option(
+      '--replace',
+      'logical backup: drop and reload the service databases that already hold data (their current data is lost); kubernetes target: stop the running MariaDB StatefulSet and delete its data claims once the backup is checked',
+    )
+    .option('--namespace <ns>', 'Kubernetes namespace (kubernetes target)')
+    .option('--context <name>', 'kubeconfig context (kubernetes target)')
     .option('--json', 'print JSON')
     .action(wrap(async (id: string, _o, cmd: Command) => (await cmds()).restoreCommand(id, { ...g(cmd), ...cmd.opts() })));
 }

@@ -43,6 +43,8 @@ export type Role =
   | 'galera-state'
   | 'writer-controller'
   | 'backup'
+  | 'binlog-archiver'
+  | 'restore'
   | 'metrics';
 
 export function labels(component: ComponentName, role: Role): Record<string, string> {

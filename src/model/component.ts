@@ -136,6 +136,46 @@ export interface KubernetesHooks {
   status?(config: Config, servers: KubernetesPodView[], allPods: KubernetesPodView[]): { healthy: boolean; summary: string; fields: Record<string, unknown> };
   /** tls.enabled: Services besides `<name>` and `<name>-headless` whose names clients dial, so the certificate carries them (Galera: the writer's). */
   tlsServices?(config: Config): string[];
+  /** `osb restore --target kubernetes` (docs/backup.md); absent: this component restores nothing there. Throws OsbError when the config cannot. */
+  restore?(ctx: RenderContext, req: KubernetesRestoreRequest): KubernetesRestorePlan;
+}
+
+export interface KubernetesRestoreRequest {
+  /** Backup id: a folder on the component's backups volume. */
+  backup: string;
+  /** Point in time, UTC 'YYYY-MM-DD HH:MM:SS' (the CLI converts the operator's local time). */
+  toTime?: string;
+}
+
+/** A reference to an object in the deployment's namespace, with what it is and how to get it (messages). */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+}
+
+/**
+ * What restoring one component on Kubernetes takes; the target runs it generically: requirements,
+ * refusals while the workload runs, the check Job (changes nothing), then the restore Job into a fresh
+ * claim, the mark, a deploy of the component, the mark removed.
+ */
+export interface KubernetesRestorePlan {
+  /** Objects that must exist already (e.g. the backups volume). */
+  requires: (ObjectRef & { what: string; fix: string })[];
+  /** The server workload: it must not run while its data is restored (stopped with --replace). */
+  workload: ObjectRef & { pods: string[] };
+  /** Its PersistentVolumeClaims: they must not exist (deleted with --replace, after the check). */
+  claims: string[];
+  /** What the check Job needs (its programs) and the Job itself: it reads the backup and changes nothing. */
+  checkObjects: K8sObject[];
+  checkJob: K8sObject;
+  /** Rendered objects of the deployment the restore Job reads (credentials, config), applied after the check. */
+  needs: ObjectRef[];
+  /** Created after the check: the claim the data goes into; then the restore Job. */
+  restoreObjects: K8sObject[];
+  restoreJob: K8sObject;
+  /** A merge patch set before the workload starts (e.g. which pod bootstraps from the restored data), and its undo once it is Ready. */
+  mark?: ObjectRef & { set: Record<string, unknown>; clear: Record<string, unknown> };
 }
 
 /** What a backend exposes to Prometheus (docs/metrics.md). */

@@ -36,6 +36,21 @@ export interface Target {
   test(req: TargetRequest & { onLine?: (line: string) => void }): Promise<Outcome>;
   endpoints(req: EndpointsRequest): Promise<Outcome>;
   destroy(req: TargetRequest & { keepData?: boolean; deleteData?: boolean }): Promise<Outcome>;
+  /** `osb restore`: a backup into a fresh deployment; refuses a damaged chain before changing anything (docs/backup.md). */
+  restore(req: RestoreRequest): Promise<Outcome>;
+}
+
+export interface RestoreRequest {
+  /** Backup id (or, locally, a folder). */
+  backup: string;
+  /** Point in time, this host's local 'YYYY-MM-DD HH:MM:SS'. */
+  toTime?: string;
+  /** Logical backups (local target): only these services. */
+  services?: string[];
+  /** Logical backups: drop and reload databases that hold data. Kubernetes: stop the running workload and delete its data claims once the backup is checked. */
+  replace?: boolean;
+  progress: Progress;
+  log: (line: string) => void;
 }
 
 /** Where a deployment's config and state come from: values files, --set, the state dir; Kubernetes' namespace and context. */

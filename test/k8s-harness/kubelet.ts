@@ -19,13 +19,16 @@
  *   capabilities, no_new_privs;
  * - volumes: emptyDir = root-owned 0777 directory given to fsGroup (setgid), as the kubelet does;
  *   configMap/secret = root-owned files with defaultMode and group fsGroup; a PVC = a root-owned 0777
- *   directory WITHOUT fsGroup, as local-path-provisioner (kind, k3s) gives; the service account token;
+ *   directory WITHOUT fsGroup, as local-path-provisioner (kind, k3s) gives, one per claim name (a
+ *   StatefulSet's `<template>-<pod>` or a claim a Job/Deployment names), kept until deleteClaim; the
+ *   service account token; (one node: pod affinity is met by construction);
  * - env: value (with $(VAR) expansion), secretKeyRef, configMapKeyRef, fieldRef (metadata.name, .namespace,
  *   .uid, status.podIP, spec.nodeName, spec.serviceAccountName), resourceFieldRef (limits/requests);
  * - exec probes (startup, readiness, liveness) run inside the container's namespaces; readiness makes the
  *   pod Ready in the API; a failed liveness probe restarts the container;
  * - DNS: one hosts file for the cluster (pod FQDNs `<host>.<subdomain>.<ns>.svc.<domain>`, Services),
  *   bind-mounted as every container's /etc/hosts;
+ * - CronJobs fire when the test says (runCronJob), as a Job from their jobTemplate;
  * - Services: a ClusterIP Service gets a virtual IP in the "node" network namespace with a TCP forwarder
  *   (socat) to ONE Ready endpoint, re-pointed when the endpoints change (kube-proxy balances over all).
  *
@@ -436,21 +439,46 @@ export class LocalKubelet {
 
   // ---------------------------------------------------------------- controllers
 
+  /** A PersistentVolumeClaim's directory, provisioned on first use: a non-fsGroup provisioner (local-path, hostPath-backed) gives a root-owned 0777 directory. */
+  claimDir(claim: string): string {
+    const dir = join(this.o.root, 'pvc', claim);
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o777);
+      this.note(`provisioned PVC ${claim}`);
+    }
+    return dir;
+  }
+
+  /** Deletes a claim and its data (the provisioner's reclaim policy Delete). */
+  deleteClaim(claim: string): void {
+    rmSync(join(this.o.root, 'pvc', claim), { recursive: true, force: true });
+    this.note(`deleted PVC ${claim}`);
+  }
+
+  /** More rendered objects (e.g. the Jobs `osb restore` creates), for the controllers below to run. */
+  addObjects(objects: Obj[]): void {
+    for (const o of objects) {
+      const i = this.o.objects.findIndex((x) => x.kind === o.kind && x.metadata.name === o.metadata.name);
+      if (i >= 0) this.o.objects.splice(i, 1);
+      this.o.objects.push(o);
+    }
+  }
+
+  /** Volumes of a pod that name a claim (Jobs, Deployments): mounted from the claim's directory. */
+  private standaloneClaims(spec: Record<string, any>): Record<string, string> {
+    const claims: Record<string, string> = {};
+    for (const v of spec.volumes ?? []) if (v.persistentVolumeClaim) claims[v.name] = this.claimDir(v.persistentVolumeClaim.claimName);
+    return claims;
+  }
+
   /** The StatefulSet controller: pod `<sts>-<ordinal>` with its PVCs (kept across re-creations). */
   async createStatefulSetPod(stsName: string, ordinal: number): Promise<Pod> {
     const sts = this.find('StatefulSet', stsName);
     const name = `${stsName}-${ordinal}`;
     const claims: Record<string, string> = {};
-    for (const t of sts.spec.volumeClaimTemplates ?? []) {
-      // A non-fsGroup provisioner (local-path: hostPath-backed): a root-owned 0777 directory.
-      const dir = join(this.o.root, 'pvc', `${t.metadata.name}-${name}`);
-      if (!existsSync(dir)) {
-        mkdirSync(dir, { recursive: true });
-        chmodSync(dir, 0o777);
-        this.note(`provisioned PVC ${t.metadata.name}-${name}`);
-      }
-      claims[t.metadata.name] = dir;
-    }
+    // `<template>-<pod>`: the claim the StatefulSet creates, or adopts when it exists already.
+    for (const t of sts.spec.volumeClaimTemplates ?? []) claims[t.metadata.name] = this.claimDir(`${t.metadata.name}-${name}`);
     const labels = { ...sts.spec.template.metadata.labels, 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(ordinal) };
     const spec = { ...structuredClone(sts.spec.template.spec), hostname: name, subdomain: sts.spec.serviceName };
     return this.runPod(name, `StatefulSet/${stsName}`, labels, spec, claims);
@@ -470,8 +498,18 @@ export class LocalKubelet {
       `Deployment/${name}`,
       { ...dep.spec.template.metadata.labels },
       structuredClone(dep.spec.template.spec),
-      {},
+      this.standaloneClaims(dep.spec.template.spec),
     );
+  }
+
+  /** The CronJob controller, fired now: one Job from its jobTemplate, run like runJob. */
+  async runCronJob(name: string): Promise<{ pod: Pod; exitCode: number; job: string }> {
+    const cj = this.find('CronJob', name);
+    const job = `${name}-${Math.floor(Date.now() / 60000)}`;
+    this.addObjects([
+      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: job, labels: cj.spec.jobTemplate.metadata?.labels ?? {} }, spec: cj.spec.jobTemplate.spec },
+    ]);
+    return { ...(await this.runJob(job)), job };
   }
 
   /** The Job controller: one pod; resolves with its container's last exit code once it succeeded or gave up. */
@@ -482,7 +520,7 @@ export class LocalKubelet {
       `Job/${name}`,
       { ...job.spec.template.metadata.labels, 'job-name': name },
       structuredClone(job.spec.template.spec),
-      {},
+      this.standaloneClaims(job.spec.template.spec),
       job.spec.backoffLimit ?? 6,
     );
     await pod.done;

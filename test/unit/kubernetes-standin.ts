@@ -3,8 +3,9 @@
  * apply (as a merge that bumps resourceVersion only on change), create, get, list with label
  * selectors, JSON merge patch (with a resourceVersion precondition), delete, pod logs, StorageClasses
  * (put by the test) and SelfSubjectAccessReviews (allowed unless the test denies the verb) — and a
- * toy "controller" that gives StatefulSets and Deployments pods and Jobs completions in the way a
- * test asks (per pod: not Ready, being deleted). Labels others put on pods survive, as they do. It is NOT a real API server: no admission, no defaulting,
+ * toy "controller" that gives StatefulSets and Deployments pods and Jobs completions (or failures, with
+ * a pod and its logs) in the way a test asks (per pod: not Ready, being deleted). An apply keeps the
+ * `data` keys another manager set, as server-side apply does. Labels others put on pods survive, as they do. It is NOT a real API server: no admission, no defaulting,
  * no field ownership. Tests using it show osb's apply/prune/wait/report logic, nothing more.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -60,6 +61,14 @@ export class ApiStandIn {
   denied = new Set<string>();
   /** SelfSubjectAccessReviews seen, as "VERB RESOURCE[/SUBRESOURCE] NAMESPACE". */
   readonly accessReviews: string[] = [];
+  /**
+   * How the toy Job controller ends Jobs whose name starts with a key: a pod `<job>-standin` (label
+   * `job-name`, as the Job controller sets) that Succeeded or Failed, with these container logs. Jobs
+   * matching no key just complete, without a pod.
+   */
+  jobs: Record<string, { fail?: boolean; logs?: Record<string, string> }> = {};
+  /** Per applied object: the `data` keys its last server-side apply set (keys others set survive an apply, as with SSA). */
+  private appliedData = new Map<string, Set<string>>();
   /** Custom resources the stand-in serves, as an installed CRD would (group/version → kinds); none by default. */
   readonly customResources: Record<string, { plural: string; kind: string; namespaced: boolean }[]> = {};
   private rv = 1;
@@ -278,7 +287,34 @@ export class ApiStandIn {
       };
       dep.status = { observedGeneration: dep.metadata.generation, replicas: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1 };
     }
-    for (const job of this.all('Job')) job.status = { succeeded: 1 };
+    for (const job of this.all('Job')) {
+      const b = Object.entries(this.jobs).find(([prefix]) => job.metadata.name.startsWith(prefix))?.[1];
+      if (!b) {
+        job.status = { succeeded: 1 };
+        continue;
+      }
+      const name = `${job.metadata.name}-standin`;
+      const spec = job.spec.template.spec;
+      const containers = [...(spec.initContainers ?? []), ...spec.containers].map((c: { name: string }) => c.name);
+      const pod = this.put({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: job.metadata.namespace, labels: { ...job.spec.template.metadata?.labels, 'job-name': job.metadata.name } },
+        spec: { nodeName: 'node-1' },
+      });
+      pod.status = {
+        phase: b.fail ? 'Failed' : 'Succeeded',
+        initContainerStatuses: (spec.initContainers ?? []).map((c: { name: string }) => ({ name: c.name, state: { terminated: { exitCode: 0 } } })),
+        containerStatuses: spec.containers.map((c: { name: string }) => ({ name: c.name, state: { terminated: { exitCode: b.fail ? 1 : 0 } } })),
+      };
+      for (const c of containers) if (b.logs?.[c] !== undefined) this.logs[`${name}/${c}`] = b.logs[c]!;
+      job.status = b.fail
+        ? {
+            failed: 1,
+            conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }],
+          }
+        : { succeeded: 1 };
+    }
     for (const pod of this.all('Pod')) {
       if (pod.metadata.labels?.['app.kubernetes.io/component'] === 'test' && !pod.status) pod.status = { phase: 'Succeeded' };
     }
@@ -381,6 +417,17 @@ export class ApiStandIn {
         return send(415, { kind: 'Status', code: 415, message: `expected a server-side apply by field manager osb, got ${req.headers['content-type']}` });
       }
       const o = parseYaml(body) as Obj;
+      // As server-side apply does for a map: keys set by other managers (a merge patch) stay; keys this
+      // manager applied before and omits now go.
+      const k = this.key(o.kind, ns ?? o.metadata.namespace, o.metadata.name);
+      const before = this.objects.get(k);
+      const applied = new Set(Object.keys(o.data ?? {}));
+      if (before?.data && typeof before.data === 'object') {
+        const owned = this.appliedData.get(k) ?? new Set();
+        const kept = Object.entries(before.data as Record<string, unknown>).filter(([key]) => !owned.has(key) && !applied.has(key));
+        if (kept.length) o.data = { ...Object.fromEntries(kept), ...(o.data ?? {}) };
+      }
+      this.appliedData.set(k, applied);
       return send(200, this.put({ ...o, metadata: { ...o.metadata, ...(ns ? { namespace: ns } : {}) } }));
     }
     if (req.method === 'POST' && r.kind === 'SelfSubjectAccessReview') {

@@ -1,10 +1,10 @@
-import { archiveBinlogs, listBackups, restoreBackup, takeBackup, verifyBackup } from '../../targets/local/backup.js';
+import { archiveBinlogs, listBackups, takeBackup, verifyBackup } from '../../targets/local/backup.js';
 import { takeLogicalBackup } from '../../targets/local/logical.js';
 import { OsbError } from '../../util/errors.js';
 import { formatBytes, table } from '../../util/format.js';
 import { cliLog, cliProgress } from '../progress.js';
 import { type GlobalOptions, sources, verbosity } from '../options.js';
-import { print } from './target.js';
+import { emit, openTarget, print } from './target.js';
 
 type BackupCliOptions = GlobalOptions & { incremental?: boolean; logical?: boolean; to?: string; verify?: boolean };
 
@@ -69,20 +69,16 @@ export async function listCommand(o: BackupCliOptions): Promise<number> {
   return 0;
 }
 
+/** `osb restore`: through the chosen target (local, or --target kubernetes; docs/backup.md). */
 export async function restoreCommand(backup: string, o: GlobalOptions & { toTime?: string; service?: string[]; replace?: boolean }): Promise<number> {
-  const r = await restoreBackup({
-    ...sources(o),
+  const target = await openTarget(o);
+  const out = await target.restore({
     backup,
     toTime: o.toTime,
     services: o.service,
     replace: o.replace,
     progress: cliProgress(verbosity(o)),
-    report: cliLog(verbosity(o)),
+    log: cliLog(verbosity(o)),
   });
-  if (o.json) print(JSON.stringify(r, null, 2));
-  else if (r.kind === 'logical') {
-    print(`loaded ${r.services.join(', ')} from ${r.id} into ${r.stateDir} in ${r.seconds.toFixed(1)}s`);
-    print(r.ok ? 'checked: tables, row counts and checksums match the backup' : `CHECK FAILED: ${r.problems.join('; ')}`);
-  } else print(`restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s`);
-  return r.kind === 'logical' && !r.ok ? 1 : 0;
+  return emit(out, o);
 }

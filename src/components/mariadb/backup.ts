@@ -4,8 +4,7 @@
  * for checks, and binlog archiving/replay for point-in-time restore. See docs/backup.md.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Config } from '../../config/schema.js';
@@ -19,6 +18,7 @@ import { runQuiet } from '../../util/exec.js';
 import { sleep } from '../../util/net.js';
 import { isAlive, runningPid, startDetached, stopProcess } from '../../util/process.js';
 import { BINLOG_BASENAME } from './binlog.js';
+import { archiveDir, binlogsFor as archivedBinlogsFor, type BinlogPosition, PitrError, pitrWindow, readIndex, sha256Of, writeIndex } from './binlog-archive.js';
 import { ident, withMariadb } from './client.js';
 import { wsrepOf } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
@@ -36,12 +36,6 @@ const viaSocket = (inst: LocalInstance) => ({ host: inst.host, port: inst.port, 
 function infoFile(dir: string, what: 'binlog_info' | 'galera_info' | 'checkpoints'): string | undefined {
   for (const n of [`mariadb_backup_${what}`, `xtrabackup_${what}`]) if (existsSync(join(dir, n))) return readFileSync(join(dir, n), 'utf8').trim();
   return undefined;
-}
-
-export interface BinlogPosition {
-  file: string;
-  position: number;
-  gtid?: string;
 }
 
 function parseBinlogInfo(text: string | undefined): BinlogPosition | undefined {
@@ -125,7 +119,8 @@ async function take(ctx: BackupTakeContext): Promise<Record<string, unknown>> {
   const contents = await liveContents(node, ctx.config);
   await runQuiet(BACKUP_BIN, args, { logFile: log, timeoutMs: 24 * 3600_000 });
   const galera = infoFile(target, 'galera_info');
-  const [uuid, seqno] = (galera ?? '').split(':');
+  // "uuid:seqno", then the wsrep GTID when wsrep_gtid_mode is on (backup.pitr).
+  const [uuid, seqno] = (galera ?? '').split(/\s+/)[0]!.split(':');
   return {
     node: node.name,
     ...contents,
@@ -172,28 +167,6 @@ function historyId(stateDir: string): string {
   return readFileSync(f, 'utf8').trim();
 }
 
-interface ArchivedBinlog {
-  file: string;
-  size: number;
-  sha256: string;
-  /** Every event in this file happened before this time (the log was closed then). */
-  closedBy: string;
-}
-
-const archiveDir = (root: string, history: string, node: string) => join(root, 'binlogs', history, node);
-const readIndex = (dir: string): ArchivedBinlog[] =>
-  existsSync(join(dir, 'index.json')) ? (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ArchivedBinlog[]) : [];
-
-function sha256(file: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res(h.digest('hex')))
-      .on('error', rej);
-  });
-}
-
 /** Closes the current binlog of every running node (FLUSH LOCAL BINARY LOGS) and copies every closed one not yet archived. */
 async function archiveLogs(ctx: { config: Config; nodes: LocalInstance[]; backupRoot: string; stateDir: string; report: (m: string) => void }) {
   if (!ctx.config.backup.pitr) return { copied: [] };
@@ -219,86 +192,26 @@ async function archiveLogs(ctx: { config: Config; nodes: LocalInstance[]; backup
       if (have.has(f)) continue;
       copyFileSync(join(src, f), join(dst, `${f}.tmp`));
       renameSync(join(dst, `${f}.tmp`), join(dst, f));
-      index.push({ file: f, size: statSync(join(dst, f)).size, sha256: await sha256(join(dst, f)), closedBy });
+      index.push({ file: f, size: statSync(join(dst, f)).size, sha256: await sha256Of(join(dst, f)), closedBy });
       copied.push(`${n.name}/${f}`);
     }
-    writeFileSync(join(dst, 'index.json.tmp'), JSON.stringify(index, null, 2) + '\n', { mode: 0o600 });
-    renameSync(join(dst, 'index.json.tmp'), join(dst, 'index.json'));
+    writeIndex(dst, index);
   }
   if (copied.length) ctx.report(`archived ${copied.length} binlog file(s)`);
   return { copied, window: pitrWindow(ctx.backupRoot, history) };
 }
 
-/** Until when the archived binlogs of a history reach (the newest closing time over its nodes). */
-export function pitrWindow(root: string, history: string): { to?: string } {
-  const base = join(root, 'binlogs', history);
-  if (!existsSync(base)) return {};
-  const ends = readdirSync(base)
-    .flatMap((n) => readIndex(join(base, n)).map((e) => e.closedBy))
-    .sort();
-  return ends.length ? { to: ends[ends.length - 1] } : {};
-}
-
-/** Local 'YYYY-MM-DD HH:MM:SS' (what mariadb-binlog --stop-datetime reads) → Date. */
-export function parseLocalTime(t: string): Date | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(t);
-  if (!m) return undefined;
-  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
 /**
- * The archived binlog files a point-in-time restore replays, checked: from the backup's binlog
- * position, contiguous, checksums intact, and closed after `toTime`. Throws naming what is missing.
+ * The archived binlogs a point-in-time restore replays (binlog-archive.ts, the logic the Kubernetes
+ * restore pod runs too), as an OsbError when they do not reach `toTime`.
  */
 export async function binlogsFor(root: string, part: Record<string, unknown>, toTime: string, backupEnd: string): Promise<string[]> {
-  const pos = part.binlog as BinlogPosition | undefined;
-  const history = part.binlogHistory as string | undefined;
-  if (!pos || !history)
-    throw new OsbError(
-      'this backup was taken without binary logs (backup.pitr was off), so it cannot be rolled forward to a time',
-      'restore it without --to-time, or turn on backup.pitr for later backups',
-      2,
-    );
-  const to = parseLocalTime(toTime);
-  if (!to) throw new OsbError(`--to-time "${toTime}" is not a time`, "give local time as 'YYYY-MM-DD HH:MM:SS'", 2);
-  if (to.getTime() < new Date(backupEnd).getTime() - 1000)
-    throw new OsbError(`--to-time ${toTime} is before the backup finished (${backupEnd})`, 'restore an older backup, or pick a later time', 2);
-  const dir = archiveDir(root, history, part.node as string);
-  const index = readIndex(dir);
-  const from = index.findIndex((e) => e.file === pos.file);
-  if (from < 0)
-    throw new OsbError(
-      `the archived binlogs in ${dir} do not contain ${pos.file}, where the backup ends`,
-      'run `osb backup archive-binlogs` on the deployment (if it still runs), or restore without --to-time',
-      2,
-    );
-  const files = index.slice(from);
-  for (let i = 1; i < files.length; i++) {
-    const a = Number(files[i - 1]!.file.split('.').pop());
-    const b = Number(files[i]!.file.split('.').pop());
-    if (b !== a + 1)
-      throw new OsbError(
-        `archived binlogs in ${dir} have a gap between ${files[i - 1]!.file} and ${files[i]!.file}`,
-        'restore without --to-time, or to a time before the gap',
-        2,
-      );
+  try {
+    return await archivedBinlogsFor(root, part, toTime, backupEnd);
+  } catch (err) {
+    if (err instanceof PitrError) throw new OsbError(err.message, err.fix, 2);
+    throw err;
   }
-  const last = files[files.length - 1]!;
-  if (new Date(last.closedBy).getTime() < to.getTime()) {
-    throw new OsbError(
-      `the archived binlogs only reach ${last.closedBy} (--to-time ${toTime} is later)`,
-      'run `osb backup archive-binlogs` on the deployment first (if it still runs), or pick an earlier time',
-      2,
-    );
-  }
-  for (const f of files) {
-    const p = join(dir, f.file);
-    if (!existsSync(p)) throw new OsbError(`archived binlog ${p} is missing`, 'the point-in-time window is broken at this file; restore without --to-time', 2);
-    if ((await sha256(p)) !== f.sha256)
-      throw new OsbError(`archived binlog ${p} is damaged (SHA-256 differs from its index)`, 'restore without --to-time, or to a time before this file', 2);
-  }
-  return files.map((f) => join(dir, f.file));
 }
 
 /** mariadb-binlog FILES --start-position --stop-datetime | mariadb, over the node's socket. */

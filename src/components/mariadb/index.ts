@@ -14,6 +14,7 @@ import { nodeDir } from '../../config/state-dir.js';
 import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects, mariadbTlsServices } from './kubernetes.js';
+import { mariadbRestorePlan } from './kubernetes-restore.js';
 import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
@@ -153,6 +154,7 @@ export const mariadb: ComponentDefinition = {
   },
   kubernetes: {
     objects: mariadbKubernetesObjects,
+    restore: mariadbRestorePlan,
     tlsServices: mariadbTlsServices,
     credentialSecrets: { 'mariadb-credentials': { 'admin-password': 'mariadbAdminPassword', 'exporter-password': 'mariadbExporterPassword' } },
     readyMeaning: (config) => (clustered(config.mariadb) ? 'Galera members Synced in the Primary component' : 'server answering'),

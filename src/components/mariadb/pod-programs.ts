@@ -6,12 +6,13 @@ import { OsbError } from '../../util/errors.js';
 
 /**
  * The JavaScript of a pure module under src/components/mariadb/ (`bootstrap` — `decideGaleraStart`,
- * the decision the local target uses — or `writer` — `chooseGaleraWriter`), as shipped in a
- * ConfigMap and imported by the scripts the pods run. The compiled module is used when osb runs
+ * the decision the local target uses —, `writer` — `chooseGaleraWriter` —, `binlog-archive` — the
+ * archived binlogs of point-in-time restore) or src/components/ (`../backup-chain`, the chain checks of
+ * every restore), as shipped in a ConfigMap and imported by the scripts the pods run. The compiled module is used when osb runs
  * from dist/; from sources (tests) the .ts file is transpiled with the same compiler, which emits
  * the same text. Source-map comments are dropped so the output does not depend on build flags.
  */
-export function shippedModuleSource(module: 'bootstrap' | 'writer'): string {
+export function shippedModuleSource(module: 'bootstrap' | 'writer' | 'binlog-archive' | '../backup-chain'): string {
   const js = new URL(`../../components/mariadb/${module}.js`, import.meta.url);
   const ts = new URL(`../../components/mariadb/${module}.ts`, import.meta.url);
   let text: string;
@@ -28,10 +29,10 @@ export function shippedModuleSource(module: 'bootstrap' | 'writer'): string {
         esModuleInterop: true,
         strict: true,
       },
-      fileName: `${module}.mts`,
+      fileName: `${module.replace('../', '')}.mts`,
     }).outputText;
   } else {
-    throw new OsbError(`cannot find the Galera ${module} module (components/mariadb/${module}.js)`, 'reinstall osb (npm ci && npm run build)');
+    throw new OsbError(`cannot find the ${module} module (components/mariadb/${module}.js)`, 'reinstall osb (npm ci && npm run build)');
   }
   return (
     text
@@ -55,6 +56,9 @@ export const POD_PROGRAMS = [
   'backup-agent.sh',
   'backup-job.sh',
   'backup-pick.mjs',
+  'backup-restore.sh',
+  'binlog-archiver.mjs',
+  'restore-check.mjs',
 ] as const;
 export type PodProgram = (typeof POD_PROGRAMS)[number];
 

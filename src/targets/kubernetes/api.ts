@@ -11,6 +11,8 @@ export interface KubeApi {
   create(obj: K8sObject): Promise<K8sObject>;
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<K8sObject | undefined>;
   list(apiVersion: string, kind: string, namespace: string, labelSelector?: string, fieldSelector?: string): Promise<K8sObject[]>;
+  /** JSON merge patch (a field `null` removes it); leaves fields other managers set, unlike an apply that omits them. */
+  mergePatch(apiVersion: string, kind: string, namespace: string, name: string, patch: Record<string, unknown>): Promise<K8sObject>;
   /** Resolves false when the object was already gone. */
   delete(apiVersion: string, kind: string, namespace: string, name: string): Promise<boolean>;
   logs(namespace: string, pod: string, container: string, opts?: { previous?: boolean; tailLines?: number }): Promise<string>;
@@ -111,6 +113,20 @@ export async function connectKubernetes(context?: string): Promise<KubeApi> {
       } catch (err) {
         if (statusOf(err) === 404 && kind === 'Namespace') return [];
         throw explain(err, `list ${kind} in ${namespace}`);
+      }
+    },
+    async mergePatch(apiVersion, kind, namespace, name, patch) {
+      try {
+        return (await objects.patch(
+          { ...patch, ...header(apiVersion, kind, namespace, name) },
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          undefined,
+          k8s.PatchStrategy.MergePatch,
+        )) as K8sObject;
+      } catch (err) {
+        throw explain(err, `patch ${kind}/${name}`);
       }
     },
     async delete(apiVersion, kind, namespace, name) {

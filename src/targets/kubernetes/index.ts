@@ -118,5 +118,26 @@ export function kubernetesTarget(src: TargetSources): Target {
         ),
       };
     },
+
+    async restore(req): Promise<Outcome> {
+      if (req.services?.length)
+        throw new OsbError(
+          '--service is for logical backups, which the Kubernetes target does not take',
+          'restore a physical backup (a folder of the mariadb-backups volume) without --service',
+          2,
+        );
+      const { d, api } = await open();
+      const { restoreKubernetes } = await import('./restore.js');
+      req.log(`restoring into namespace ${d.namespace} (context ${api.context}, ${api.server})`);
+      const r = await restoreKubernetes(api, d, { backup: req.backup, toTime: req.toTime, replace: req.replace, report: req.log });
+      return {
+        exitCode: 0,
+        json: r,
+        text: lines(
+          r.replaced.length > 0 && `replaced: ${r.replaced.join(', ')}`,
+          `restored ${r.backup}${r.toTimeUtc ? ` rolled forward to ${r.toTimeUtc} UTC` : ''} (${r.component}) into namespace ${r.namespace} in ${r.seconds.toFixed(1)}s: ${r.checked}`,
+        ),
+      };
+    },
   };
 }

@@ -15,7 +15,9 @@ import { ensureStateDir, resolveStateDir } from '../../config/state-dir.js';
 import type { BackupChainLink, BackupManifest, RestoredCheck } from '../../model/backup.js';
 import { OsbError } from '../../util/errors.js';
 import type { Progress } from '../../util/progress.js';
+import { type ChainManifest, resolveChainDir } from '../../components/backup-chain.js';
 import {
+  asOsbError,
   backupComponents,
   backupRoot,
   checkFiles,
@@ -49,25 +51,7 @@ export interface ResolvedChain {
 export async function resolveChain(ref: string, defaultRoot: string): Promise<ResolvedChain> {
   const dir = existsSync(ref) && statSync(ref).isDirectory() ? resolve(ref) : join(defaultRoot, ref);
   if (!existsSync(dir)) throw new OsbError(`no backup ${ref} (looked for ${dir})`, 'list them with `osb backup list`', 2);
-  const root = dirname(dir);
-  const out: { dir: string; manifest: BackupManifest }[] = [];
-  for (let d = dir; ; ) {
-    const m = readManifest(d);
-    out.unshift({ dir: d, manifest: m });
-    if (m.kind === 'full' || m.kind === 'logical') break;
-    if (!m.parent) throw new OsbError(`backup ${m.id} is an incremental without a parent in its manifest`, 'pick another backup', 2);
-    const pd = join(root, m.parent);
-    if (!existsSync(join(pd, MANIFEST)))
-      throw new OsbError(
-        `backup ${m.id} cannot be restored: its parent ${m.parent} is missing from ${root}`,
-        'put the parent back, or restore an older complete chain (osb backup list)',
-        2,
-      );
-    if (out.length > 1000) throw new OsbError(`backup chain of ${ref} loops`, 'pick another backup', 2);
-    d = pd;
-  }
-  for (const { dir: d, manifest } of out) await checkFiles(d, manifest);
-  return { root, manifests: out };
+  return asOsbError(() => resolveChainDir<BackupManifest & ChainManifest>(dir));
 }
 
 function chainLinks(chain: ResolvedChain, c: ComponentName): BackupChainLink[] {

@@ -116,6 +116,29 @@ export function localTarget(src: TargetSources): Target {
           : `stopped: ${r.stopped.length ? r.stopped.join(', ') : 'nothing was running'}; ${req.keepData ? 'data kept' : `removed: ${r.removed.length} path(s)`}`,
       };
     },
+
+    async restore(req): Promise<Outcome> {
+      const { restoreBackup } = await import('./backup.js');
+      const r = await restoreBackup({
+        ...src,
+        backup: req.backup,
+        toTime: req.toTime,
+        services: req.services,
+        replace: req.replace,
+        progress: req.progress,
+        report: req.log,
+      });
+      if (r.kind === 'logical')
+        return {
+          exitCode: r.ok ? 0 : 1,
+          json: r,
+          text: lines(
+            `loaded ${r.services.join(', ')} from ${r.id} into ${r.stateDir} in ${r.seconds.toFixed(1)}s`,
+            r.ok ? 'checked: tables, row counts and checksums match the backup' : `CHECK FAILED: ${r.problems.join('; ')}`,
+          ),
+        };
+      return { exitCode: 0, json: r, text: `restored ${r.id} (${r.components.join(', ')}) into ${r.stateDir} in ${r.seconds.toFixed(1)}s` };
+    },
   };
 }
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # osb: one scheduled physical backup of MariaDB on Kubernetes (CronJob `mariadb-backup`; see docs/backup.md).
 # Receives the backup agent's mbstream from the pod `pick` chose, unpacks it onto the backups PVC in the
-# folder layout and manifest format of `osb backup` (<id>/mariadb/data/, <id>/manifest.json), written as
-# .<id>.partial and renamed when whole, then keeps the newest $OSB_KEEP_COUNT full backups (if set).
+# folder layout and manifest format of `osb backup` (<id>/mariadb/data/, <id>/manifest.json, with the pod's
+# binlog history when backup.pitr is on), written as .<id>.partial and renamed when whole, then keeps the
+# newest $OSB_KEEP_COUNT full backups (if set; archived binlogs are not pruned).
 set -euo pipefail
 umask 077
 root="${OSB_BACKUP_ROOT:-/backups}"
@@ -15,7 +16,11 @@ mkdir -p "$data"
 trap 'rm -rf "$partial"' EXIT
 echo "osb: backup $id from $node ($ip:$OSB_BACKUP_PORT)"
 exec 3<>"/dev/tcp/$ip/$OSB_BACKUP_PORT"
-printf '%s\n' "$OSB_BACKUP_TOKEN" >&3
+printf '%s\nbackup\n' "$OSB_BACKUP_TOKEN" >&3
+# The agent's first line names the pod's binlog history (backup.pitr); bash reads a socket byte by byte,
+# so the mbstream that follows is left whole.
+history=-
+if IFS= read -r -t 60 header <&3; then history=${header#history }; fi
 mbstream -x -C "$data" <&3
 exec 3<&-
 
@@ -43,8 +48,15 @@ if b=$(info binlog_info) && [ -n "$b" ]; then
   binlog="{\"file\":$(esc "${bfile##*/}"),\"position\":${bpos}${bgtid:+,\"gtid\":$(esc "$bgtid")}}"
 fi
 galera=""
-if g=$(info galera_info) && [ -n "$g" ]; then galera=",\"galera\":{\"uuid\":$(esc "${g%%:*}"),\"seqno\":${g##*:}}"; fi
+# "uuid:seqno", followed by the wsrep GTID when wsrep_gtid_mode is on (backup.pitr).
+if g=$(info galera_info) && [ -n "$g" ]; then
+  g=${g%%[[:space:]]*}
+  galera=",\"galera\":{\"uuid\":$(esc "${g%%:*}"),\"seqno\":${g##*:}}"
+fi
 server=$( (info info || true) | sed -n 's/^server_version = //p' | head -1)
+# Point-in-time restore reads binlogs/<history>/<node>/ from this position on (the archiver's folders).
+pitr=""
+if [ "$binlog" != null ] && [ -n "$history" ] && [ "$history" != - ]; then pitr=",\"binlogHistory\":$(esc "$history")"; fi
 
 files=""
 total=0
@@ -58,7 +70,7 @@ while IFS= read -r -d '' f; do
 done < <(find . -type f -print0 | sort -z)
 finished=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 cat > manifest.json <<JSON
-{"format":1,"id":"$id","kind":"full","startedAt":"$started","finishedAt":"$finished","osbVersion":$(esc "$OSB_VERSION"),"takenBy":"kubernetes CronJob mariadb-backup","userValues":{},"components":{"mariadb":{"node":$(esc "$node"),"serverVersion":$(esc "$server"),"binlog":$binlog$galera,"checkpoints":$(printf '%s\n' "$checkpoints" | kv)}},"files":[$files],"totalBytes":$total}
+{"format":1,"id":"$id","kind":"full","startedAt":"$started","finishedAt":"$finished","osbVersion":$(esc "$OSB_VERSION"),"takenBy":"kubernetes CronJob mariadb-backup","userValues":{},"components":{"mariadb":{"node":$(esc "$node"),"serverVersion":$(esc "$server"),"binlog":$binlog$galera$pitr,"checkpoints":$(printf '%s\n' "$checkpoints" | kv)}},"files":[$files],"totalBytes":$total}
 JSON
 cd "$root"
 mv "$partial" "$root/$id"

@@ -5,6 +5,10 @@
 // reads every pod's entry and readiness, builds GaleraNodeView[] and calls decideGaleraStart. It
 // exits with /run/osb/galera-mode = bootstrap or join; while the decision is to wait (or refuse), it
 // logs why — `osb deploy` shows that line. start.sh consumes a `bootstrap` decision: it is one-shot.
+// After `osb restore --target kubernetes`, key `restore` of that ConfigMap names the pod holding the
+// restored data ({"pod": ..., "backup": ...}; osb removes it once the cluster is Ready): while no pod
+// runs, that pod has data and every other pod has none, it bootstraps (the decision's forceBootstrap,
+// as `osb recover --force-bootstrap` locally) instead of the refusal a lone data dir would get.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { decideGaleraStart } from './galera-decision.mjs';
 import { apiClient, env, exitOnTermination, mergePatch, podNamespace, sleep } from './k8s-api.mjs';
@@ -65,11 +69,17 @@ for (;;) {
           : { name, running, primary, hasData: true },
       );
     }
+    let restore = null;
+    try {
+      restore = JSON.parse(cm.data?.restore || 'null');
+    } catch {}
+    const restored = restore && !views.some((v) => v.running) && !silent.length && views.every((v) => (v.name === restore.pod ? v.hasData : !v.hasData));
     let message;
     if (silent.length && !views.some((v) => v.primary)) {
       message = 'waiting for ' + silent.join(', ') + ' to publish a recovered position';
     } else {
-      const d = decideGaleraStart(views);
+      const d = decideGaleraStart(views, restored ? { forceBootstrap: restore.pod } : {});
+      if (restored) d.reason = 'restored from backup ' + restore.backup + ' into ' + restore.pod + ', the others join by SST; ' + d.reason;
       if (d.kind === 'join' && d.start.includes(me)) {
         decide('join');
         log('join: ' + d.reason);
