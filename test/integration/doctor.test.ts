@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,9 +152,9 @@ describe('osb doctor (local target, this host)', () => {
     // The checkout may live where nobody cannot read (a 0700 clone dir): run a copy of the bundled CLI.
     const copy = join(tmp, 'osb-copy');
     mkdirSync(join(copy, 'bin'), { recursive: true });
-    mkdirSync(join(copy, 'dist/cli/bundle'), { recursive: true });
     copyFileSync(OSB, join(copy, 'bin/osb'));
-    copyFileSync(join(OSB, '../../dist/cli/bundle/osb.mjs'), join(copy, 'dist/cli/bundle/osb.mjs'));
+    // The bundle is its entry file and the chunks it loads on demand.
+    cpSync(join(OSB, '../../dist/cli/bundle'), join(copy, 'dist/cli/bundle'), { recursive: true });
     execFileSync('chmod', ['-R', 'a+rX', copy]);
     const r = spawnSync(
       'runuser',
