@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { DeployedSchedule } from './schedules.js';
 import { definition, missingPackages } from '../../components/index.js';
 import { COMPONENTS, type ComponentName, type Config } from '../../config/schema.js';
 import { ensureSecrets, type Secrets } from '../../config/secrets.js';
@@ -44,18 +45,6 @@ export interface DeployResult {
   schedules: DeployedSchedule[];
   /** Under systemd: the jobs whose units this deploy installed or changed, and removed. */
   scheduleChange?: ScheduleChange;
-}
-
-export interface DeployedSchedule {
-  job: string;
-  key: string;
-  title: string;
-  onCalendar: string[];
-  cron: string;
-  /** Under systemd: the timer unit. */
-  timer?: string;
-  /** Without systemd: the crontab line to add. */
-  crontab?: string;
 }
 
 export interface DeployOptions extends DeploymentSources {

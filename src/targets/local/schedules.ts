@@ -111,3 +111,16 @@ export function cronLine(job: ScheduledJob, entry: { node: string; bundle: strin
 export function cronHint(job: ScheduledJob, entry: { node: string; bundle: string }, user: string): string {
   return `osb: note: ${job.key}: nothing runs ${job.title} here (no systemd timers) — add this line to ${user}'s crontab (crontab -e): ${cronLine(job, entry)}`;
 }
+
+/** A scheduled job as `osb deploy` reports it (and `osb status` extends). */
+export interface DeployedSchedule {
+  job: string;
+  key: string;
+  title: string;
+  onCalendar: string[];
+  cron: string;
+  /** Under systemd: the timer unit. */
+  timer?: string;
+  /** Without systemd: the crontab line to add. */
+  crontab?: string;
+}

@@ -8,7 +8,7 @@ import { deployedComponents, type Deployment } from './context.js';
 import { localExtras, localInstances } from './instances.js';
 import { runningPid } from './runner.js';
 import { entrypoint, supervisorFor, type Supervisor } from './supervisor.js';
-import { cronLine, scheduledJobs } from './schedules.js';
+import { cronLine, type DeployedSchedule, scheduledJobs } from './schedules.js';
 import { nodeCertStatus, type NodeCertStatus } from './tls.js';
 
 export interface NodeStatus {
@@ -161,21 +161,13 @@ async function extraProcessStatus(inst: LocalInstance): Promise<ExtraProcessStat
 }
 
 /** A scheduled job in `osb status`: its timer's next run and the last run's result, or the crontab line to add. */
-export interface ScheduleStatus {
-  job: string;
-  key: string;
-  title: string;
-  onCalendar: string[];
-  cron: string;
-  timer?: string;
+export interface ScheduleStatus extends DeployedSchedule {
   /** Timer installed, enabled and waiting. */
   state?: string;
   enabled?: string;
   nextRun?: string;
   lastRun?: string;
   lastResult?: string;
-  /** Without systemd: what to add to a crontab. */
-  crontab?: string;
 }
 
 async function scheduleStatus(d: Deployment, supervisor: Supervisor): Promise<ScheduleStatus[]> {
