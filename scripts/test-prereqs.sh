@@ -7,6 +7,7 @@ PKGS=(
   rabbitmq-server mariadb-server galera-4 mariadb-backup socat memcached haproxy
   keystone python3-nova python3-oslo.messaging python3-oslo.cache python3-oslo.db python3-pymysql python3-pymemcache
   sysbench libmemcached-tools zsh fish openssl tcpdump systemd-container prometheus prometheus-mysqld-exporter
+  nftables iproute2
 )
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

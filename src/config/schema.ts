@@ -63,6 +63,11 @@ export const rabbitmqSchema = z.strictObject({
   epmdPort: port.optional(),
   /** `pause_minority`: a minority partition stops serving instead of diverging (see docs/clusters). */
   partitionHandling: z.enum(['pause_minority', 'autoheal']).default('pause_minority'),
+  /**
+   * Erlang's net_ticktime: a peer silent for 0.75-1.25x this long is down (partition, hung node). RabbitMQ's
+   * default 60 s left a cut-off node serving for over a minute; 10 s was measured in docs/faults.md.
+   */
+  netTicktimeSeconds: z.int().min(5).max(600).default(10),
   memoryHighWatermark: z.number().gt(0).lt(1).default(0.4),
   image: z.string().default('docker.io/library/rabbitmq:4.1-management'),
   imageDigest,

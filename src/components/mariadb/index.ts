@@ -34,6 +34,13 @@ const adminOf = (config: Config, secrets: Secrets, inst: LocalInstance): Mariadb
   ...(config.tls.enabled ? { caFile: nodeTlsFiles(inst.dir).ca } : {}),
 });
 
+/** What `osb status` says about a Galera node that is not Synced in the Primary component. */
+function galeraProblem(g: { state: string; clusterStatus: string; clusterSize: number }): string {
+  if (g.clusterStatus !== 'Primary')
+    return `${g.clusterStatus}: cut off from a majority of the cluster (network partition, or the other nodes down); it serves nothing until it sees a majority again (docs/faults.md)`;
+  return `not Synced/Primary (${g.state})`;
+}
+
 export const mariadb: ComponentDefinition = {
   name: 'mariadb',
   packages: (config) => [
@@ -108,7 +115,7 @@ export const mariadb: ComponentDefinition = {
           ...(info.flowControl ? { flowControlPausedFraction: info.flowControl.pausedFraction, flowControlPausedSeconds: info.flowControl.pausedSeconds } : {}),
         },
         ...(g ? { state: `${g.state}/${g.clusterStatus}` } : {}),
-        ...(g && !(g.state === 'Synced' && g.clusterStatus === 'Primary') ? { problem: 'not Synced/Primary' } : {}),
+        ...(g && !(g.state === 'Synced' && g.clusterStatus === 'Primary') ? { problem: galeraProblem(g) } : {}),
       };
     },
     summary(_config, nodes) {

@@ -13,6 +13,7 @@ export function renderRabbitmqConf(cfg: RabbitmqConfig): string {
     `vm_memory_high_watermark.relative = ${cfg.memoryHighWatermark}`,
     'disk_free_limit.absolute = 50MB',
     `cluster_partition_handling = ${cfg.partitionHandling}`,
+    `net_ticktime = ${cfg.netTicktimeSeconds}`,
     'queue_leader_locator = balanced',
     'heartbeat = 60',
     'log.console = false',
