@@ -1,0 +1,32 @@
+// Builds the CLI bundle: dist/cli/bundle/osb.cjs, one CommonJS file (no chunks), which bin/osb compiles
+// with V8's code cache (docs/performance.md, session 11). @kubernetes/client-node stays outside (an ES
+// module, imported on demand through the importer bin/osb hands in). The file must be pure ASCII: bin/osb
+// reads it as latin1, several times faster than decoding UTF-8 (esbuild escapes non-ASCII in strings;
+// --minify-whitespace drops the comments that held some).
+import { readFileSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const outdir = 'dist/cli/bundle';
+rmSync(outdir, { recursive: true, force: true });
+rmSync('dist/cli/code-cache', { recursive: true, force: true });
+await build({
+  entryPoints: { osb: 'src/cli/bundle.ts' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  external: ['@kubernetes/client-node'],
+  // bin/osb passes the bundle's own file URL: modules find the pod programs from it (../../components/).
+  define: { 'import.meta.url': '__osbImportMetaUrl' },
+  minifyWhitespace: !process.env.OSB_BUNDLE_READABLE,
+  charset: 'ascii',
+  logLevel: 'warning',
+});
+const text = readFileSync(`${outdir}/osb.cjs`);
+const at = text.findIndex((b) => b > 0x7f);
+if (at >= 0) {
+  console.error(`scripts/bundle.mjs: ${outdir}/osb.cjs has a non-ASCII byte at offset ${at}; bin/osb reads it as latin1`);
+  process.exit(1);
+}
