@@ -30,3 +30,10 @@ if (at >= 0) {
   console.error(`scripts/bundle.mjs: ${outdir}/osb.cjs has a non-ASCII byte at offset ${at}; bin/osb reads it as latin1`);
   process.exit(1);
 }
+// import() in a vm.Script needs --experimental-vm-modules on Node 20: only importExternal's, which bin/osb
+// replaces, may remain (a built-in loaded lazily goes through util/builtin.ts).
+const imports = text.toString('latin1').match(/\bimport\(/g) ?? [];
+if (imports.length !== 1) {
+  console.error(`scripts/bundle.mjs: ${outdir}/osb.cjs has ${imports.length} import() calls, expected 1 (importExternal's)`);
+  process.exit(1);
+}

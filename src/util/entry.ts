@@ -1,7 +1,9 @@
-import { get as httpGet } from 'node:http';
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtin } from './builtin.js';
+
+const http = builtin<typeof import('node:http')>('node:http');
 
 /**
  * The file that runs osb, for starting osb's own helper processes (`osb exporter memcached`)
@@ -24,7 +26,7 @@ export function osbEntryPoint(): string {
  */
 export function fetchMetrics(url: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = http().get(url, { agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

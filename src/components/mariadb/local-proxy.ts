@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,9 @@ import { mariadbPaths } from './local.js';
 import { renderHaproxyMetricsFrontend } from './metrics.js';
 import { proxyPort } from './ports.js';
 import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from './proxy.js';
+import { builtin } from '../../util/builtin.js';
+
+const net = builtin<typeof import('node:net')>('node:net');
 
 export const PROXY_NAME = 'mariadb-proxy';
 export const HAPROXY = '/usr/sbin/haproxy';
@@ -132,7 +134,7 @@ export interface ProxyStatus {
 
 function haproxyCommand(socket: string, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = createConnection(socket);
+    const s = net().createConnection(socket);
     let out = '';
     s.setTimeout(1500, () => s.destroy(new Error('haproxy stats socket timed out')));
     s.on('connect', () => s.end(`${command}\n`));
