@@ -14,24 +14,32 @@ import { dump } from 'js-yaml';
 const OPTIONS = { lineWidth: -1, noRefs: true } as const;
 
 /**
- * Plain in js-yaml's choice: a letter first (so never a number, a date, `~` or an indicator), then
- * only letters, digits and `._/-`, or `:` before a last character that is not `:` (never `: `);
- * minus the words a YAML 1.1 reader takes for booleans or null (js-yaml quotes those).
+ * Plain in js-yaml's choice: a letter or `/` first (so never a number, a date, `~` or an indicator),
+ * then letters, digits, spaces and `._/:-+=$()@,%`, never `: ` and not ending in a space or `:`; minus
+ * the words a YAML 1.1 reader takes for booleans or null (js-yaml quotes those).
  */
-const PLAIN = /^[A-Za-z](?:[A-Za-z0-9._/:-]{0,1022}[A-Za-z0-9._/-])?$/;
-const RESERVED = new Set(
-  'null Null NULL true True TRUE false False FALSE y Y yes Yes YES on On ON n N no No NO off Off OFF'.split(' '),
-);
-const isPlain = (s: string) => PLAIN.test(s) && !RESERVED.has(s);
+const PLAIN = /^[A-Za-z/](?:[A-Za-z0-9 ._/:+=$()@,%-]{0,1022}[A-Za-z0-9._/+=$()@,%-])?$/;
+const RESERVED = new Set('null Null NULL true True TRUE false False FALSE y Y yes Yes YES on On ON n N no No NO off Off OFF'.split(' '));
+const isPlain = (s: string) => PLAIN.test(s) && !RESERVED.has(s) && !s.includes(': ');
+
+/** Several lines of printable ASCII: js-yaml writes a block literal (a tab or a CR would make it double-quoted). */
+const LITERAL = /^[\x20-\x7e\n]*\n[\x20-\x7e\n]*$/;
+
+/** js-yaml's blockHeader: an indentation indicator when the text starts with spaces, then the chomping. */
+function literalHeader(s: string): string {
+  const clip = s.endsWith('\n');
+  const keep = clip && (s.endsWith('\n\n') || s === '\n');
+  return '|' + (/^\n* /.test(s) ? '2' : '') + (keep ? '+' : clip ? '' : '-') + '\n';
+}
 
 class Unsupported extends Error {}
 
-/** js-yaml's rendering of one string at the top level: one line, or a block literal's header line. */
+/** js-yaml's rendering of one string at the top level: one line, or a block literal's header line (and more). */
 const styled = new Map<string, string>();
 
 function scalar(s: string, level: number): string {
   if (isPlain(s)) return s;
-  let top = styled.get(s);
+  let top = LITERAL.test(s) ? literalHeader(s) : styled.get(s);
   if (top === undefined) {
     top = dump(s, OPTIONS).slice(0, -1);
     styled.set(s, top);
