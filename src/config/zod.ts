@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod-api.js';
 
 /**
  * zod as osb uses it: without its JIT. zod 4 compiles each object schema into a parser with
