@@ -4,7 +4,24 @@
 // reads it as latin1, several times faster than decoding UTF-8 (esbuild escapes non-ASCII in strings;
 // --minify-whitespace drops the comments that held some).
 import { readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
+
+/**
+ * commander requires node:child_process (and with it net, dgram and the streams, ~5 ms) at load, for
+ * executable subcommands osb does not have: it gets the module on first use instead.
+ */
+const lazyChildProcessInCommander = {
+  name: 'lazy-child-process-in-commander',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const line = "const childProcess = require('node:child_process');";
+      if (!text.includes(line)) throw new Error(`${args.path} no longer has the line ${line}: update scripts/bundle.mjs`);
+      return { contents: text.replace(line, "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"), loader: 'js' };
+    });
+  },
+};
 
 const outdir = 'dist/cli/bundle';
 rmSync(outdir, { recursive: true, force: true });
@@ -23,6 +40,7 @@ await build({
   minifyWhitespace: !process.env.OSB_BUNDLE_READABLE,
   charset: 'ascii',
   logLevel: 'warning',
+  plugins: [lazyChildProcessInCommander],
 });
 const text = readFileSync(`${outdir}/osb.cjs`);
 const at = text.findIndex((b) => b > 0x7f);
