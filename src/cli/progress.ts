@@ -1,4 +1,3 @@
-import { Listr } from 'listr2';
 import type { Progress } from '../util/progress.js';
 import { plainProgress } from '../util/progress.js';
 
@@ -15,6 +14,8 @@ export function cliProgress(verbosity: Verbosity): Progress {
 export function listrProgress(): Progress {
   return {
     async run(tasks, opts) {
+      // Loaded here, on a terminal only: piped and quiet runs (scripts, CI, the bench) never parse listr2.
+      const { Listr } = await import('listr2');
       const results: unknown[] = [];
       // listr2 keeps no errors unless told (collectErrors); record the first failure ourselves.
       let failure: { error: unknown } | undefined;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.js';
 import { configSchema } from './schema.js';
 
 /** One settable leaf of the config (`--set key=value`), found by walking the zod schema. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { z } from './zod.js';
 import { OsbError, didYouMean } from '../util/errors.js';
 import { configSchema, type Config } from './schema.js';
 import { applySet, deepMerge, dropNulls } from './set.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.js';
 import { cronProblem } from '../util/cron.js';
 
 export const COMPONENTS = ['rabbitmq', 'mariadb', 'memcached'] as const;

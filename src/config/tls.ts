@@ -10,11 +10,13 @@
  */
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { builtin } from '../util/builtin.js';
 import { join } from 'node:path';
 import { OsbError } from '../util/errors.js';
 import { runQuiet } from '../util/exec.js';
 import type { Config } from './schema.js';
+
+const net = builtin<typeof import('node:net')>('node:net');
 
 export const OPENSSL = '/usr/bin/openssl';
 
@@ -281,7 +283,7 @@ export async function issueNodeCert(stateDir: string, tls: TlsConfig, nodeName: 
     privateFile(tmpKey);
     await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', tmpKey]);
     await openssl(['req', '-new', '-key', tmpKey, '-subj', `/O=osb/CN=${nodeName}`, '-out', csr]);
-    const altNames = sans.map((s) => (isIP(s) ? `IP:${s}` : `DNS:${s}`)).join(',');
+    const altNames = sans.map((s) => (net().isIP(s) ? `IP:${s}` : `DNS:${s}`)).join(',');
     writeFileSync(
       ext,
       `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${altNames}\n`,

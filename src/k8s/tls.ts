@@ -7,10 +7,12 @@
  * certificate whose SANs name every pod's DNS name, the headless and client Services (short,
  * namespaced and full names) and loopback.
  */
-import { isIP } from 'node:net';
+import { builtin } from '../util/builtin.js';
 import type { ComponentName } from '../config/schema.js';
 import type { NodeTlsFiles } from '../config/tls.js';
 import { headlessName, type K8sObject, LABEL, meta, podFqdn, type RenderContext } from './objects.js';
+
+const net = builtin<typeof import('node:net')>('node:net');
 
 export const TLS_MOUNT = '/etc/osb-tls';
 export const TLS_VOLUME = 'tls';
@@ -83,8 +85,8 @@ export function tlsCertificate(ctx: RenderContext, c: ComponentName, sans: reado
       secretName: tlsSecretName(c),
       secretTemplate: { labels: { [LABEL.name]: c, [LABEL.partOf]: 'openstack' } },
       commonName: c,
-      dnsNames: sans.filter((s) => !isIP(s)),
-      ipAddresses: sans.filter((s) => isIP(s)),
+      dnsNames: sans.filter((s) => !net().isIP(s)),
+      ipAddresses: sans.filter((s) => net().isIP(s)),
       duration: `${ctx.config.tls.certDays * 24}h`,
       privateKey: { algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' },
       usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],

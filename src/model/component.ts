@@ -92,7 +92,10 @@ export interface LocalHooks {
    * (the unit fails, the message lands in the journal) when the node must not start.
    */
   prepare?(config: Config, secrets: Secrets, inst: LocalInstance, peers: LocalInstance[], report: (m: string) => void): Promise<string[]>;
-  /** After the nodes, before the extras: what the extras need from the running nodes (e.g. an exporter's account). Idempotent. */
+  /**
+   * After the nodes, before the extras: what the extras need from the running nodes (e.g. an exporter's
+   * account). Idempotent; skipped when every node and extra of the component runs unchanged (no-op deploy).
+   */
   beforeExtras?(ctx: LocalDeployContext): Promise<void>;
   /** After the extras were reconciled (changed or not): e.g. wait until the Galera proxy settled on its writer. */
   afterExtras?(ctx: LocalDeployContext): Promise<void>;

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
+import { builtin } from './builtin.js';
 import { appendFileSync } from 'node:fs';
 import { OsbError } from './errors.js';
+
+const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 
 export interface RunOptions {
   env?: Record<string, string>;
@@ -13,7 +15,7 @@ export interface RunOptions {
 /** Runs a command to completion, capturing its output; throws with the last lines on failure. */
 export function runQuiet(command: string, args: string[], opts: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = childProcess().spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,8 +1,10 @@
-import { createConnection, createServer } from 'node:net';
+import { builtin } from './builtin.js';
+
+const net = builtin<typeof import('node:net')>('node:net');
 
 export function connectTcp(host: string, port: number, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const sock = createConnection({ host, port });
+    const sock = net().createConnection({ host, port });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`timeout connecting to ${host}:${port}`));
@@ -22,7 +24,7 @@ export function connectTcp(host: string, port: number, timeoutMs: number): Promi
 /** True when nothing listens on host:port (we could bind it ourselves). */
 export function portIsFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const srv = createServer();
+    const srv = net().createServer();
     srv.once('error', () => resolve(false));
     srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
   });

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { sleep } from './net.js';
+import { builtin } from './builtin.js';
+
+const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 
 export function readPid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
@@ -64,7 +66,7 @@ export function processRssBytes(pid: number): number | undefined {
 export function startDetached(command: string, args: string[], env: Record<string, string>, consoleLog: string): number {
   const fd = openSync(consoleLog, 'a', 0o600);
   try {
-    const child = spawn(command, args, {
+    const child = childProcess().spawn(command, args, {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: Object.keys(env).length ? env : { PATH: process.env.PATH ?? '/usr/bin:/bin' },

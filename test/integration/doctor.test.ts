@@ -153,7 +153,7 @@ describe('osb doctor (local target, this host)', () => {
     const copy = join(tmp, 'osb-copy');
     mkdirSync(join(copy, 'bin'), { recursive: true });
     copyFileSync(OSB, join(copy, 'bin/osb'));
-    // The bundle is its entry file and the chunks it loads on demand.
+    // The bundle (its code cache, under dist/cli/code-cache/, is not copied: nobody cannot write one there).
     cpSync(join(OSB, '../../dist/cli/bundle'), join(copy, 'dist/cli/bundle'), { recursive: true });
     execFileSync('chmod', ['-R', 'a+rX', copy]);
     const r = spawnSync(

@@ -64,7 +64,7 @@ describe('osb as an npm package (npm pack, npm install -g --prefix, npx)', () =>
       .map((p) => p.replace(/^package\//, ''));
     for (const f of [
       'bin/osb',
-      'dist/cli/bundle/osb.mjs',
+      'dist/cli/bundle/osb.cjs',
       'dist/components/mariadb/bootstrap.js',
       'dist/components/mariadb/writer.js',
       'README.md',
@@ -73,8 +73,9 @@ describe('osb as an npm package (npm pack, npm install -g --prefix, npx)', () =>
       'docs/kubernetes.md',
     ])
       expect(list).toContain(f);
-    // The bundle is split (the entry and the chunks it imports on demand): every piece ships.
+    // The bundle (one file, compiled by bin/osb with V8's code cache) ships; its caches do not.
     for (const f of readdirSync(join(ROOT, 'dist/cli/bundle'))) expect(list).toContain(`dist/cli/bundle/${f}`);
+    expect(list.filter((p) => p.startsWith('dist/cli/code-cache/'))).toEqual([]);
     expect(list.filter((p) => /^(src|test|bench|scripts)\//.test(p) || /\.(d\.ts|map|ts)$/.test(p))).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
   });

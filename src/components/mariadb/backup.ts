@@ -3,7 +3,6 @@
  * physical backups with mariadb-backup (full, incremental), prepared chains, a scratch server
  * for checks, and binlog archiving/replay for point-in-time restore. See docs/backup.md.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
@@ -23,6 +22,9 @@ import { ident, withMariadb } from './client.js';
 import { wsrepOf } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
 import { proxyStatus } from './local-proxy.js';
+import { builtin } from '../../util/builtin.js';
+
+const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 
 export const BACKUP_BIN = '/usr/bin/mariadb-backup';
 const BINLOG_BIN = '/usr/bin/mariadb-binlog';
@@ -217,10 +219,12 @@ export async function binlogsFor(root: string, part: Record<string, unknown>, to
 /** mariadb-binlog FILES --start-position --stop-datetime | mariadb, over the node's socket. */
 async function replay(files: string[], start: number, toTime: string, socket: string, logFile: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const dump = spawn(BINLOG_BIN, ['--no-defaults', `--start-position=${start}`, `--stop-datetime=${toTime}`, ...files], {
+    const dump = childProcess().spawn(BINLOG_BIN, ['--no-defaults', `--start-position=${start}`, `--stop-datetime=${toTime}`, ...files], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const client = spawn(CLIENT_BIN, ['--no-defaults', `--socket=${socket}`, `--user=${osUser()}`, '--binary-mode'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const client = childProcess().spawn(CLIENT_BIN, ['--no-defaults', `--socket=${socket}`, `--user=${osUser()}`, '--binary-mode'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let err = '';
     dump.stderr.on('data', (d: Buffer) => (err += d.toString()));
     client.stderr.on('data', (d: Buffer) => (err += d.toString()));

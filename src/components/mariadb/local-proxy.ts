@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +12,11 @@ import { mariadbPaths } from './local.js';
 import { renderHaproxyMetricsFrontend } from './metrics.js';
 import { proxyPort } from './ports.js';
 import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from './proxy.js';
+import { builtin } from '../../util/builtin.js';
+
+const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
+
+const net = builtin<typeof import('node:net')>('node:net');
 
 export const PROXY_NAME = 'mariadb-proxy';
 export const HAPROXY = '/usr/sbin/haproxy';
@@ -84,7 +87,9 @@ export function proxyInstance(config: Config, stateDir: string, secrets: Secrets
 /** Runs the proxy's own health check for one backend, with the arguments HAProxy gives it. */
 function checkPasses(script: string, b: { address: HostPort }): Promise<boolean> {
   return new Promise((resolve) => {
-    execFile(script, ['', '', b.address.host, String(b.address.port)], { timeout: 3000, env: { PATH: '/usr/bin:/bin' } }, (err) => resolve(!err));
+    childProcess().execFile(script, ['', '', b.address.host, String(b.address.port)], { timeout: 3000, env: { PATH: '/usr/bin:/bin' } }, (err) =>
+      resolve(!err),
+    );
   });
 }
 
@@ -132,7 +137,7 @@ export interface ProxyStatus {
 
 function haproxyCommand(socket: string, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = createConnection(socket);
+    const s = net().createConnection(socket);
     let out = '';
     s.setTimeout(1500, () => s.destroy(new Error('haproxy stats socket timed out')));
     s.on('connect', () => s.end(`${command}\n`));

@@ -5,14 +5,10 @@
  * `SHOW CREATE USER` / `SHOW GRANTS` give them (same password hash), loaded back through the
  * writer of a running deployment or into a scratch server. See docs/backup.md.
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
-import { pipeline } from 'node:stream/promises';
-import { constants as zlib, createGunzip, createGzip } from 'node:zlib';
 import type { LogicalBackupHooks, LogicalRestoreContext, LogicalTakeContext, LogicalVerifyContext, RestoredCheck } from '../../model/backup.js';
 import type { Endpoints } from '../../model/endpoints.js';
 import { accountName } from '../../model/services.js';
@@ -23,6 +19,13 @@ import { backupNode, startScratch, tableChecksums, writeScratchCnf } from './bac
 import { ident, type MariadbEndpoint, withMariadb } from './client.js';
 import { DumpScanner, type DumpFacts } from './dump-scan.js';
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
+import { builtin } from '../../util/builtin.js';
+
+// Loaded when a dump is taken or loaded, not with the component registry (every command).
+const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
+const stream = builtin<typeof import('node:stream')>('node:stream');
+const streamPromises = builtin<typeof import('node:stream/promises')>('node:stream/promises');
+const zlib = builtin<typeof import('node:zlib')>('node:zlib');
 
 export const DUMP_BIN = '/usr/bin/mariadb-dump';
 const CLIENT_BIN = '/usr/bin/mariadb';
@@ -80,7 +83,7 @@ async function accountsOf(c: Connection, user: string): Promise<DumpedAccount[]>
 
 /** mariadb-dump … | (rows counted) | gzip > file; the dump's own facts. */
 async function dumpTo(args: string[], file: string): Promise<DumpFacts> {
-  const child = spawn(DUMP_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = childProcess().spawn(DUMP_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
     if (err.length < 64 * 1024) err += d.toString();
@@ -90,13 +93,18 @@ async function dumpTo(args: string[], file: string): Promise<DumpFacts> {
     child.on('close', (code) => res(code));
   });
   const scanner = new DumpScanner();
-  const tap = new Transform({
+  const tap = new (stream().Transform)({
     transform(chunk: Buffer, _enc, cb) {
       scanner.push(chunk);
       cb(null, chunk);
     },
   });
-  const written = pipeline(child.stdout, tap, createGzip({ level: zlib.Z_BEST_SPEED }), createWriteStream(file, { mode: 0o600 }));
+  const written = streamPromises().pipeline(
+    child.stdout,
+    tap,
+    zlib().createGzip({ level: zlib().constants.Z_BEST_SPEED }),
+    createWriteStream(file, { mode: 0o600 }),
+  );
   const [code] = await Promise.all([exited, written]);
   if (code !== 0) throw new OsbError(`mariadb-dump failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
   const facts = scanner.end();
@@ -190,7 +198,7 @@ async function recreateAccounts(ep: MariadbEndpoint, accounts: DumpedAccount[]):
 
 /** gunzip < file | mariadb <client args>; the client's own connection options come from argv (socket) or a 0600 option file. */
 async function loadDump(file: string, clientArgs: string[]): Promise<void> {
-  const child = spawn(CLIENT_BIN, [...clientArgs, '--batch', '--binary-mode'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = childProcess().spawn(CLIENT_BIN, [...clientArgs, '--batch', '--binary-mode'], { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
     if (err.length < 64 * 1024) err += d.toString();
@@ -199,7 +207,9 @@ async function loadDump(file: string, clientArgs: string[]): Promise<void> {
     child.on('error', (e) => rej(new OsbError(`cannot run ${CLIENT_BIN}: ${e.message}`, 'install it: apt-get install -y mariadb-client')));
     child.on('close', (code) => res(code));
   });
-  const fed = pipeline(createReadStream(file), createGunzip(), child.stdin).catch((e: Error) => e);
+  const fed = streamPromises()
+    .pipeline(createReadStream(file), zlib().createGunzip(), child.stdin)
+    .catch((e: Error) => e);
   const [code, fedErr] = await Promise.all([exited, fed]);
   if (code !== 0) throw new OsbError(`loading ${file} failed (mariadb exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
   if (fedErr) throw new OsbError(`reading ${file} failed: ${fedErr.message}`);

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import type memjs from 'memjs';
+import { builtin } from '../../util/builtin.js';
+
+const net = builtin<typeof import('node:net')>('node:net');
+const tls = builtin<typeof import('node:tls')>('node:tls');
 
 export interface MemcachedEndpoint {
   host: string;
@@ -37,8 +40,8 @@ export function memcachedText(ep: MemcachedEndpoint, request: string, timeoutMs 
     let out = '';
     const onConnect = () => s.write(request);
     const s: Socket = ep.caFile
-      ? tlsConnect({ host: ep.host, port: ep.port, ca: [readFileSync(ep.caFile)], rejectUnauthorized: true }, onConnect)
-      : netConnect({ host: ep.host, port: ep.port }, onConnect);
+      ? tls().connect({ host: ep.host, port: ep.port, ca: [readFileSync(ep.caFile)], rejectUnauthorized: true }, onConnect)
+      : net().connect({ host: ep.host, port: ep.port }, onConnect);
     s.setTimeout(timeoutMs, () => s.destroy(new Error(`memcached ${ep.host}:${ep.port}: no answer within ${timeoutMs} ms`)));
     s.on('data', (d: Buffer) => {
       out += d.toString('utf8');

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
-import { checkServerIdentity } from 'node:tls';
+import type { checkServerIdentity } from 'node:tls';
 import type amqp from 'amqplib';
+import { builtin } from '../../util/builtin.js';
+
+const http = builtin<typeof import('node:http')>('node:http');
+const https = builtin<typeof import('node:https')>('node:https');
+const net = builtin<typeof import('node:net')>('node:net');
+const tls = builtin<typeof import('node:tls')>('node:tls');
 
 export interface RabbitmqEndpoint {
   host: string;
@@ -24,8 +27,11 @@ function tlsOptions(host: string, caFile: string) {
   return {
     ca: [readFileSync(caFile)],
     rejectUnauthorized: true,
-    ...(isIP(host)
-      ? { servername: 'osb-rabbitmq', checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(host, cert) }
+    ...(net().isIP(host)
+      ? {
+          servername: 'osb-rabbitmq',
+          checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) => tls().checkServerIdentity(host, cert),
+        }
       : {}),
   };
 }
@@ -71,7 +77,7 @@ export function managementApi<T = unknown>(
   const base = `${ep.caFile ? 'https' : 'http'}://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.managementPort}`;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
-    const request = ep.caFile ? httpsRequest : httpRequest;
+    const request = ep.caFile ? https().request : http().request;
     const req = request(
       {
         ...(ep.caFile ? { ca: [readFileSync(ep.caFile)] } : {}),

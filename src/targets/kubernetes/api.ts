@@ -1,5 +1,6 @@
 import { OsbError } from '../../util/errors.js';
 import { FIELD_MANAGER, type K8sObject } from '../../k8s/objects.js';
+import { importExternal } from '../../util/entry.js';
 
 /** The few API calls osb makes; implemented over @kubernetes/client-node (loaded only here, on demand). */
 export interface KubeApi {
@@ -53,7 +54,7 @@ function explain(err: unknown, what: string): Error {
  * an unknown context fails here, before any request.
  */
 export async function connectKubernetes(context?: string): Promise<KubeApi> {
-  const k8s = await import('@kubernetes/client-node');
+  const k8s = await importExternal<typeof import('@kubernetes/client-node')>('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   try {
     kc.loadFromDefault();

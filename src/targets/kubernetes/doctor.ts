@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { type DoctorCheck, fail, ok, stateDirCheck, warn } from '../../model/doctor.js';
 import { MANAGED_KINDS } from './apply.js';
+import { importExternal } from '../../util/entry.js';
 
 export interface KubernetesDoctorOptions {
   config: Config;
@@ -105,7 +106,7 @@ export async function kubernetesChecks(o: KubernetesDoctorOptions): Promise<Doct
       return [...out, stateDirCheck(o.stateDir)];
     }
   }
-  const k8s = await import('@kubernetes/client-node');
+  const k8s = await importExternal<typeof import('@kubernetes/client-node')>('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   try {
     kc.loadFromDefault();

@@ -193,7 +193,10 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
           // Then the processes beside the nodes (proxy, exporters), through the same plan/apply.
           const wanted = extraPlans.get(component) ?? [];
           await stopUnwanted(localExtras(config, stateDir, secrets, component, true), wanted, state, runtime);
-          if (wanted.length) await local.beforeExtras?.(ctx);
+          // What the extras need from the nodes (an exporter's account) was ensured when one of them last
+          // started: with every node and extra running unchanged (same config hash, same pid), no round trip.
+          const settled = nodes.every((n) => n.action === 'unchanged') && wanted.every((p) => p.action === 'unchanged');
+          if (wanted.length && !settled) await local.beforeExtras?.(ctx);
           nodes.push(...(await Promise.all(wanted.map((p) => runtime.apply(p, report)))));
           await local.afterExtras?.(ctx);
           const changed = nodes.some((n) => n.action !== 'unchanged');

@@ -1,0 +1,13 @@
+import { createRequire } from 'node:module';
+
+const load = createRequire(import.meta.url);
+
+/**
+ * A Node built-in module loaded on first use instead of at start-up. The network and compression
+ * modules cost 1–10 ms each to load, and most commands (`osb render`, `--help`) never touch them:
+ * `const http = builtin<typeof import('node:http')>('node:http'); … http().request(…)`.
+ */
+export function builtin<T>(name: `node:${string}`): () => T {
+  let mod: T | undefined;
+  return () => (mod ??= load(name) as T);
+}
