@@ -76,7 +76,9 @@ async function underFault(table: string, holdS: number, fault: (nodes: RigNode[]
     const tHeal = now();
     healFault();
     await waitFor('the cluster whole again: 3 Synced/Primary/3, all UP in the proxy', whole, HEAL_LIMIT_S * 1000 + 30_000, 250).catch((e: Error) => {
-      throw new Error(`${e.message}\n  ${watchers.map((w, i) => `${NAMES[i]}:\n    ${w.text(tFault)}`).join('\n  ')}\n${NAMES.map((n) => `${n} log:\n${tier.logTail(n, 'mariadb.err', 25)}`).join('\n')}`);
+      throw new Error(
+        `${e.message}\n  ${watchers.map((w, i) => `${NAMES[i]}:\n    ${w.text(tFault)}`).join('\n  ')}\n${NAMES.map((n) => `${n} log:\n${tier.logTail(n, 'mariadb.err', 25)}`).join('\n')}`,
+      );
     });
     const healS = round(now() - tHeal);
     await sleep(1500);
@@ -86,10 +88,9 @@ async function underFault(table: string, holdS: number, fault: (nodes: RigNode[]
     const stored: Record<string, number[]> = {};
     for (const [i, n] of tier.eps.mariadb.nodes.entries()) stored[NAMES[i]!] = await tier.idsOn(n, table);
     const verdict = checkHistory(parseHistory(loop.lines), stored, { from: tFault, to: tEnd, t0: tFault });
-    const timelines = [
-      ...watchers.map((w, i) => `${NAMES[i]} (galera state | proxy):\n    ${w.text(tFault)}`),
-      `writer:\n    ${writers.text(tFault)}`,
-    ].join('\n  ');
+    const timelines = [...watchers.map((w, i) => `${NAMES[i]} (galera state | proxy):\n    ${w.text(tFault)}`), `writer:\n    ${writers.text(tFault)}`].join(
+      '\n  ',
+    );
     return { verdict, healS, timelines, watchers, tFault, tHeal, loop };
   } finally {
     loop.kill();
@@ -134,48 +135,53 @@ describe('Galera minority partition (rig: net_cls + nftables on loopback)', () =
   it.each([
     ['the writer', 0],
     ['a non-writer', 2],
-  ])('%s (mariadb-%i) cut off from the other two: it goes non-Primary, the proxy drops it, writes continue, it rejoins by IST, nothing lost', async (_what, victim) => {
-    const name = NAMES[victim]!;
-    const wasWriter = (await tier.proxyWriter()) === name;
-    expect(wasWriter, `mariadb-0 is the writer before the fault`).toBe(victim === 0);
-    let nonPrimaryAt = 0;
-    let proxyDownAt = 0;
-    const o = await underFault(
-      `fault_minority_${victim}`,
-      15,
-      (nodes) => {
-        cut.partition([[nodes[victim]!], nodes.filter((_, i) => i !== victim)]);
-        return () => cut.heal();
-      },
-      async (t0) => {
-        // the minority notices: non-Primary, and the proxy stops sending to it
-        await waitFor(`${name} non-Primary`, async () => /non-Primary/.test(await tier.galera(tier.eps.mariadb.nodes[victim]!)), 15_000, 200);
-        nonPrimaryAt = round(now() - t0);
-        await waitFor(`${name} DOWN in the proxy`, async () => (await tier.proxyView()).find((b) => b.name === name)?.status.startsWith('DOWN'), 15_000, 200);
-        proxyDownAt = round(now() - t0);
-        // the majority is Primary with 2 members
-        for (const i of [0, 1, 2].filter((i) => i !== victim)) expect(await tier.galera(tier.eps.mariadb.nodes[i]!)).toBe('Synced/Primary/2');
-      },
-    );
-    const after = logSince(name, o.tHeal);
-    const result = {
-      victim: name,
-      wasWriter,
-      nonPrimaryAfterS: nonPrimaryAt,
-      proxyDownAfterS: proxyDownAt,
-      healS: o.healS,
-      rejoinedBy: /IST received|Receiving IST/.test(after) ? 'IST' : /SST received|Proceeding with SST/.test(after) ? 'SST' : 'no transfer logged',
-      ...o.verdict,
-    };
-    measured[`minority ${name}`] = result;
-    console.log(`Galera: ${name}${wasWriter ? ' (the writer)' : ''} cut off: ${describeVerdict(o.verdict)}; non-Primary after ${nonPrimaryAt}s, DOWN in the proxy after ${proxyDownAt}s, whole ${o.healS}s after healing, rejoined by ${result.rejoinedBy}\n  ${o.timelines}`);
+  ])(
+    '%s (mariadb-%i) cut off from the other two: it goes non-Primary, the proxy drops it, writes continue, it rejoins by IST, nothing lost',
+    async (_what, victim) => {
+      const name = NAMES[victim]!;
+      const wasWriter = (await tier.proxyWriter()) === name;
+      expect(wasWriter, `mariadb-0 is the writer before the fault`).toBe(victim === 0);
+      let nonPrimaryAt = 0;
+      let proxyDownAt = 0;
+      const o = await underFault(
+        `fault_minority_${victim}`,
+        15,
+        (nodes) => {
+          cut.partition([[nodes[victim]!], nodes.filter((_, i) => i !== victim)]);
+          return () => cut.heal();
+        },
+        async (t0) => {
+          // the minority notices: non-Primary, and the proxy stops sending to it
+          await waitFor(`${name} non-Primary`, async () => /non-Primary/.test(await tier.galera(tier.eps.mariadb.nodes[victim]!)), 15_000, 200);
+          nonPrimaryAt = round(now() - t0);
+          await waitFor(`${name} DOWN in the proxy`, async () => (await tier.proxyView()).find((b) => b.name === name)?.status.startsWith('DOWN'), 15_000, 200);
+          proxyDownAt = round(now() - t0);
+          // the majority is Primary with 2 members
+          for (const i of [0, 1, 2].filter((i) => i !== victim)) expect(await tier.galera(tier.eps.mariadb.nodes[i]!)).toBe('Synced/Primary/2');
+        },
+      );
+      const after = logSince(name, o.tHeal);
+      const result = {
+        victim: name,
+        wasWriter,
+        nonPrimaryAfterS: nonPrimaryAt,
+        proxyDownAfterS: proxyDownAt,
+        healS: o.healS,
+        rejoinedBy: /IST received|Receiving IST/.test(after) ? 'IST' : /SST received|Proceeding with SST/.test(after) ? 'SST' : 'no transfer logged',
+        ...o.verdict,
+      };
+      measured[`minority ${name}`] = result;
+      console.log(
+        `Galera: ${name}${wasWriter ? ' (the writer)' : ''} cut off: ${describeVerdict(o.verdict)}; non-Primary after ${nonPrimaryAt}s, DOWN in the proxy after ${proxyDownAt}s, whole ${o.healS}s after healing, rejoined by ${result.rejoinedBy}\n  ${o.timelines}`,
+      );
 
-    nothingLost(o);
-    expect(o.verdict.longestUnavailableS, 'longest window without a commit (s)').toBeLessThan(FAILOVER_LIMIT_S);
-    // the minority never served a write of its own while cut off: every stored id is on all three (checked above)
-    expect(result.rejoinedBy, `${name}'s log after the heal:\n${after.slice(-3000)}`).toBe('IST');
-    expect(o.healS).toBeLessThan(HEAL_LIMIT_S);
-  });
+      nothingLost(o);
+      expect(o.verdict.longestUnavailableS, 'longest window without a commit (s)').toBeLessThan(FAILOVER_LIMIT_S);
+      // the minority never served a write of its own while cut off: every stored id is on all three (checked above)
+      expect(result.rejoinedBy, `${name}'s log after the heal:\n${after.slice(-3000)}`).toBe('IST');
+      expect(o.healS).toBeLessThan(HEAL_LIMIT_S);
+    },
+  );
 });
 
 describe('Galera full partition into three singletons', () => {
@@ -200,9 +206,17 @@ describe('Galera full partition into three singletons', () => {
     );
     // while cut: failures, each fast (HAProxy has no UP backend, or the node refuses with WSREP not ready)
     const whileCut = parseHistory(o.loop.lines).filter((op) => op.sent > o.tFault + allNonPrimaryAt + 3 && op.sent < o.tHeal);
-    const result = { allNonPrimaryAfterS: allNonPrimaryAt, healS: o.healS, attemptsWhileCut: whileCut.length, ackedWhileCut: whileCut.filter((x) => x.acked).length, ...o.verdict };
+    const result = {
+      allNonPrimaryAfterS: allNonPrimaryAt,
+      healS: o.healS,
+      attemptsWhileCut: whileCut.length,
+      ackedWhileCut: whileCut.filter((x) => x.acked).length,
+      ...o.verdict,
+    };
     measured.singletons = result;
-    console.log(`Galera: three singletons: ${describeVerdict(o.verdict)}; all non-Primary after ${allNonPrimaryAt}s, whole ${o.healS}s after healing\n  ${o.timelines}`);
+    console.log(
+      `Galera: three singletons: ${describeVerdict(o.verdict)}; all non-Primary after ${allNonPrimaryAt}s, whole ${o.healS}s after healing\n  ${o.timelines}`,
+    );
 
     nothingLost(o);
     expect(whileCut.length, 'the client kept trying while no node was Primary').toBeGreaterThan(5);
@@ -225,13 +239,20 @@ describe('a hung Galera writer (SIGSTOP past the failure-detection timeouts, the
         return () => thaw(frozen);
       },
       async (t0) => {
-        await waitFor('mariadb-1 and mariadb-2 Primary without mariadb-0', async () => (await tier.galera(tier.eps.mariadb.nodes[1]!)) === 'Synced/Primary/2', 15_000, 200);
+        await waitFor(
+          'mariadb-1 and mariadb-2 Primary without mariadb-0',
+          async () => (await tier.galera(tier.eps.mariadb.nodes[1]!)) === 'Synced/Primary/2',
+          15_000,
+          200,
+        );
         evictedAt = round(now() - t0);
       },
     ).finally(() => thaw(frozen));
     const result = { evictedAfterS: evictedAt, healS: o.healS, ...o.verdict };
     measured.hungWriter = result;
-    console.log(`Galera: writer SIGSTOPped for 15 s: ${describeVerdict(o.verdict)}; evicted after ${evictedAt}s, whole ${o.healS}s after SIGCONT\n  ${o.timelines}`);
+    console.log(
+      `Galera: writer SIGSTOPped for 15 s: ${describeVerdict(o.verdict)}; evicted after ${evictedAt}s, whole ${o.healS}s after SIGCONT\n  ${o.timelines}`,
+    );
     nothingLost(o);
     expect(o.verdict.longestUnavailableS, 'longest window without a commit (s)').toBeLessThan(FAILOVER_LIMIT_S);
     expect(o.healS).toBeLessThan(HEAL_LIMIT_S);

@@ -26,7 +26,8 @@ export function parseHistory(lines: string[][]): Op[] {
     const t = Number(l[2]);
     if (l[0] === 'S') ops.set(id, { id, sent: t });
     else if (l[0] === 'A') Object.assign(ops.get(id) ?? ops.set(id, { id, sent: t }).get(id)!, { acked: t, seconds: Number(l[3]) });
-    else if (l[0] === 'E') Object.assign(ops.get(id) ?? ops.set(id, { id, sent: t }).get(id)!, { failed: t, seconds: Number(l[3]), error: l.slice(4).join(' ') });
+    else if (l[0] === 'E')
+      Object.assign(ops.get(id) ?? ops.set(id, { id, sent: t }).get(id)!, { failed: t, seconds: Number(l[3]), error: l.slice(4).join(' ') });
   }
   return [...ops.values()].sort((a, b) => a.id - b.id);
 }

@@ -8,6 +8,7 @@
  * - Debian's oslo.messaging, an RPC server and client configured only from `osb endpoints --format oslo`:
  *   every call answered, in order (it may retry and reconnect, nothing else).
  */
+import { createConnection } from 'node:net';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockPorts, listeningInBlock } from '../helpers/local.js';
@@ -35,12 +36,16 @@ async function rigNodes(): Promise<RigNode[]> {
   return NAMES.map((name, i) => ({ name, pid: tier.node(s, name).pid!, clusterPorts: [P.dist + i] }));
 }
 
-const url = (i: number) => `amqp://${encodeURIComponent(tier.eps.rabbitmq.username)}:${encodeURIComponent(tier.eps.rabbitmq.password)}@127.0.0.1:${P.amqp + i}/`;
+const url = (i: number) =>
+  `amqp://${encodeURIComponent(tier.eps.rabbitmq.username)}:${encodeURIComponent(tier.eps.rabbitmq.password)}@127.0.0.1:${P.amqp + i}/`;
 
 /** Management API of node i: its own view of the cluster. */
 async function api<T>(i: number, path: string, timeoutMs = 1500): Promise<T> {
   const auth = Buffer.from(`${tier.eps.rabbitmq.username}:${tier.eps.rabbitmq.password}`).toString('base64');
-  const r = await fetch(`http://127.0.0.1:${P.management + i}/api${path}`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(timeoutMs) });
+  const r = await fetch(`http://127.0.0.1:${P.management + i}/api${path}`, {
+    headers: { authorization: `Basic ${auth}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
   return (await r.json()) as T;
 }
@@ -54,6 +59,22 @@ async function nodeView(i: number): Promise<string> {
   } catch (e) {
     return `no answer (${(e as Error).message.slice(0, 40)})`;
   }
+}
+
+/** True when nothing listens on the port any more (a paused RabbitMQ closes its listeners). */
+function tcpRefused(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = createConnection(port, '127.0.0.1');
+    sock.setTimeout(2000, () => {
+      sock.destroy();
+      res(false);
+    });
+    sock.on('connect', () => {
+      sock.destroy();
+      res(false);
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => res(e.code === 'ECONNREFUSED'));
+  });
 }
 
 const whole = async () => (await Promise.all([0, 1, 2].map(nodeView))).every((v) => v === 'running 3 partitions 0');
@@ -177,7 +198,9 @@ async function underFault(queue: string, holdS: number, fault: (nodes: RigNode[]
     const tFault = now();
     const healFault = fault(nodes);
     const explain = (e: Error) =>
-      new Error(`${e.message}\n  ${views.map((w, i) => `${NAMES[i]}:\n    ${w.text(tFault)}`).join('\n  ')}\n${NAMES.map((n) => `${n} log:\n${tier.logTail(n, 'rabbit.log', 20)}`).join('\n')}`);
+      new Error(
+        `${e.message}\n  ${views.map((w, i) => `${NAMES[i]}:\n    ${w.text(tFault)}`).join('\n  ')}\n${NAMES.map((n) => `${n} log:\n${tier.logTail(n, 'rabbit.log', 20)}`).join('\n')}`,
+      );
     await during?.(tFault).catch((e: Error) => {
       healFault();
       throw explain(e);
@@ -199,7 +222,13 @@ async function underFault(queue: string, holdS: number, fault: (nodes: RigNode[]
     const answers = rpc.events('A').map((l) => Number(l[1]));
     const retries = rpc.events('R');
     const reconnects = rpc.stderr.split('\n').filter((l) => Number(l.split(' ')[0]) > tFault && /Reconnected to AMQP server/.test(l)).length;
-    const rpcResult = { calls: answers.length, retries: retries.length, reconnects, unanswered: Number(rpcDone[3]), slowestCallS: Math.max(...rpc.events('A').map((l) => Number(l[4]))) };
+    const rpcResult = {
+      calls: answers.length,
+      retries: retries.length,
+      reconnects,
+      unanswered: Number(rpcDone[3]),
+      slowestCallS: Math.max(...rpc.events('A').map((l) => Number(l[4]))),
+    };
     const timelines = views.map((w, i) => `${NAMES[i]} (its management API's view):\n    ${w.text(tFault)}`).join('\n  ');
     // every call answered, in order
     expect(rpcResult.unanswered, 'unanswered RPC calls').toBe(0);
@@ -224,8 +253,8 @@ describe('RabbitMQ minority partition under pause_minority (rig: net_cls + nftab
         return () => cut.heal();
       },
       async (t0) => {
-        // pause_minority: the cut-off node stops serving (its management API and AMQP listener go away)
-        await waitFor('rabbitmq-2 paused', async () => (await nodeView(2)).startsWith('no answer'), 90_000, 500);
+        // pause_minority: the cut-off node stops its rabbit application, so its AMQP listener closes
+        await waitFor('rabbitmq-2 paused (its AMQP port refuses connections)', async () => await tcpRefused(P.amqp + 2), 90_000, 500);
         pausedAt = round(now() - t0);
         await waitFor('the majority sees 2 running', async () => (await nodeView(0)).startsWith('running 2'), 90_000, 500);
         const { s } = await tier.status();
@@ -235,7 +264,9 @@ describe('RabbitMQ minority partition under pause_minority (rig: net_cls + nftab
       },
     );
     measured.minority = { pausedAfterS: pausedAt, healS: o.healS, statusSays, rpc: o.rpcResult, ...o.verdict };
-    console.log(`RabbitMQ: rabbitmq-2 cut off: ${describeVerdict(o.verdict)}; paused after ${pausedAt}s, whole ${o.healS}s after healing; RPC ${JSON.stringify(o.rpcResult)}; osb status said ${statusSays}\n  ${o.timelines}`);
+    console.log(
+      `RabbitMQ: rabbitmq-2 cut off: ${describeVerdict(o.verdict)}; paused after ${pausedAt}s, whole ${o.healS}s after healing; RPC ${JSON.stringify(o.rpcResult)}; osb status said ${statusSays}\n  ${o.timelines}`,
+    );
     expect(o.verdict.missingAcked, 'confirmed messages missing').toEqual({});
     expect(o.verdict.duplicates, 'messages delivered twice').toEqual({});
     expect(o.verdict.longestUnavailableS, 'longest window without a confirm (s)').toBeLessThan(FAILOVER_LIMIT_S);
@@ -278,7 +309,9 @@ describe('a hung RabbitMQ node (SIGSTOP past the failure-detection timeouts, the
       },
     ).finally(() => thaw(frozen));
     measured.hungLeader = { victim: NAMES[victim], newLeaderAfterS: newLeaderAt, healS: o.healS, rpc: o.rpcResult, ...o.verdict };
-    console.log(`RabbitMQ: ${NAMES[victim]} (quorum leader) SIGSTOPped 30 s: ${describeVerdict(o.verdict)}; new leader after ${newLeaderAt}s, whole ${o.healS}s after SIGCONT; RPC ${JSON.stringify(o.rpcResult)}\n  ${o.timelines}`);
+    console.log(
+      `RabbitMQ: ${NAMES[victim]} (quorum leader) SIGSTOPped 30 s: ${describeVerdict(o.verdict)}; new leader after ${newLeaderAt}s, whole ${o.healS}s after SIGCONT; RPC ${JSON.stringify(o.rpcResult)}\n  ${o.timelines}`,
+    );
     expect(o.verdict.missingAcked, 'confirmed messages missing').toEqual({});
     expect(o.verdict.duplicates, 'messages delivered twice').toEqual({});
     expect(o.verdict.longestUnavailableS, 'longest window without a confirm (s)').toBeLessThan(FAILOVER_LIMIT_S);
