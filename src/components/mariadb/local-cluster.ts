@@ -144,12 +144,13 @@ function processTable(): { pid: number; ppid: number; cmd: string }[] {
  * for it ("Previous SST is not completed") for up to 5 minutes. Before a node starts again, the SST
  * processes of its data dir whose mariadbd is gone are ended. Returns how many processes were ended.
  */
-export function stopOrphanedSst(inst: LocalInstance): number {
+export function stopOrphanedSst(inst: Pick<LocalInstance, 'dir'>): number {
   const dataDir = `${mariadbPaths(inst.dir).dataDir}/`;
   const procs = processTable();
   const byPid = new Map(procs.map((p) => [p.pid, p]));
-  const roots = procs.filter((p) => p.cmd.includes('wsrep_sst_') && p.cmd.includes(dataDir) && !byPid.get(p.ppid)?.cmd.includes('wsrep_sst_'));
-  const orphaned = roots.filter((r) => !/mariadbd|mysqld/.test(byPid.get(r.ppid)?.cmd.split(' ')[0] ?? ''));
+  const isServer = (p: { cmd: string } | undefined) => /mariadbd|mysqld/.test(p?.cmd.split(' ')[0] ?? '');
+  const roots = procs.filter((p) => p.cmd.includes('wsrep_sst_') && p.cmd.includes(dataDir) && !isServer(p) && !byPid.get(p.ppid)?.cmd.includes('wsrep_sst_'));
+  const orphaned = roots.filter((r) => !isServer(byPid.get(r.ppid)));
   const doomed = new Set<number>();
   const add = (pid: number) => {
     doomed.add(pid);
