@@ -21,8 +21,8 @@ import { Hogs } from './hogs.js';
 const PY = '/usr/bin/python3';
 const HELPERS = resolve(__dirname, '../openstack');
 const MARIADB_ONLY = ['--set', 'mariadb.replicas=3', '--set', 'rabbitmq.enabled=false', '--set', 'memcached.enabled=false'];
-/** Fresh formations in a row. Each takes ~30 s even idle (two mariabackup SSTs, one donor, a fixed 10 s sleep each). */
-const FORMATIONS = Number(process.env.OSB_LOAD_FORMATIONS ?? 6);
+/** Fresh formations in a row (OSB_LOAD_FORMATIONS; issue 17 asks for 20): ~29 s each idle, 60–67 s under this load (two mariabackup SSTs from one donor, each with a fixed 10 s sleep). */
+const FORMATIONS = Number(process.env.OSB_LOAD_FORMATIONS ?? 3);
 const STEADY_S = 60;
 /** docs/faults.md "Failure detection under load": kill -9 of the writer to the first commit through the proxy. */
 const FAILOVER_LIMIT_S = 6;
@@ -128,7 +128,7 @@ describe('fault 7: CPU hogs on every core plus heavy disk writes', () => {
     60_000 + FORMATIONS * 420_000,
   );
 
-  it('a formation whose two joiners die (kill -9) during their state transfer still succeeds: the bootstrap node gets its Primary component back and they join again', async () => {
+  it('a formation whose two joiners die (kill -9) during their state transfer still succeeds: the bootstrap node is bootstrapped again and they join again', async () => {
     const stateDir = tempStateDir('load-kill-joiners');
     try {
       const t0 = Date.now();
@@ -151,14 +151,13 @@ describe('fault 7: CPU hogs on every core plus heavy disk writes', () => {
         killedAfterSeconds: killedAfter,
         deploySeconds: round((Date.now() - t0) / 1000),
         code: r.code,
-        regainedPrimary: /pc\.bootstrap/.test(out),
+        rebootstrapped: /Primary again/.test(out),
         joinRetries: out.match(/joining again/g)?.length ?? 0,
       };
       console.log(`joiners killed during formation: ${JSON.stringify(measured.joinersKilled)}`);
       expect(r.code, `${why(r)}\n${logTails(stateDir)}`).toBe(0);
-      expect(out).toMatch(
-        /mariadb-0: non-Primary for \d+s after a joiner left, and no other node holds data: made its component Primary again \(pc\.bootstrap\)/,
-      );
+      expect(out).toMatch(/mariadb-0: non-Primary for \d+s after a joiner left, and no other node holds data: restarting it as the bootstrap node/);
+      expect(out).toMatch(/mariadb-0: Primary again \(bootstrapped at [0-9a-f-]+:\d+\)/);
       expect(out).toMatch(/mariadb-[12]: left the cluster while joining .*joining again/);
       const st = await osb(['status', '--json'], { stateDir });
       expect(st.code, st.stdout).toBe(0);
