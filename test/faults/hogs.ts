@@ -21,7 +21,14 @@ export interface HogOptions {
 
 const live = new Set<Hogs>();
 process.on('exit', () => {
-  for (const h of live) h.killNow();
+  for (const h of live) {
+    h.killNow();
+    try {
+      h.removeFiles();
+    } catch {
+      /* best effort at exit */
+    }
+  }
 });
 
 export class Hogs {
@@ -75,9 +82,13 @@ export class Hogs {
       }
     }
     this.procs = [];
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
     live.delete(this);
+  }
+
+  /** Removes the writers' files (once they are gone: a dying loop may still create one). */
+  removeFiles(): void {
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 5 });
+    this.dir = undefined;
   }
 
   /** Kills every hog (and its children) and waits until they are gone. */
@@ -86,5 +97,6 @@ export class Hogs {
     const exited = procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r()))));
     this.killNow();
     await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 5000))]);
+    this.removeFiles();
   }
 }
