@@ -87,6 +87,21 @@ class CtLoop {
   }
 }
 
+/** The last lines of every Galera node's error log: the cause of a failed join is often on another node (the donor, the bootstrap node). */
+function galeraLogTails(lines: number): string {
+  return ['mariadb-0', 'mariadb-1', 'mariadb-2']
+    .map((n) => {
+      let text = '(no log)';
+      try {
+        text = ct.readFile(`${STATE}/mariadb/${n}/log/mariadb.err`).trimEnd().split('\n').slice(-lines).join('\n');
+      } catch {
+        /* not created */
+      }
+      return `--- ${n} error log ---\n${text}`;
+    })
+    .join('\n');
+}
+
 /** Service config files osb prints, written inside the container. */
 async function writeServiceConf(service: string): Promise<string> {
   const r = await osb(['endpoints', '--service', service, '--format', 'oslo']);
@@ -130,7 +145,9 @@ describe('supervised by a real systemd (inside a throwaway container of this mac
 
   it('osb deploy of 3-node RabbitMQ, Galera and Memcached installs one unit per node, proxy and epmd under one target; a second deploy changes nothing', async () => {
     const r = await osb(['deploy', ...ALL3]);
-    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    // vitest shortens long messages: the whole of it on the console, the error line and the log tails in the assertion.
+    if (r.code !== 0) console.error(`osb deploy failed (${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr}\n${galeraLogTails(60)}`);
+    expect(r.code, `${r.stderr.match(/osb: .*/)?.[0] ?? r.stderr.slice(-1500)}\n${galeraLogTails(15)}`).toBe(0);
     const units = await ct.sh(`systemctl list-units --all --no-legend 'osb-*' | awk '{print $1}'`);
     const names = units.stdout.split('\n').filter(Boolean);
     // nodes, the Galera proxy, RabbitMQ's epmd, one mysqld-exporter and one memcached exporter per node

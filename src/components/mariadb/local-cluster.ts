@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { LocalDeployContext } from '../../model/component.js';
@@ -13,7 +13,9 @@ import { markBootstrap, parseRecoveredPosition, readGrastate } from './grastate.
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
 
 /** How often a joiner that exits during its join (a transient partition) is started again. */
-const JOIN_ATTEMPTS = 3;
+const JOIN_ATTEMPTS = 4;
+/** How long the bootstrap node may stay non-Primary during a join before osb makes it Primary again. */
+const NON_PRIMARY_GRACE_MS = 6000;
 
 interface Wsrep {
   state: string;
@@ -67,6 +69,129 @@ export async function waitSynced(
   );
 }
 
+/** Wsrep states of a node that holds (or is taking) a complete copy of the data. */
+const HOLDS_STATE = new Set(['Synced', 'Donor/Desynced', 'Joined']);
+
+/**
+ * The node this deploy bootstrapped may lose its Primary component while the others join: with two
+ * members (itself and the first joiner) a joiner that dies — its SST aborted when a load spike delayed
+ * keepalives past evs.suspect_timeout — leaves a 1–1 split with no majority, so the bootstrap node stays
+ * non-Primary for good and every later joiner fails with "failed to reach primary view".
+ * While the joins run, this watches the bootstrap node. When it has been non-Primary for
+ * NON_PRIMARY_GRACE_MS (a split between live nodes heals by itself sooner) and no other node runs with
+ * a copy of the data (the others are dead, or joiners still waiting for their state transfer), nothing
+ * else can hold a Primary component or newer writes: the node is restarted as the bootstrap node of the
+ * cluster, at its own position (as after all nodes were down). `pc.bootstrap=YES` would be lighter, but a
+ * node that was donating when its joiner died stays Donor/Desynced after it and can donate no more
+ * ("No donor candidates temporarily available"): measured with galera-4 26.4.23.
+ */
+export function watchBootstrapPrimary(
+  first: LocalInstance,
+  all: LocalInstance[],
+  runtime: Pick<LocalRuntime, 'runningPid' | 'start' | 'stop'>,
+  report: (m: string) => void,
+  restarted: (pid: number) => void,
+): { stop(): Promise<void> } {
+  let running = true;
+  let nonPrimarySince: number | undefined;
+  const check = async () => {
+    if (!runtime.runningPid(first)) return (nonPrimarySince = undefined);
+    const ws = await wsrepOf(first);
+    if (!ws || ws.clusterStatus === 'Primary') return (nonPrimarySince = undefined);
+    nonPrimarySince ??= Date.now();
+    if (Date.now() - nonPrimarySince < NON_PRIMARY_GRACE_MS) return;
+    const others = all.filter((i) => i.name !== first.name && runtime.runningPid(i));
+    const views = await Promise.all(others.map((i) => wsrepOf(i)));
+    if (views.some((v) => v?.clusterStatus === 'Primary' || HOLDS_STATE.has(v?.state ?? ''))) return;
+    report(
+      `${first.name}: non-Primary for ${NON_PRIMARY_GRACE_MS / 1000}s after a joiner left, and no other node holds data: restarting it as the bootstrap node`,
+    );
+    await runtime.stop(first);
+    const grastate = join(mariadbPaths(first.dir).dataDir, 'grastate.dat');
+    const gra = readGrastate(grastate);
+    let pos = gra?.uuid && gra.seqno !== undefined && gra.seqno >= 0 ? { uuid: gra.uuid, seqno: gra.seqno } : undefined;
+    pos ??= await recoverPosition(first);
+    if (pos) markBootstrap(grastate, pos.uuid, pos.seqno);
+    restarted(await runtime.start(first, { onProgress: report, extraArgs: ['--wsrep-new-cluster'] }));
+    await waitSynced(first, runtime, report, 120_000);
+    nonPrimarySince = undefined;
+    report(`${first.name}: Primary again (bootstrapped at ${pos ? `${pos.uuid}:${pos.seqno}` : 'its data'}); the joiners join again`);
+  };
+  const done = (async () => {
+    while (running) {
+      await sleep(1000);
+      if (running) await check().catch((err: Error) => report(`${first.name}: could not restore the Primary component: ${err.message.split('\n')[0]}`));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/** Parent pid and command line of every process, from /proc. */
+function processTable(): { pid: number; ppid: number; cmd: string }[] {
+  const out: { pid: number; ppid: number; cmd: string }[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push({ pid: Number(e), ppid, cmd: readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * A joiner that died during its state transfer leaves its SST script behind (wsrep_sst_mariabackup with
+ * socat listening on the SST port and mbstream, under `timeout 300`): the next start of that node waits
+ * for it ("Previous SST is not completed") for up to 5 minutes. Before a node starts again, the SST
+ * processes of its data dir whose mariadbd is gone are ended. Returns how many processes were ended.
+ */
+export function stopOrphanedSst(inst: Pick<LocalInstance, 'dir'>): number {
+  const dataDir = `${mariadbPaths(inst.dir).dataDir}/`;
+  const procs = processTable();
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const isServer = (p: { cmd: string } | undefined) => /mariadbd|mysqld/.test(p?.cmd.split(' ')[0] ?? '');
+  const roots = procs.filter((p) => p.cmd.includes('wsrep_sst_') && p.cmd.includes(dataDir) && !isServer(p) && !byPid.get(p.ppid)?.cmd.includes('wsrep_sst_'));
+  const orphaned = roots.filter((r) => !isServer(byPid.get(r.ppid)));
+  const doomed = new Set<number>();
+  const add = (pid: number) => {
+    doomed.add(pid);
+    for (const c of procs) if (c.ppid === pid && !doomed.has(c.pid)) add(c.pid);
+  };
+  for (const r of orphaned) add(r.pid);
+  for (const pid of doomed) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  return doomed.size;
+}
+
+/** The last lines of every node's error log, for an error about the whole cluster. */
+export function errorLogTails(insts: LocalInstance[], lines = 12, skip = ''): string {
+  return insts
+    .filter((i) => !skip.includes(i.logFile))
+    .map((i) => {
+      let text: string[] = [];
+      try {
+        text = readFileSync(i.logFile, 'utf8').trimEnd().split('\n').slice(-lines);
+      } catch {
+        text = ['(no log yet)'];
+      }
+      return `\n  last log lines of ${i.name} (${i.logFile}):\n    ${text.join('\n    ')}`;
+    })
+    .join('');
+}
+
 /** `mariadbd --wsrep-recover`: the last committed position in InnoDB, for a node whose grastate says -1. */
 export async function recoverPosition(inst: LocalInstance): Promise<{ uuid: string; seqno: number } | undefined> {
   const log = join(mariadbPaths(inst.dir).logDir, 'wsrep-recover.log');
@@ -114,8 +239,31 @@ export async function galeraViews(insts: LocalInstance[], runtime: Pick<LocalRun
   return views;
 }
 
-/** Forms, heals or recovers the Galera cluster, then restarts changed nodes one at a time. */
+/**
+ * Forms, heals or recovers the Galera cluster, then restarts changed nodes one at a time. When that
+ * fails, the error carries the tail of every node's error log: the cause of a failed join is often on
+ * the donor or the bootstrap node, not on the node that exited.
+ */
 export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): Promise<NodeResult[]> {
+  try {
+    return await formOrHeal(plans, ctx);
+  } catch (err) {
+    const e = err instanceof OsbError ? err : new OsbError((err as Error).message, 'see `osb logs mariadb`');
+    // A refusal (exit 4) is a decision about data, explained in its own words.
+    if (e.exitCode === 4) throw e;
+    throw new OsbError(
+      `${e.message}${errorLogTails(
+        plans.map((p) => p.inst),
+        12,
+        e.message,
+      )}`,
+      e.fix,
+      e.exitCode,
+    );
+  }
+}
+
+async function formOrHeal(plans: NodePlan[], ctx: LocalDeployContext): Promise<NodeResult[]> {
   const { runtime, report } = ctx;
   const insts = plans.map((p) => p.inst);
   const views = await galeraViews(insts, runtime);
@@ -129,18 +277,35 @@ export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): 
   const start = async (p: NodePlan, extraArgs: string[] = []) => {
     // A joiner may be dropped by a transient non-Primary view (a loaded host delays keepalives past
     // evs.suspect_timeout while the cluster forms); its donor then aborts the SST and the joiner exits.
-    // The cluster itself is fine: join again. The bootstrap node is never retried here.
+    // While it runs (state transfer included) it is waited for; once it exited (or a supervisor
+    // restarted it) it joins again — watchBootstrapPrimary gives the bootstrap node its Primary
+    // component back meanwhile if the joiner's exit took it away. The bootstrap node is never retried.
     const attempts = extraArgs.includes('--wsrep-new-cluster') ? 1 : JOIN_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
+        if (!runtime.runningPid(p.inst)) {
+          const ended = stopOrphanedSst(p.inst);
+          if (ended) report(`${p.inst.name}: ended ${ended} process(es) of a state transfer left by its previous run`);
+        }
         const pid = await runtime.start(p.inst, { onProgress: report, extraArgs });
         await waitSynced(p.inst, runtime, report);
         return pid;
       } catch (err) {
-        if (attempt >= attempts || runtime.runningPid(p.inst)) throw err;
-        report(`${p.inst.name}: left the cluster while joining (${(err as Error).message.split('\n')[0]}); joining again (${attempt + 1}/${attempts})`);
+        const msg = (err as Error).message;
+        // Alive but never Synced within waitSynced's limit: another try would not help.
+        if (attempt >= attempts || (runtime.runningPid(p.inst) && /did not reach Synced/.test(msg))) throw err;
+        report(`${p.inst.name}: left the cluster while joining (${msg.split('\n')[0]}); joining again (${attempt + 1}/${attempts})`);
         await sleep(2000);
       }
+    }
+  };
+  /** Joins nodes while the bootstrap node is watched (see watchBootstrapPrimary). */
+  const joinWatched = async (first: NodePlan, join: () => Promise<void>) => {
+    const watch = watchBootstrapPrimary(first.inst, insts, runtime, report, (pid) => done(first, pid));
+    try {
+      await join();
+    } finally {
+      await watch.stop();
     }
   };
   /** A known position lets the node ask its donor for IST (the missing writesets) instead of SST. */
@@ -156,7 +321,9 @@ export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): 
       report(`forming a new cluster from ${decision.bootstrap}`);
       const first = byName.get(decision.bootstrap)!;
       done(first, await start(first, ['--wsrep-new-cluster']));
-      await Promise.all(decision.then.map(async (n) => done(byName.get(n)!, await start(byName.get(n)!))));
+      await joinWatched(first, async () => {
+        await Promise.all(decision.then.map(async (n) => done(byName.get(n)!, await start(byName.get(n)!))));
+      });
       break;
     }
     case 'recover': {
@@ -164,10 +331,12 @@ export async function deployGalera(plans: NodePlan[], ctx: LocalDeployContext): 
       const first = byName.get(decision.bootstrap)!;
       if (decision.seqno >= 0 && decision.uuid) markBootstrap(join(mariadbPaths(first.inst.dir).dataDir, 'grastate.dat'), decision.uuid, decision.seqno);
       done(first, await start(first, ['--wsrep-new-cluster']), 'recovered', `bootstrapped the cluster at seqno ${decision.seqno}`);
-      for (const n of decision.then) {
-        const p = byName.get(n)!;
-        done(p, await start(p, startPosition(n)), 'recovered', 'rejoined');
-      }
+      await joinWatched(first, async () => {
+        for (const n of decision.then) {
+          const p = byName.get(n)!;
+          done(p, await start(p, startPosition(n)), 'recovered', 'rejoined');
+        }
+      });
       break;
     }
     case 'join': {
