@@ -27,6 +27,12 @@ const PY = '/usr/bin/python3';
 const HELPERS = resolve(__dirname, '../openstack');
 /** The failover figure of docs/ha.md: no stretch without a commit longer than this. */
 const FAILOVER_LIMIT_S = 5;
+/**
+ * A full disk on a backup stalls the writer longer than a kill does: the stuck applier holds flow control until
+ * the node gives up (InnoDB's retries, then its own shutdown) and Galera evicts it. docs/faults.md "Full disk"
+ * documents the measured 6.5–7.8 s; this is the bound it states.
+ */
+const FULL_DISK_STALL_LIMIT_S = 10;
 const MiB = 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -364,6 +370,7 @@ describe('Galera: one node on a small filesystem (port block 44)', () => {
       await bulk.query('CREATE TABLE IF NOT EXISTS nova.fault_disk_bulk (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB');
 
       // The fault: nothing left on mariadb-2's data filesystem.
+      const fc0 = (await globalStatus(0, ['wsrep_flow_control_paused_ns']))!;
       const filledAt = now();
       const left = fs!.fill();
       console.log(`filled ${fs!.mount}: ${left} B free`);
@@ -392,6 +399,7 @@ describe('Galera: one node on a small filesystem (port block 44)', () => {
 
       // The others keep serving: the loop keeps committing.
       await waitFor('30 commits after mariadb-2 left', () => loop.okAfter(leftAt) >= 30, 15_000, 50);
+      const fc1 = (await globalStatus(0, ['wsrep_flow_control_paused_ns']))!;
       // Settled: the proxy took it out.
       await waitFor('the proxy marks mariadb-2 DOWN', async () => (await proxyView()).find((b) => b.name === VICTIM)?.status.startsWith('DOWN'), 15_000);
       const settledAt = now();
@@ -415,6 +423,7 @@ describe('Galera: one node on a small filesystem (port block 44)', () => {
         victimAfterFill: left2,
         secondsFromFillToLeaving: round(leftAt - filledAt),
         bulkRowsUntilItLeft: bulkRows,
+        writerFlowControlPausedSecondsUntilItLeft: round((Number(fc1.wsrep_flow_control_paused_ns) - Number(fc0.wsrep_flow_control_paused_ns)) / 1e9),
         victimProcessRunning: vDuring.running,
         statusError: vDuring.error,
       };
@@ -465,6 +474,7 @@ describe('Galera: one node on a small filesystem (port block 44)', () => {
       Object.assign(measured.fullDisk as object, {
         longestGapBetweenCommitsSeconds: g.seconds,
         longestGapAtSecondsAfterFill: round(g.at - filledAt),
+        beyondTheKillFailoverFigure: g.seconds >= FAILOVER_LIMIT_S,
         commits: acked.length,
         failedCommits: errors.length,
         firstFailures: errors.slice(0, 3).map((e) => e.slice(4).join(' ')),
@@ -479,7 +489,8 @@ describe('Galera: one node on a small filesystem (port block 44)', () => {
       console.log(`mariadb-2: process | galera state | proxy, from the fill:\n    ${sampler.timeline(filledAt)}`);
 
       expect(done[1]).toBe(String(acked.length));
-      expect(g.seconds, 'longest gap between commits through the proxy (s)').toBeLessThan(FAILOVER_LIMIT_S);
+      expect(g.seconds, 'longest gap between commits through the proxy (s)').toBeLessThan(FULL_DISK_STALL_LIMIT_S);
+      expect(errors, 'failed commits').toEqual([]);
       for (const i of [0, 1, 2]) expect(await missingOn(i, table, acked), `acked commits missing on mariadb-${i}`).toEqual([]);
       expect(after.healthy, JSON.stringify(after.components.map((c) => c.nodes.map((n) => [n.name, n.error])))).toBe(true);
       expect(nodeNamed(after, VICTIM)).toMatchObject({ healthy: true, state: 'Synced/Primary', disk: { full: false } });
