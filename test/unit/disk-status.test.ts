@@ -63,9 +63,10 @@ describe('MariaDB: why a stopped node stopped, from its error log since its last
       log([
         '2026-11-27 18:57:50 0 [Note] Starting MariaDB 10.11.19-MariaDB-0+deb12u1 source revision  as process 100',
         '2026-11-27 18:58:04 1 [ERROR] InnoDB: preallocating 98304 bytes for file ./nova/t.ibd failed with error 28',
+        '2026-11-27 18:58:09 6 [ERROR] [FATAL] InnoDB: Error (Out of disk space) in rollback.',
         '2026-11-27 18:58:09 0 [Note] /usr/sbin/mariadbd (initiated by: unknown): Normal shutdown',
       ]),
-    ).toBe('error log: [ERROR] InnoDB: preallocating 98304 bytes for file ./nova/t.ibd failed with error 28');
+    ).toBe('error log: [ERROR] [FATAL] InnoDB: Error (Out of disk space) in rollback.');
   });
 
   it('ignores what happened before the last start (an old incident is not the cause)', () => {

@@ -150,7 +150,7 @@ export async function reloadMariadbTls(_config: Config, inst: LocalInstance): Pr
 
 /** Log lines that say why mariadbd stopped serving: a full disk first of all (docs/faults.md). */
 const STOP_CAUSES = [
-  /No space left on device|errno:? ?28\b|error 28\b|Disk (is )?full|The table '.*' is full/i,
+  /No space left on device|Out of disk space|errno:? ?28\b|error 28\b|Disk (is )?full|The table '.*' is full/i,
   /Inconsistency detected|Assertion failure|Out of memory/i,
 ];
 
