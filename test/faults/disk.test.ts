@@ -30,7 +30,7 @@ const FAILOVER_LIMIT_S = 5;
 /**
  * A full disk on a backup stalls the writer longer than a kill does: the stuck applier holds flow control until
  * the node gives up (InnoDB's retries, then its own shutdown) and Galera evicts it. docs/faults.md "Full disk"
- * documents the measured 6.5–7.8 s; this is the bound it states.
+ * documents the measured 6.5–8.0 s; this is the bound it states.
  */
 const FULL_DISK_STALL_LIMIT_S = 10;
 const MiB = 1024 * 1024;
