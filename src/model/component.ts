@@ -99,6 +99,11 @@ export interface LocalHooks {
   beforeExtras?(ctx: LocalDeployContext): Promise<void>;
   /** After the extras were reconciled (changed or not): e.g. wait until the Galera proxy settled on its writer. */
   afterExtras?(ctx: LocalDeployContext): Promise<void>;
+  /**
+   * `osb status` of a node that is not running: why it stopped, from the tail of its own log since
+   * its last start (e.g. MariaDB's "No space left on device"); undefined when the log says nothing useful.
+   */
+  stopCause?(inst: LocalInstance): string | undefined;
   /** Live protocol check of one node. */
   inspect(config: Config, secrets: Secrets, inst: LocalInstance): Promise<NodeInspection>;
   /** The component's line in `osb status` (cluster view). */

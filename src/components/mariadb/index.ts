@@ -16,7 +16,7 @@ import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects, mariadbTlsServices } from './kubernetes.js';
 import { mariadbRestorePlan } from './kubernetes-restore.js';
 import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
-import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, reloadMariadbTls } from './local.js';
+import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, mariadbStopCause, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
 import { ensureExporterAccount, mysqldExporterInstance } from './local-exporter.js';
 import { HAPROXY, PROXY_NAME, proxyInstance, proxyStatus, waitProxySettled } from './local-proxy.js';
@@ -103,6 +103,7 @@ export const mariadb: ComponentDefinition = {
     },
     // Unattended starts (systemd, after a crash or a reboot): Galera joins or bootstraps by itself.
     prepare: async (config, _secrets, inst, peers, report) => (clustered(config.mariadb) ? prepareGaleraStart(inst, peers, report) : []),
+    stopCause: mariadbStopCause,
     async inspect(config, secrets, inst) {
       const info = await inspectMariadb(adminOf(config, secrets, inst));
       const g = info.galera;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
@@ -146,4 +146,48 @@ export async function reloadMariadbTls(_config: Config, inst: LocalInstance): Pr
     const [rows] = (await c.query('SELECT @@wsrep_on AS wsrep')) as unknown as [{ wsrep: number }[]];
     if (rows[0]?.wsrep) await c.query("SET GLOBAL wsrep_provider_options = 'socket.ssl_reload=1'");
   });
+}
+
+/** Log lines that say why mariadbd stopped serving: a full disk first of all (docs/faults.md). */
+const STOP_CAUSES = [
+  /No space left on device|Out of disk space|errno:? ?28\b|error 28\b|Disk (is )?full|The table '.*' is full/i,
+  /Inconsistency detected|Assertion failure|Out of memory/i,
+];
+
+/** The last bytes of a file (the whole file when smaller). */
+function tail(path: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, bytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Why a stopped node stopped, from its error log since it last started: the last line about a full
+ * disk (ENOSPC, "Disk full", "table is full"), else the last inconsistency or assertion.
+ */
+export function mariadbStopCause(inst: LocalInstance): string | undefined {
+  const lines = tail(inst.logFile, 256 * 1024).split('\n');
+  let start = lines.length - 1;
+  while (start >= 0 && !/\[Note\] Starting MariaDB|starting as process \d+/.test(lines[start]!)) start--;
+  const since = lines.slice(start + 1);
+  for (const re of STOP_CAUSES) {
+    const hit = since.filter((l) => re.test(l)).pop();
+    // "2026-11-27 18:00:00 0 [ERROR] WSREP: ..." -> "[ERROR] WSREP: ..."
+    if (hit)
+      return `error log: ${hit
+        .replace(/^[\d-]+ [\d:]+ \d+ /, '')
+        .trim()
+        .slice(0, 240)}`;
+  }
+  return undefined;
 }

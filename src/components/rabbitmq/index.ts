@@ -7,6 +7,7 @@ import { ADMIN_USER, clustered } from '../../model/desired.js';
 import type { HostPort } from '../../model/endpoints.js';
 import type { LocalInstance } from '../../model/local.js';
 import { OsbError } from '../../util/errors.js';
+import { formatBytes } from '../../util/format.js';
 import { sleep } from '../../util/net.js';
 import { runQuiet } from '../../util/exec.js';
 import { quorumQueuesLackingMembers, runningClusterNodes } from './health.js';
@@ -81,9 +82,21 @@ export const rabbitmq: ComponentDefinition = {
     async inspect(config, secrets, inst) {
       const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
       const t = info.totals;
+      // A resource alarm on this node blocks every publishing connection of the cluster until it clears.
+      const self = rabbitNodeName(config, inst.ordinal);
+      const disk = info.disk.find((d) => d.node === self);
+      const problems = [
+        ...(disk?.alarm
+          ? [
+              `disk alarm: ${formatBytes(disk.freeBytes)} free, below disk_free_limit ${formatBytes(disk.limitBytes)}: publishers are blocked until space is freed`,
+            ]
+          : []),
+        ...(info.cluster.alarms.some((a) => a.startsWith(`memory alarm on ${self}`)) ? ['memory alarm: publishers are blocked'] : []),
+      ];
       return {
         version: info.version,
         details: info,
+        ...(problems.length ? { problem: problems.join('; ') } : {}),
         numbers: {
           queueMessages: t.messages,
           queueMessagesReady: t.messagesReady,
@@ -95,7 +108,8 @@ export const rabbitmq: ComponentDefinition = {
     },
     summary(config, nodes) {
       const c = nodes.map((n) => (n.details as RabbitmqNodeInfo | undefined)?.cluster).find(Boolean);
-      if (!c || !clustered(config.rabbitmq)) return '';
+      if (c && !clustered(config.rabbitmq)) return c.alarms.length ? `, ALARMS: ${c.alarms.join(', ')}` : '';
+      if (!c) return '';
       return (
         `, cluster ${c.running.length}/${c.members.length} running` +
         (c.partitions.length ? `, PARTITIONS: ${c.partitions.join(', ')}` : '') +

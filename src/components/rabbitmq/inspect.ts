@@ -5,6 +5,8 @@ export interface RabbitmqNodeInfo {
   /** Cluster-wide totals of the management API's /overview (the numbers rabbitmq_queue_messages* sums). */
   totals: { messages: number; messagesReady: number; messagesUnacknowledged: number; queues: number; connections: number };
   cluster: { name: string; members: string[]; running: string[]; partitions: string[]; alarms: string[] };
+  /** Each node's free disk space as RabbitMQ measures it (the filesystem of its data dir) against its disk_free_limit. */
+  disk: { node: string; freeBytes: number; limitBytes: number; alarm: boolean }[];
 }
 
 interface ApiNode {
@@ -13,6 +15,8 @@ interface ApiNode {
   partitions?: string[];
   mem_alarm?: boolean;
   disk_free_alarm?: boolean;
+  disk_free?: number;
+  disk_free_limit?: number;
 }
 
 /** A live look at one node: an AMQP connection opens, and the management API's cluster view. */
@@ -26,12 +30,12 @@ export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNod
       undefined,
       2000,
     ),
-    managementApi<ApiNode[]>(ep, 'GET', '/nodes?columns=name,running,partitions,mem_alarm,disk_free_alarm', undefined, 2000),
+    managementApi<ApiNode[]>(ep, 'GET', '/nodes?columns=name,running,partitions,mem_alarm,disk_free_alarm,disk_free,disk_free_limit', undefined, 2000),
   ]);
   const alarms: string[] = [];
   for (const n of nodes) {
     if (n.mem_alarm) alarms.push(`memory alarm on ${n.name}`);
-    if (n.disk_free_alarm) alarms.push(`disk alarm on ${n.name}`);
+    if (n.disk_free_alarm) alarms.push(`disk alarm on ${n.name} (publishers blocked)`);
   }
   const q = overview.queue_totals ?? {};
   const o = overview.object_totals ?? {};
@@ -51,5 +55,8 @@ export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNod
       partitions: [...new Set(nodes.flatMap((n) => n.partitions ?? []))],
       alarms,
     },
+    disk: nodes
+      .filter((n) => n.disk_free !== undefined)
+      .map((n) => ({ node: n.name, freeBytes: n.disk_free!, limitBytes: n.disk_free_limit ?? 0, alarm: !!n.disk_free_alarm })),
   };
 }

@@ -1,8 +1,9 @@
-import { readdirSync, lstatSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, lstatSync, statSync, statfsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { definition, definitions } from '../../components/index.js';
 import type { ComponentName } from '../../config/schema.js';
 import type { LocalInstance } from '../../model/local.js';
+import { formatBytes } from '../../util/format.js';
 import { processRssBytes, processUptimeSeconds } from '../../util/process.js';
 import { deployedComponents, type Deployment } from './context.js';
 import { localExtras, localInstances } from './instances.js';
@@ -32,7 +33,57 @@ export interface NodeStatus {
   certificate?: NodeCertStatus;
   /** What an operator checks first (connections used/max, flow control, queue depth, hit ratio). */
   numbers?: Record<string, number | null>;
+  /** The filesystem holding the node's data (the one with the least free space when its folders span several). */
+  disk?: DiskStatus;
 }
+
+export interface DiskStatus {
+  /** Mount point of the filesystem. */
+  mount: string;
+  freeBytes: number;
+  sizeBytes: number;
+  /** Less than DISK_FULL_BYTES free: the daemon can no longer write (the node is reported unhealthy). */
+  full: boolean;
+}
+
+/**
+ * Below this much free space a node's data filesystem counts as full. Daemons stop writing well
+ * before 0 B: InnoDB cannot extend a tablespace page by page, RabbitMQ's disk alarm fires at
+ * disk_free_limit (50 MB). docs/faults.md.
+ */
+export const DISK_FULL_BYTES = 16 * 1024 * 1024;
+
+/** Where the filesystem holding `path` is mounted: the highest ancestor on the same device. */
+function mountPoint(path: string): string {
+  const dev = statSync(path).dev;
+  let p = path;
+  for (let up = dirname(p); up !== p; p = up, up = dirname(p)) {
+    try {
+      if (statSync(up).dev !== dev) break;
+    } catch {
+      break;
+    }
+  }
+  return p;
+}
+
+/** statfs of each folder a node writes; the fullest filesystem among them. Undefined for a node that keeps nothing on disk. */
+export function dataDisk(inst: LocalInstance): DiskStatus | undefined {
+  let worst: DiskStatus | undefined;
+  for (const dir of inst.dirs) {
+    try {
+      const s = statfsSync(dir);
+      const freeBytes = s.bavail * s.bsize;
+      if (worst && worst.freeBytes <= freeBytes) continue;
+      worst = { mount: mountPoint(dir), freeBytes, sizeBytes: s.blocks * s.bsize, full: freeBytes < DISK_FULL_BYTES };
+    } catch {
+      /* not created yet */
+    }
+  }
+  return worst;
+}
+
+export const diskFullMessage = (d: DiskStatus) => `its data filesystem ${d.mount} is full (${formatBytes(d.freeBytes)} free of ${formatBytes(d.sizeBytes)})`;
 
 /** A process beside the nodes (the Galera proxy, an exporter). */
 export interface ExtraProcessStatus {
@@ -96,6 +147,8 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
     : undefined;
   const certificate = nodeCertStatus(d.config, inst);
   const dataBytes = dirBytes(inst.dir);
+  const disk = dataDisk(inst);
+  const full = disk?.full ? diskFullMessage(disk) : undefined;
   const unit = await unitP;
   const supervision =
     unit && unit.loadState === 'loaded'
@@ -107,10 +160,14 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
     running: !!pid,
     dataBytes,
     healthy: false,
+    ...(disk ? { disk } : {}),
     ...(supervision ? { supervision } : {}),
     ...(certificate ? { certificate } : {}),
   };
   if (!pid || !liveP) {
+    // A full disk first (what to fix), then what the daemon's own log says ended it.
+    const cause = [full, definition(inst.component).local.stopCause?.(inst)].filter(Boolean).join('; ');
+    const downBecause = (what: string) => ({ ...base, error: cause ? `${what}: ${cause}` : what });
     if (unit?.activeState === 'failed') {
       // Why it gave up, from the journal: the prepare step's refusal or the daemon's last words.
       const journal = (await supervisor.journal(inst, 40)).split('\n');
@@ -123,10 +180,10 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
           .filter((l) => !/systemd\[\d+\]/.test(l) && /error|refus|abort/i.test(l))
           .pop()
           ?.replace(/^\S+ \S+ \S+: /, '');
-      return { ...base, error: `unit failed (${unit.result})${why ? `: ${why}` : ''}` };
+      return { ...base, error: `unit failed (${unit.result})${why ? `: ${why}` : ''}${full ? `; ${full}` : ''}` };
     }
-    if (unit?.activeState === 'activating') return { ...base, error: `starting (${unit.subState}, ${unit.nRestarts} restarts so far)` };
-    return { ...base, error: 'not running' };
+    if (unit?.activeState === 'activating') return downBecause(`starting (${unit.subState}, ${unit.nRestarts} restarts so far)`);
+    return downBecause('not running');
   }
   base.pid = pid;
   base.uptimeSeconds = processUptimeSeconds(pid);
@@ -140,11 +197,11 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
       ...(live.state ? { state: live.state } : {}),
       details: live.details,
       ...(live.numbers ? { numbers: live.numbers } : {}),
-      healthy: !live.problem,
-      ...(live.problem ? { error: live.problem } : {}),
+      healthy: !live.problem && !full,
+      ...(live.problem || full ? { error: [full, live.problem].filter(Boolean).join('; ') } : {}),
     };
   }
-  return { ...base, error: `protocol check failed: ${r.err.message}` };
+  return { ...base, error: `protocol check failed: ${r.err.message}${full ? `; ${full}` : ''}` };
 }
 
 /** Running (its pid file names our live process) and answering its probe (an exporter serves /metrics). */
