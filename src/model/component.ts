@@ -100,8 +100,9 @@ export interface LocalHooks {
   /** After the extras were reconciled (changed or not): e.g. wait until the Galera proxy settled on its writer. */
   afterExtras?(ctx: LocalDeployContext): Promise<void>;
   /**
-   * `osb status` of a node that is not running: why it stopped, from the tail of its own log since
-   * its last start (e.g. MariaDB's "No space left on device"); undefined when the log says nothing useful.
+   * `osb status` of a node that is not running, or runs but does not answer: why, from the tail of its own
+   * log since its last start (MariaDB's "No space left on device", RabbitMQ paused by pause_minority);
+   * undefined when the log says nothing useful.
    */
   stopCause?(inst: LocalInstance): string | undefined;
   /** Live protocol check of one node. */

@@ -143,6 +143,7 @@ describe('Galera minority partition (rig: net_cls + nftables on loopback)', () =
       expect(wasWriter, `mariadb-0 is the writer before the fault`).toBe(victim === 0);
       let nonPrimaryAt = 0;
       let proxyDownAt = 0;
+      let statusSays = '';
       const o = await underFault(
         `fault_minority_${victim}`,
         15,
@@ -156,6 +157,11 @@ describe('Galera minority partition (rig: net_cls + nftables on loopback)', () =
           nonPrimaryAt = round(now() - t0);
           await waitFor(`${name} DOWN in the proxy`, async () => (await tier.proxyView()).find((b) => b.name === name)?.status.startsWith('DOWN'), 15_000, 200);
           proxyDownAt = round(now() - t0);
+          // osb status names it: non-Primary, cut off from a majority
+          const { run, s } = await tier.status();
+          expect(run.code, 'osb status fails while a node is cut off').not.toBe(0);
+          statusSays = tier.node(s, name).error ?? '';
+          expect(statusSays).toMatch(/non-Primary: cut off from a majority/);
           // the majority is Primary with 2 members
           for (const i of [0, 1, 2].filter((i) => i !== victim)) expect(await tier.galera(tier.eps.mariadb.nodes[i]!)).toBe('Synced/Primary/2');
         },
@@ -167,6 +173,7 @@ describe('Galera minority partition (rig: net_cls + nftables on loopback)', () =
         nonPrimaryAfterS: nonPrimaryAt,
         proxyDownAfterS: proxyDownAt,
         healS: o.healS,
+        statusSays,
         rejoinedBy: /IST received|Receiving IST/.test(after) ? 'IST' : /SST received|Proceeding with SST/.test(after) ? 'SST' : 'no transfer logged',
         ...o.verdict,
       };

@@ -259,8 +259,9 @@ describe('RabbitMQ minority partition under pause_minority (rig: net_cls + nftab
         await waitFor('the majority sees 2 running', async () => (await nodeView(0)).startsWith('running 2'), 90_000, 500);
         const { s } = await tier.status();
         const n = tier.node(s, 'rabbitmq-2');
-        statusSays = JSON.stringify({ healthy: n.healthy, problems: n.problems });
+        statusSays = n.error ?? '';
         expect(n.healthy, 'osb status: the paused node is not healthy').toBe(false);
+        expect(n.error, 'osb status names the cause').toMatch(/paused by pause_minority/);
       },
     );
     measured.minority = { pausedAfterS: pausedAt, healS: o.healS, statusSays, rpc: o.rpcResult, ...o.verdict };
@@ -290,7 +291,7 @@ describe('a hung RabbitMQ node (SIGSTOP past the failure-detection timeouts, the
     const other = (victim + 1) % 3;
     const o = await underFault(
       queue,
-      30,
+      20,
       (nodes) => {
         frozen = freeze(nodes[victim]!.pid);
         return () => thaw(frozen);
@@ -310,7 +311,7 @@ describe('a hung RabbitMQ node (SIGSTOP past the failure-detection timeouts, the
     ).finally(() => thaw(frozen));
     measured.hungLeader = { victim: NAMES[victim], newLeaderAfterS: newLeaderAt, healS: o.healS, rpc: o.rpcResult, ...o.verdict };
     console.log(
-      `RabbitMQ: ${NAMES[victim]} (quorum leader) SIGSTOPped 30 s: ${describeVerdict(o.verdict)}; new leader after ${newLeaderAt}s, whole ${o.healS}s after SIGCONT; RPC ${JSON.stringify(o.rpcResult)}\n  ${o.timelines}`,
+      `RabbitMQ: ${NAMES[victim]} (quorum leader) SIGSTOPped 20 s: ${describeVerdict(o.verdict)}; new leader after ${newLeaderAt}s, whole ${o.healS}s after SIGCONT; RPC ${JSON.stringify(o.rpcResult)}\n  ${o.timelines}`,
     );
     expect(o.verdict.missingAcked, 'confirmed messages missing').toEqual({});
     expect(o.verdict.duplicates, 'messages delivered twice').toEqual({});

@@ -15,7 +15,8 @@ export interface StatusNode {
   pid?: number;
   running: boolean;
   healthy: boolean;
-  problems?: string[];
+  /** What `osb status` says is wrong with it. */
+  error?: string;
   details?: Record<string, unknown> & {
     galera?: { state: string; clusterStatus: string; clusterSize: number };
     cluster?: { running: string[]; partitions?: unknown[] };

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import { fileTail, linesSinceLast } from '../../util/log-tail.js';
 import type { Secrets } from '../../config/secrets.js';
 import type { NodeModel } from '../../model/desired.js';
 import { ADMIN_USER } from '../../model/desired.js';
@@ -154,32 +155,12 @@ const STOP_CAUSES = [
   /Inconsistency detected|Assertion failure|Out of memory/i,
 ];
 
-/** The last bytes of a file (the whole file when smaller). */
-function tail(path: string, bytes: number): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, bytes);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    return buf.toString('utf8');
-  } catch {
-    return '';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /**
  * Why a stopped node stopped, from its error log since it last started: the last line about a full
  * disk (ENOSPC, "Disk full", "table is full"), else the last inconsistency or assertion.
  */
 export function mariadbStopCause(inst: LocalInstance): string | undefined {
-  const lines = tail(inst.logFile, 256 * 1024).split('\n');
-  let start = lines.length - 1;
-  while (start >= 0 && !/\[Note\] Starting MariaDB|starting as process \d+/.test(lines[start]!)) start--;
-  const since = lines.slice(start + 1);
+  const since = linesSinceLast(fileTail(inst.logFile, 256 * 1024), /\[Note\] Starting MariaDB|starting as process \d+/);
   for (const re of STOP_CAUSES) {
     const hit = since.filter((l) => re.test(l)).pop();
     // "2026-11-27 18:00:00 0 [ERROR] WSREP: ..." -> "[ERROR] WSREP: ..."

@@ -10,6 +10,7 @@ import { OsbError } from '../../util/errors.js';
 import { formatBytes } from '../../util/format.js';
 import { sleep } from '../../util/net.js';
 import { runQuiet } from '../../util/exec.js';
+import { rabbitmqLogCause } from './log-cause.js';
 import { quorumQueuesLackingMembers, runningClusterNodes } from './health.js';
 import { inspectRabbitmq, type RabbitmqNodeInfo } from './inspect.js';
 import { rabbitmqKubernetesObjects } from './kubernetes.js';
@@ -79,6 +80,7 @@ export const rabbitmq: ComponentDefinition = {
     `rabbitmq:  ${eps.rabbitmq.caFile ? 'amqps' : 'amqp'}://${eps.rabbitmq.username}:<password>@${eps.rabbitmq.hosts.join(',')}/   management ${eps.rabbitmq.managementUrl}`,
   local: {
     instance: rabbitmqLocalInstance,
+    stopCause: rabbitmqLogCause,
     async inspect(config, secrets, inst) {
       const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
       const t = info.totals;

@@ -201,7 +201,9 @@ async function nodeStatus(d: Deployment, inst: LocalInstance, supervisor: Superv
       ...(live.problem || full ? { error: [full, live.problem].filter(Boolean).join('; ') } : {}),
     };
   }
-  return { ...base, error: `protocol check failed: ${r.err.message}${full ? `; ${full}` : ''}` };
+  // Running but not answering: what its own log says (e.g. RabbitMQ paused by pause_minority), then the disk.
+  const cause = definition(inst.component).local.stopCause?.(inst);
+  return { ...base, error: [`protocol check failed: ${r.err.message}`, cause, full].filter(Boolean).join('; ') };
 }
 
 /** Running (its pid file names our live process) and answering its probe (an exporter serves /metrics). */
