@@ -270,7 +270,7 @@ describe('RabbitMQ minority partition under pause_minority (rig: net_cls + nftab
     let statusSays = '';
     const o = await underFault(
       'fault_minority',
-      40,
+      25,
       (nodes) => {
         cut.partition([[nodes[2]!], [nodes[0]!, nodes[1]!]]);
         return () => cut.heal();
