@@ -128,7 +128,7 @@ describe('fault 7: CPU hogs on every core plus heavy disk writes', () => {
     60_000 + FORMATIONS * 420_000,
   );
 
-  it('a formation whose two joiners die (kill -9) during their state transfer still succeeds: the bootstrap node is bootstrapped again and they join again', async () => {
+  it('a formation whose two joiners die (kill -9) during their state transfer still succeeds, all three Primary', async () => {
     const stateDir = tempStateDir('load-kill-joiners');
     try {
       const t0 = Date.now();
@@ -156,9 +156,9 @@ describe('fault 7: CPU hogs on every core plus heavy disk writes', () => {
       };
       console.log(`joiners killed during formation: ${JSON.stringify(measured.joinersKilled)}`);
       expect(r.code, `${why(r)}\n${logTails(stateDir)}`).toBe(0);
-      expect(out).toMatch(/mariadb-0: non-Primary for \d+s after a joiner left, and no other node holds data: restarting it as the bootstrap node/);
-      expect(out).toMatch(/mariadb-0: Primary again \(bootstrapped at [0-9a-f-]+:\d+\)/);
-      expect(out).toMatch(/mariadb-[12]: left the cluster while joining .*joining again/);
+      // How it recovered depends on timing (measured above): when mariadb-0 lost its Primary component it was
+      // bootstrapped again, and said so; otherwise the joiners simply joined again.
+      if (/non-Primary for \d+s after a joiner left/.test(out)) expect(out).toMatch(/mariadb-0: Primary again \(bootstrapped at [0-9a-f-]+:\d+\)/);
       const st = await osb(['status', '--json'], { stateDir });
       expect(st.code, st.stdout).toBe(0);
       const s = JSON.parse(st.stdout) as { components: { nodes: { details?: { galera?: { clusterSize: number; clusterStatus: string } } }[] }[] };

@@ -230,7 +230,7 @@ async function underFault(
       },
     );
     if (!byItself) {
-      repaired = await repair!();
+      repaired = await repair!(); // '' when there was nothing to repair: then the cluster must get whole by itself
       await waitFor('3 running nodes, no partition, after the repair', whole, HEAL_LIMIT_S * 1000, 500).catch((e: Error) => {
         throw explain(e);
       });
@@ -336,8 +336,9 @@ describe('a hung RabbitMQ node (SIGSTOP past the failure-detection timeouts, the
         // pause_minority does not resolve (every node is reachable again, none is in a minority). osb status says
         // so; the documented repair is a rolling restart.
         const { run, s } = await tier.status();
+        // not a recorded partition (only slow to settle): nothing to repair, keep waiting
+        if (!/partitions":\["rabbit-/.test(JSON.stringify(s))) return '';
         expect(run.code, 'osb status fails while a partition is recorded').not.toBe(0);
-        expect(JSON.stringify(s), 'osb status shows the recorded partition').toMatch(/partitions":\["rabbit-/);
         const r = await osb(['restart', 'rabbitmq', '--rolling'], { stateDir, timeoutMs: 400_000 });
         expect(r.code, r.stderr.slice(-2000)).toBe(0);
         return 'a partition recorded after SIGCONT, repaired with osb restart rabbitmq --rolling';
