@@ -12,19 +12,17 @@
  * RabbitMQ (port block 45): one node whose data dir (mnesia) is a 100 MB filesystem, filled below
  * disk_free_limit (50 MB): publishers are blocked, `osb status` says so, and it recovers by itself.
  */
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import amqp from 'amqplib';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockPorts, listeningInBlock, processesOf } from '../helpers/local.js';
 import { osb, portBlock, tempStateDir, type OsbRun } from '../helpers/osb.js';
+import { PyLoop, sleep, waitFor } from '../helpers/pyloop.js';
 
-const PY = '/usr/bin/python3';
-const HELPERS = resolve(__dirname, '../openstack');
 /** The failover figure of docs/ha.md: no stretch without a commit longer than this. */
 const FAILOVER_LIMIT_S = 5;
 /**
@@ -35,21 +33,10 @@ const FAILOVER_LIMIT_S = 5;
 const FULL_DISK_STALL_LIMIT_S = 10;
 const MiB = 1024 * 1024;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => Date.now() / 1000;
 const round = (s: number) => Math.round(s * 1000) / 1000;
 const why = (r: OsbRun) => (r.stderr.match(/osb: .*error.*/)?.[0] ?? '') + '\n' + r.stderr.slice(-1500) + r.stdout.slice(-800);
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 // ---------- a small filesystem: an ext4 image on a loop device ----------
 
@@ -139,44 +126,6 @@ class SmallFs {
 // ---------- the python oslo.db loop ----------
 
 /** test/openstack/ha_db_loop.py: one line per event on stdout, runs until its stdin is closed. */
-class PyLoop {
-  readonly lines: string[][] = [];
-  stderr = '';
-  private readonly proc: ChildProcessWithoutNullStreams;
-  private readonly exited: Promise<number>;
-  constructor(script: string, args: string[]) {
-    this.proc = spawn(PY, [join(HELPERS, script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.proc.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-200_000)));
-    createInterface({ input: this.proc.stdout }).on('line', (l) => this.lines.push(l.split(' ')));
-    this.exited = new Promise((res) => this.proc.on('close', (code) => res(code ?? -1)));
-  }
-  events(kind: string): string[][] {
-    return this.lines.filter((l) => l[0] === kind);
-  }
-  okTimes(): number[] {
-    return this.events('A').map((l) => Number(l[2]));
-  }
-  okAfter(t: number): number {
-    return this.okTimes().filter((x) => x > t).length;
-  }
-  async ready(minOk: number, timeoutMs = 30_000): Promise<string[]> {
-    await waitFor(`${minOk} successful operations (stderr: ${this.stderr.slice(-500)})`, () => this.okTimes().length >= minOk, timeoutMs, 50);
-    return this.events('READY')[0]!;
-  }
-  async stop(timeoutMs = 90_000): Promise<string[]> {
-    this.proc.stdin.end();
-    const code = await Promise.race([this.exited, sleep(timeoutMs).then(() => 'timeout' as const)]);
-    if (code === 'timeout') {
-      this.proc.kill('SIGKILL');
-      throw new Error(`python helper did not stop within ${timeoutMs} ms; stderr: ${this.stderr.slice(-2000)}`);
-    }
-    expect(code, this.stderr.slice(-3000)).toBe(0);
-    return this.events('DONE')[0]!;
-  }
-  kill(): void {
-    this.proc.kill('SIGKILL');
-  }
-}
 
 /** Longest gap between consecutive successful operations within [from, to]. */
 function longestGap(times: number[], from: number, to: number): { seconds: number; at: number } {
