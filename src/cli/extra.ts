@@ -31,6 +31,12 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
     .description('bring a fully stopped Galera cluster back from a node you choose, when `osb deploy` refused to choose for you')
     .requiredOption('--force-bootstrap <node>', 'node to bootstrap from, e.g. mariadb-0 (its data wins; writes only on other nodes are lost)')
     .action(wrap(async (o, cmd: Command) => (await import('./commands/cluster.js')).recoverCommand({ ...g(cmd), ...o })));
+  program
+    .command('heal')
+    .description(
+      'restart nodes that run but are stuck where their daemon never recovers by itself (Galera Disconnected, a RabbitMQ partition recorded after every node came back); under systemd a timer runs this every 15s',
+    )
+    .action(wrap(async (_o, cmd: Command) => (await import('./commands/cluster.js')).healCommand(g(cmd))));
   // Hidden: what systemd units run before each start of a node (docs/supervision.md).
   const node = program.command('node', { hidden: true }).description('steps the units of a supervised deployment run');
   node

@@ -115,6 +115,13 @@ export interface LocalHooks {
   beforeStop?(config: Config, inst: LocalInstance, report: (m: string) => void): Promise<void>;
   /** After a node was restarted alone (`osb restart --rolling`): wait until it is a healthy member again. */
   afterRestart?(config: Config, secrets: Secrets, inst: LocalInstance, runtime: Pick<LocalRuntime, 'runningPid'>, report: (m: string) => void): Promise<void>;
+  /**
+   * `osb heal` (under systemd a timer of the deployment runs it every 15 s): running nodes stuck in a state
+   * their daemon never leaves by itself, e.g. a Galera node Disconnected from every group, or RabbitMQ nodes
+   * that recorded a partition that `pause_minority` does not resolve because every node is reachable again.
+   * Returns the nodes to restart (one at a time) and why; [] when none. Changes nothing itself.
+   */
+  stuck?(config: Config, secrets: Secrets, nodes: LocalInstance[], runtime: Pick<LocalRuntime, 'runningPid'>): Promise<{ node: string; reason: string }[]>;
   /** `osb recover --force-bootstrap NODE` applies to this component (a cluster that may refuse to choose a bootstrap node). */
   forceBootstrap?: boolean;
   /** `osb doctor`: is the open-files limit this process passes on enough for this daemon? */

@@ -395,6 +395,12 @@ describe('Galera: one node on a small filesystem (port block 44)', () => {
         console.log(`mariadb-${i}'s error log from the fill (${log.length} lines):\n  ${squeezed.slice(0, 80).join('\n  ')}`);
       }
 
+      // Under systemd the node's unit would start it again at once; its start step refuses while the disk is full
+      // (systemd then gives up after its start limit instead of stalling the writer on every attempt).
+      const prep = await osb(['node', 'prepare', VICTIM], { stateDir });
+      expect(prep.code, 'the unit start step refuses a full disk').not.toBe(0);
+      expect(prep.stderr).toContain(`${VICTIM} must not start: its data filesystem ${dataDir} is full`);
+
       // The operator frees space and runs osb deploy (which starts what is down, or restarts it: docs/faults.md).
       const freedAt = now();
       const free = fs!.free();

@@ -24,7 +24,7 @@ const ARGS = [...portBlock(BLOCK), '--set', 'rabbitmq.replicas=3', '--set', 'mar
 /** docs/faults.md: the longest a publisher waits for a confirm when a node is cut off or hangs. */
 const FAILOVER_LIMIT_S = 30;
 const HEAL_LIMIT_S = 90;
-/** A hung node can come back into a cluster that recorded a partition (see docs/faults.md): repaired after this. */
+/** A hung node can come back into a cluster that recorded a partition (see docs/faults.md): `osb heal` repairs it after this. */
 const REPAIR_AFTER_S = 45;
 const NAMES = ['rabbitmq-0', 'rabbitmq-1', 'rabbitmq-2'];
 
@@ -334,14 +334,15 @@ describe('a hung RabbitMQ node (SIGSTOP past the failure-detection timeouts, the
       async () => {
         // Resumed into a cluster that had declared it down, the node and its peers may record a partition that
         // pause_minority does not resolve (every node is reachable again, none is in a minority). osb status says
-        // so; the documented repair is a rolling restart.
+        // so; `osb heal` (under systemd, its timer every 15 s) restarts the losing side.
         const { run, s } = await tier.status();
         // not a recorded partition (only slow to settle): nothing to repair, keep waiting
         if (!/partitions":\["rabbit-/.test(JSON.stringify(s))) return '';
         expect(run.code, 'osb status fails while a partition is recorded').not.toBe(0);
-        const r = await osb(['restart', 'rabbitmq', '--rolling'], { stateDir, timeoutMs: 400_000 });
+        const r = await osb(['heal'], { stateDir, timeoutMs: 400_000 });
         expect(r.code, r.stderr.slice(-2000)).toBe(0);
-        return 'a partition recorded after SIGCONT, repaired with osb restart rabbitmq --rolling';
+        expect(r.stdout).toMatch(/osb heal: restarted rabbitmq-\d/);
+        return `a partition recorded after SIGCONT, repaired by osb heal (${r.stdout.match(/osb heal: restarted (.*)/)![1]})`;
       },
     ).finally(() => thaw(frozen));
     measured.hungLeader = {

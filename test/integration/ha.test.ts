@@ -390,6 +390,57 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
       await c.end();
     }
   });
+
+  it('a node whose Galera provider left every group (Disconnected) stays so; osb status says so, and osb heal restarts it and it rejoins by IST', async () => {
+    const victim = eps.mariadb.nodes[1]!;
+    const before = nodeNamed((await status()).s, 'mariadb-1');
+    const c = await adminConn(victim);
+    try {
+      // What a failed state transfer or an eviction leaves behind: the provider disconnected, the server still answering.
+      await c.query("SET GLOBAL wsrep_cluster_address = ''");
+    } finally {
+      await c.end();
+    }
+    await sleep(5000);
+    const s = await status();
+    const stuck = nodeNamed(s.s, 'mariadb-1');
+    expect(stuck.details?.galera?.clusterStatus, 'still Disconnected 5 s later: Galera does not reconnect by itself').toBe('Disconnected');
+    const text = await osb(['status'], { stateDir });
+    expect(text.code).not.toBe(0);
+    expect(text.stdout).toMatch(/mariadb-1 .*Disconnected: its Galera provider left every group .* `osb heal` restarts it/);
+    // Writes it misses while Disconnected: it must catch up on them by IST.
+    const w = await adminConn(eps.mariadb.nodes[0]!);
+    try {
+      await w.query('CREATE DATABASE IF NOT EXISTS osb_heal');
+      await w.query('CREATE TABLE IF NOT EXISTS osb_heal.t (id INT PRIMARY KEY)');
+      await w.query('INSERT INTO osb_heal.t VALUES (1), (2), (3)');
+    } finally {
+      await w.end();
+    }
+    const t0 = now();
+    const heal = await osb(['heal'], { stateDir, timeoutMs: 180_000 });
+    expect(heal.code, heal.stderr).toBe(0);
+    expect(heal.stdout).toMatch(/mariadb-1 \(pid \d+\) looks stuck: its Galera provider is Disconnected/);
+    expect(heal.stdout).toMatch(/osb heal: restarted mariadb-1\n/);
+    measured.heal = { disconnectedNodeBackSeconds: round(now() - t0) };
+    const after = (await status()).s;
+    expect(after.healthy).toBe(true);
+    expect(nodeNamed(after, 'mariadb-1').pid).not.toBe(before.pid);
+    expect(nodeNamed(after, 'mariadb-0').pid, 'only the stuck node was restarted').toBe(nodeNamed(s.s, 'mariadb-0').pid);
+    const err = readFileSync(join(stateDir, 'mariadb', 'mariadb-1', 'log', 'mariadb.err'), 'utf8');
+    expect(err.slice(err.lastIndexOf('Starting MariaDB'))).toMatch(/IST received|Receiving IST/);
+    const r = await adminConn(victim);
+    try {
+      const [rows] = (await r.query('SELECT COUNT(*) AS n FROM osb_heal.t')) as unknown as [{ n: number }[]];
+      expect(Number(rows[0]!.n)).toBe(3);
+      await r.query('DROP DATABASE osb_heal');
+    } finally {
+      await r.end();
+    }
+    // Nothing stuck now: a second run restarts nothing.
+    const again = await osb(['heal'], { stateDir });
+    expect(again.stdout).toBe('osb heal: nothing stuck\n');
+  });
 });
 
 describe('RabbitMQ: an oslo.messaging RPC server and client keep completing calls while any one node is killed', () => {

@@ -318,10 +318,14 @@ describe('injected faults fire the right alert within two evaluation intervals; 
       const took = await firesWithin('RabbitmqMemoryAlarm', 'rabbitmq-1', Date.now());
       expect(took).toBeLessThanOrEqual(BOUND_S);
       expect(names(await firing())).toEqual(['RabbitmqMemoryAlarm']);
+      // osb status names it too (from the management API, whose node stats refresh every few seconds).
+      await waitFor(async () => /memory alarm/.test((await statusJson(stateDir)).run.stdout), 30_000, 'osb status shows the memory alarm');
     } finally {
       restore();
     }
     await waitFor(async () => (await firing()).length === 0, 60_000, 'RabbitmqMemoryAlarm cleared');
+    // The management API's view lags the node's own endpoint by up to its stats interval: osb status clears after it.
+    await waitFor(async () => (await statusJson(stateDir)).run.code === 0, 30_000, 'osb status healthy again once the alarm cleared');
   });
 
   it('every server of the HAProxy writer backend in maintenance: HaproxyNoHealthyWriter; enabling them clears it', async () => {

@@ -50,6 +50,8 @@ async function waitHealthy(what: string, timeoutMs: number): Promise<{ ms: numbe
     await sleep(500);
   }
   const bad = last?.components.flatMap((c) => c.nodes.filter((n) => !n.healthy).map((n) => `${n.name}: ${n.error}`)) ?? ['no status'];
+  const journal = await ct.exec(['journalctl', '-u', 'osb-*', '--no-pager', '-n', '150'], { check: false }).catch(() => ({ stdout: '(no journal)' }));
+  console.error(`${what}: not healthy:\n${bad.join('\n')}\n${galeraLogTails(80)}\n--- journal of the osb units ---\n${journal.stdout}`);
   throw new Error(`${what}: not healthy within ${timeoutMs / 1000}s: ${bad.join('; ')}`);
 }
 
@@ -150,9 +152,10 @@ describe('supervised by a real systemd (inside a throwaway container of this mac
     expect(r.code, `${r.stderr.match(/osb: .*/)?.[0] ?? r.stderr.slice(-1500)}\n${galeraLogTails(15)}`).toBe(0);
     const units = await ct.sh(`systemctl list-units --all --no-legend 'osb-*' | awk '{print $1}'`);
     const names = units.stdout.split('\n').filter(Boolean);
-    // nodes, the Galera proxy, RabbitMQ's epmd, one mysqld-exporter and one memcached exporter per node
-    expect(names.filter((u) => u.endsWith('.service'))).toHaveLength(3 * 3 + 1 + 1 + 3 + 3);
+    // nodes, the Galera proxy, RabbitMQ's epmd, one mysqld-exporter and one memcached exporter per node; the heal job
+    expect(names.filter((u) => u.endsWith('.service'))).toHaveLength(3 * 3 + 1 + 1 + 3 + 3 + 1);
     expect(names.filter((u) => u.endsWith('.target'))).toHaveLength(1);
+    expect(names.filter((u) => u.endsWith('.timer'))).toEqual([expect.stringMatching(/^osb-.*-heal\.timer$/)]);
     const s = await status();
     expect(s.supervision.kind).toBe('systemd');
     expect(s.healthy).toBe(true);
@@ -194,6 +197,31 @@ describe('supervised by a real systemd (inside a throwaway container of this mac
     expect(await cache.stop()).toBe(0);
     const missing = await missingOnEveryNode('sup_kill', db.acked());
     expect(missing).toEqual({ 'mariadb-0': [], 'mariadb-1': [], 'mariadb-2': [] });
+  });
+
+  it('a Galera node whose provider left every group (Disconnected, still answering) is restarted by the heal timer with no osb command and rejoins', async () => {
+    const before = nodes(await status(), 'mariadb').find((n) => n.name === 'mariadb-1')!;
+    await ct.exec([
+      'mariadb',
+      '--no-defaults',
+      '-S',
+      `${STATE}/mariadb/mariadb-1/run/mysqld.sock`,
+      '-u',
+      'root',
+      '-e',
+      "SET GLOBAL wsrep_cluster_address = ''",
+    ]);
+    const t0 = Date.now();
+    const seen = nodes(await status(), 'mariadb').find((n) => n.name === 'mariadb-1')!;
+    expect(seen.error).toMatch(/^Disconnected: its Galera provider left every group/);
+    const { s } = await waitHealthy('after mariadb-1 was disconnected', 120_000);
+    console.log(`supervision: a Disconnected Galera node healed by the timer ${((Date.now() - t0) / 1000).toFixed(1)}s after it left its group`);
+    const after = nodes(s, 'mariadb').find((n) => n.name === 'mariadb-1')!;
+    expect(after.pid, 'mariadb-1 was restarted').not.toBe(before.pid);
+    for (const n of nodes(s, 'mariadb')) expect(n.details?.galera).toMatchObject({ clusterSize: 3, state: 'Synced', clusterStatus: 'Primary' });
+    const heal = (await ct.exec(['journalctl', '-u', 'osb-*-heal.service', '--no-pager', '-o', 'cat'], { check: false })).stdout;
+    expect(heal).toMatch(/mariadb-1: restarting: its Galera provider is Disconnected from every group/);
+    expect(heal).toMatch(/mariadb-1: back and healthy/);
   });
 
   it('a reboot brings the whole tier back with no osb command: Galera Primary with 3 Synced, RabbitMQ 3 running, memcached answering; no acked commit lost; keystone db_sync check and an RPC work', async () => {

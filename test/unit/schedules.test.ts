@@ -36,6 +36,20 @@ describe('which jobs a config asks for', () => {
     expect(scheduledJobs(config(), STATE, ALL)).toEqual([]);
   });
 
+  it('a cluster (replicas > 1 of a component with a stuck check) → heal every 15 s, under systemd only, quiet, never waiting for the lock', () => {
+    const jobs = scheduledJobs(config('mariadb.replicas=3', 'rabbitmq.replicas=3'), STATE, ALL);
+    expect(jobs.map((j) => [j.name, j.key, j.args, j.onCalendar, j.accuracySec, j.persistent, j.supervisedOnly])).toEqual([
+      ['heal', 'rabbitmq.replicas', ['heal', '-q', '--state-dir', STATE], ['*-*-* *:*:00/15'], '1s', false, true],
+    ]);
+    expect(jobs[0]!.title).toBe('healing of stuck rabbitmq and mariadb nodes every 15 seconds');
+    expect(jobs[0]!.lockWaitSeconds).toBeUndefined();
+    expect(scheduledJobs(config('memcached.replicas=3'), STATE, ALL)).toEqual([]);
+    expect(scheduledJobs(config('mariadb.replicas=3'), STATE, ['rabbitmq', 'memcached'])).toEqual([]);
+    const [service, timer] = renderJobUnits(jobs[0]!, ctx, '/root');
+    expect(line(service!.content, 'ExecStart')).toEqual([`ExecStart=/usr/bin/node /opt/osb/bin/osb heal -q --state-dir ${STATE}`]);
+    expect(line(timer!.content, 'OnCalendar')).toEqual(['OnCalendar=*-*-* *:*:00/15']);
+  });
+
   it('backup.schedule → backup (with --verify when backup.verify), backup.pitr → binlogs, tls.enabled → certs', () => {
     const jobs = scheduledJobs(config('backup.schedule=30 2 * * *', 'backup.verify=true', 'backup.pitr=true', 'tls.enabled=true'), STATE, ALL);
     expect(jobs.map((j) => [j.name, j.key, j.args, j.onCalendar, j.cron, j.persistent])).toEqual([

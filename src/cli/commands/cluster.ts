@@ -2,6 +2,7 @@ import { definition } from '../../components/index.js';
 import { COMPONENTS } from '../../config/schema.js';
 import type { ComponentName } from '../../config/schema.js';
 import { deployLocal } from '../../targets/local/deploy.js';
+import { healLocal } from '../../targets/local/heal.js';
 import { restartLocal } from '../../targets/local/restart.js';
 import { OsbError } from '../../util/errors.js';
 import { cliProgress } from '../progress.js';
@@ -30,5 +31,15 @@ export async function recoverCommand(o: GlobalOptions & { forceBootstrap?: strin
     forceBootstrap: o.forceBootstrap,
   });
   for (const n of r.components[0]?.nodes ?? []) print(`${n.name}: ${n.action}${n.reason ? ` (${n.reason})` : ''}`);
+  return 0;
+}
+
+export async function healCommand(o: GlobalOptions): Promise<number> {
+  const quiet = verbosity(o) === 'quiet';
+  // What it finds stuck and restarts is always printed (the timer's journal); "nothing stuck" only without -q.
+  const r = await healLocal({ ...sources(o), log: print });
+  if (r.skipped) print(`osb heal: skipped: ${r.skipped}`);
+  else if (r.healed.length) print(`osb heal: restarted ${r.healed.map((h) => h.node).join(', ')}`);
+  else if (!quiet) print('osb heal: nothing stuck');
   return 0;
 }

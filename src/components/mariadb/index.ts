@@ -15,7 +15,7 @@ import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects, mariadbTlsServices } from './kubernetes.js';
 import { mariadbRestorePlan } from './kubernetes-restore.js';
-import { deployGalera, prepareGaleraStart, waitSynced } from './local-cluster.js';
+import { deployGalera, prepareGaleraStart, waitSynced, wsrepOf } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, mariadbStopCause, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
 import { ensureExporterAccount, mysqldExporterInstance } from './local-exporter.js';
@@ -36,6 +36,8 @@ const adminOf = (config: Config, secrets: Secrets, inst: LocalInstance): Mariadb
 
 /** What `osb status` says about a Galera node that is not Synced in the Primary component. */
 function galeraProblem(g: { state: string; clusterStatus: string; clusterSize: number }): string {
+  if (g.clusterStatus === 'Disconnected')
+    return 'Disconnected: its Galera provider left every group and does not reconnect by itself; `osb heal` restarts it (under systemd its timer does, within about 30s)';
   if (g.clusterStatus !== 'Primary')
     return `${g.clusterStatus}: cut off from a majority of the cluster (network partition, or the other nodes down); it serves nothing until it sees a majority again (docs/faults.md)`;
   return `not Synced/Primary (${g.state})`;
@@ -104,6 +106,18 @@ export const mariadb: ComponentDefinition = {
     // Unattended starts (systemd, after a crash or a reboot): Galera joins or bootstraps by itself.
     prepare: async (config, _secrets, inst, peers, report) => (clustered(config.mariadb) ? prepareGaleraStart(inst, peers, report) : []),
     stopCause: mariadbStopCause,
+    async stuck(config, _secrets, nodes, runtime) {
+      if (!clustered(config.mariadb)) return [];
+      const out: { node: string; reason: string }[] = [];
+      for (const inst of nodes) {
+        if (!runtime.runningPid(inst)) continue;
+        // non-Primary heals by itself when the partition does; Disconnected (the provider left every group) never does.
+        const ws = await wsrepOf(inst);
+        if (ws?.clusterStatus === 'Disconnected')
+          out.push({ node: inst.name, reason: 'its Galera provider is Disconnected from every group and never reconnects by itself' });
+      }
+      return out;
+    },
     async inspect(config, secrets, inst) {
       const info = await inspectMariadb(adminOf(config, secrets, inst));
       const g = info.galera;

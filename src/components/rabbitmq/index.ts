@@ -11,7 +11,7 @@ import { formatBytes } from '../../util/format.js';
 import { sleep } from '../../util/net.js';
 import { runQuiet } from '../../util/exec.js';
 import { rabbitmqLogCause } from './log-cause.js';
-import { quorumQueuesLackingMembers, runningClusterNodes } from './health.js';
+import { partitionLosers, quorumQueuesLackingMembers, recordedPartitions, runningClusterNodes } from './health.js';
 import { inspectRabbitmq, type RabbitmqNodeInfo } from './inspect.js';
 import { rabbitmqKubernetesObjects } from './kubernetes.js';
 import { rabbitmqEndpoint, rabbitmqLocalInstance, rabbitNodeName, RABBITMQ_BINARIES, reloadRabbitmqTls } from './local.js';
@@ -81,6 +81,23 @@ export const rabbitmq: ComponentDefinition = {
   local: {
     instance: rabbitmqLocalInstance,
     stopCause: rabbitmqLogCause,
+    async stuck(config, secrets, nodes, runtime) {
+      if (!clustered(config.rabbitmq)) return [];
+      // Only when every node runs and answers: a node that is down or paused is systemd's or pause_minority's to handle.
+      const views: { node: string; partitions: string[] }[] = [];
+      for (const inst of nodes) {
+        if (!runtime.runningPid(inst)) return [];
+        const self = rabbitNodeName(config, inst.ordinal);
+        const partitions = await recordedPartitions(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir), self).catch(() => undefined);
+        if (!partitions) return [];
+        views.push({ node: self, partitions });
+      }
+      const byNode = new Map(nodes.map((i) => [rabbitNodeName(config, i.ordinal), i.name]));
+      return partitionLosers(views).map((n) => ({
+        node: byNode.get(n)!,
+        reason: `it recorded a network partition (${views.find((v) => v.node === n)!.partitions.join(', ') || 'named by its peers'}) that pause_minority does not end once every node is back; restarting the losing side ends it`,
+      }));
+    },
     async inspect(config, secrets, inst) {
       const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
       const t = info.totals;

@@ -6,6 +6,7 @@ import { OsbError } from '../../util/errors.js';
 import { openDeployment } from './context.js';
 import { localExtras, localInstances } from './instances.js';
 import { writeInstanceFiles } from './runner.js';
+import { dataDisk, diskFullMessage } from './status.js';
 import { ONE_SHOT_ARGS } from './supervisor.js';
 import { START_ENV_FILE } from './systemd.js';
 
@@ -27,6 +28,15 @@ export async function prepareNode(stateDir: string, name: string, report: (m: st
   if (!found)
     throw new OsbError(`no node "${name}" in the deployment at ${d.stateDir}`, 'run `osb deploy` to rewrite the units, or `osb destroy` to remove them');
   const { inst, peers } = found;
+  // A node started on a full filesystem fails again at once, and a Galera joiner stalls its peers' commits
+  // (flow control) until it does: refuse, so that systemd gives up after its start limit (docs/faults.md).
+  const disk = peers.includes(inst) ? dataDisk(inst) : undefined;
+  if (disk?.full) {
+    throw new OsbError(
+      `${inst.name} must not start: ${diskFullMessage(disk)}`,
+      `free space on ${disk.mount}, then start it again: \`osb deploy\` (under systemd: systemctl restart the node's unit)`,
+    );
+  }
   writeInstanceFiles(inst);
   const oneShot = join(inst.dir, ONE_SHOT_ARGS);
   let args: string[];

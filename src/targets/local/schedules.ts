@@ -10,7 +10,7 @@ import type { ComponentName, Config } from '../../config/schema.js';
 import { cronToOnCalendar } from '../../util/cron.js';
 import { backupRoot } from './context.js';
 
-export const JOB_NAMES = ['backup', 'binlogs', 'certs'] as const;
+export const JOB_NAMES = ['backup', 'binlogs', 'certs', 'heal'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export interface ScheduledJob {
@@ -35,6 +35,8 @@ export interface ScheduledJob {
   timeoutStartSec: number;
   /** How long it waits for another osb command holding the deployment's lock. */
   lockWaitSeconds?: number;
+  /** Only under systemd (it completes supervision): no crontab line is suggested elsewhere. */
+  supervisedOnly?: boolean;
 }
 
 const SECONDS_PER_HOUR = 3600;
@@ -91,6 +93,23 @@ export function scheduledJobs(config: Config, stateDir: string, components: read
       writes: [],
       timeoutStartSec: 30 * 60,
       lockWaitSeconds: SECONDS_PER_HOUR,
+    });
+  }
+  // Clusters: restart nodes that run but are stuck (docs/supervision.md "Healing"); systemd restarts the ones that die.
+  const clusters = running.filter((c) => definition(c).local.stuck && config[c].replicas > 1);
+  if (clusters.length) {
+    jobs.push({
+      name: 'heal',
+      title: `healing of stuck ${clusters.join(' and ')} nodes every 15 seconds`,
+      key: `${clusters[0]}.replicas`,
+      args: ['heal', '-q', ...state],
+      onCalendar: ['*-*-* *:*:00/15'],
+      cron: '* * * * *',
+      persistent: false,
+      accuracySec: '1s',
+      writes: [],
+      timeoutStartSec: 15 * 60,
+      supervisedOnly: true,
     });
   }
   return jobs;
