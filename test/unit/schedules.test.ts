@@ -48,6 +48,8 @@ describe('which jobs a config asks for', () => {
     const [service, timer] = renderJobUnits(jobs[0]!, ctx, '/root');
     expect(line(service!.content, 'ExecStart')).toEqual([`ExecStart=/usr/bin/node /opt/osb/bin/osb heal -q --state-dir ${STATE}`]);
     expect(line(timer!.content, 'OnCalendar')).toEqual(['OnCalendar=*-*-* *:*:00/15']);
+    // every 15 s: systemd's own start/finish lines stay out of the journal, osb's lines stay in
+    expect([...line(service!.content, 'SyslogLevel'), ...line(service!.content, 'LogLevelMax')]).toEqual(['SyslogLevel=notice', 'LogLevelMax=notice']);
   });
 
   it('backup.schedule → backup (with --verify when backup.verify), backup.pitr → binlogs, tls.enabled → certs', () => {
@@ -84,7 +86,7 @@ describe('which jobs a config asks for', () => {
 
 describe('the units of a job', () => {
   const jobs = scheduledJobs(
-    config('backup.schedule=0 2 13 * FRI', 'backup.verify=true', 'backup.pitr=true', 'tls.enabled=true', 'backup.dir=/srv/osb-backups'),
+    config('backup.schedule=0 2 13 * FRI', 'backup.verify=true', 'backup.pitr=true', 'tls.enabled=true', 'backup.dir=/srv/osb-backups', 'mariadb.replicas=3'),
     STATE,
     ALL,
   );
@@ -95,7 +97,7 @@ describe('the units of a job', () => {
   const backupTimer = byName.get(`osb-${id}-backup.timer`)!;
 
   it('are named osb-<id>-<job>.service|timer, in the system unit dir', () => {
-    expect(units.map((u) => u.name)).toEqual(['backup', 'binlogs', 'certs'].flatMap((j) => [`osb-${id}-${j}.service`, `osb-${id}-${j}.timer`]));
+    expect(units.map((u) => u.name)).toEqual(['backup', 'binlogs', 'certs', 'heal'].flatMap((j) => [`osb-${id}-${j}.service`, `osb-${id}-${j}.timer`]));
     expect(jobServiceName(STATE, 'backup')).toBe(`osb-${id}-backup.service`);
     expect(jobTimerName(STATE, 'backup')).toBe(`osb-${id}-backup.timer`);
     for (const u of units) expect(u.path).toBe(`/etc/systemd/system/${u.name}`);

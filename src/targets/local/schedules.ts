@@ -37,6 +37,11 @@ export interface ScheduledJob {
   lockWaitSeconds?: number;
   /** Only under systemd (it completes supervision): no crontab line is suggested elsewhere. */
   supervisedOnly?: boolean;
+  /**
+   * Runs so often that systemd's own "Starting…/Finished…" lines would flood the journal: they are dropped
+   * (LogLevelMax=notice) and osb's output is logged at notice, so what it did stays.
+   */
+  quietJournal?: boolean;
 }
 
 const SECONDS_PER_HOUR = 3600;
@@ -110,6 +115,7 @@ export function scheduledJobs(config: Config, stateDir: string, components: read
       writes: [],
       timeoutStartSec: 15 * 60,
       supervisedOnly: true,
+      quietJournal: true,
     });
   }
   return jobs;

@@ -363,6 +363,7 @@ export function renderJobUnits(job: ScheduledJob, ctx: UnitContext, home = homed
     'StandardOutput=journal',
     'StandardError=journal',
     `SyslogIdentifier=osb-${job.name}`,
+    ...(job.quietJournal ? ['SyslogLevel=notice', 'LogLevelMax=notice'] : []),
     'UMask=0077',
     // Day-2 work yields the CPU and the disk to the daemons it works on.
     'Nice=10',
