@@ -6,11 +6,15 @@
  * Every node is killed with kill -9 in turn while a client keeps working; measured numbers are
  * printed (console.log) and summarised at the end.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/components/index.js';
+import { renderObjects } from '../../src/targets/kubernetes/render.js';
+import { FIXED_SECRETS } from '../unit/kubernetes-fixtures.js';
 import { blockPorts, listeningInBlock, processesOf } from '../helpers/local.js';
 import { cleanup, osb, portBlock, tempStateDir, type OsbRun } from '../helpers/osb.js';
 import { PyLoop, sleep, waitFor } from '../helpers/pyloop.js';
@@ -66,6 +70,26 @@ async function status(): Promise<{ run: OsbRun; s: Status }> {
   return { run, s: JSON.parse(run.stdout) as Status };
 }
 const nodeNamed = (s: Status, name: string) => s.components.flatMap((c) => c.nodes).find((n) => n.name === name)!;
+
+/** The Galera server container's liveness probe exactly as `osb render` writes it, run against one local node's socket. */
+function livenessProbe(ordinal: number): { code: number; out: string } {
+  const sts = renderObjects(loadConfig({ set: ['mariadb.replicas=3'] }), FIXED_SECRETS(), {}).find(
+    (o) => o.kind === 'StatefulSet' && o.metadata.name === 'mariadb',
+  )!;
+  const server = (
+    sts.spec as { template: { spec: { containers: { name: string; livenessProbe: { exec: { command: string[] } } }[] } } }
+  ).template.spec.containers.find((c) => c.name === 'mariadb')!;
+  const [cmd, ...args] = server.livenessProbe.exec.command;
+  const r = spawnSync(cmd!, args, {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH,
+      MYSQL_UNIX_PORT: join(stateDir, 'mariadb', `mariadb-${ordinal}`, 'run', 'mysqld.sock'),
+      MARIADB_ADMIN_PASSWORD: eps.mariadb.password,
+    },
+  });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
 
 async function deploy(): Promise<OsbRun> {
   const r = await osb(['deploy'], { stateDir, timeoutMs: 240_000 });
@@ -407,6 +431,10 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
     expect(stuck.details?.galera?.clusterStatus, 'still Disconnected 5 s later: Galera does not reconnect by itself').toBe('Disconnected');
     const text = await osb(['status'], { stateDir });
     expect(text.code).not.toBe(0);
+    // On Kubernetes the same state fails the server container's liveness probe (the kubelet restarts it):
+    // the rendered probe, run against this node's socket, fails here and passes on a healthy node.
+    expect(livenessProbe(1)).toMatchObject({ code: 1, out: expect.stringContaining('Disconnected from every group') });
+    expect(livenessProbe(0)).toMatchObject({ code: 0 });
     expect(text.stdout).toMatch(/mariadb-1 .*Disconnected: its Galera provider left every group .* `osb heal` restarts it/);
     // Writes it misses while Disconnected: it must catch up on them by IST.
     const w = await adminConn(eps.mariadb.nodes[0]!);

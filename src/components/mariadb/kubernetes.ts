@@ -133,6 +133,24 @@ export function mariadbStartScript(ctx: RenderContext): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Liveness: the server answers a ping. A Galera node must also not be `Disconnected` (its provider left every
+ * group, which Galera never undoes: the local target's `osb heal` restarts such a node, here the kubelet does
+ * after failureThreshold × periodSeconds). A failed status query is no reason to restart: only a positive answer.
+ */
+export function mariadbLivenessScript(ctx: RenderContext): string {
+  const lines = ['mariadb-admin --protocol=socket ping >/dev/null || exit 1'];
+  if (ctx.config.mariadb.replicas > 1) {
+    lines.push(
+      'export MYSQL_PWD="$MARIADB_ADMIN_PASSWORD"',
+      `st=$(mariadb --protocol=socket -u ${ADMIN_USER.mariadb} -N -B -e "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'" 2>/dev/null) || exit 0`,
+      `case "$st" in *Disconnected*) echo "Galera provider Disconnected from every group: it never reconnects by itself"; exit 1 ;; esac`,
+    );
+  }
+  lines.push('exit 0');
+  return lines.join('\n');
+}
+
 /** Readiness: the admin can log in and run a query; a Galera node must also be Synced in the Primary component. */
 export function mariadbReadinessScript(ctx: RenderContext): string {
   const q = `mariadb --protocol=socket -u ${ADMIN_USER.mariadb} -N -B`;
@@ -415,7 +433,7 @@ export function mariadbKubernetesObjects(ctx: RenderContext, secrets: Secrets, s
               readinessProbe: galera
                 ? { ...bash(mariadbReadinessScript(ctx)), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 }
                 : { ...bash(mariadbReadinessScript(ctx)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
-              livenessProbe: { ...bash('mariadb-admin --protocol=socket ping'), periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 6 },
+              livenessProbe: { ...bash(mariadbLivenessScript(ctx)), periodSeconds: 20, timeoutSeconds: 10, failureThreshold: 6 },
               resources: resources(m.resources),
               // The entrypoint writes only to volumes, but a read-only root is not verified on a cluster yet.
               securityContext: containerSecurity(),
