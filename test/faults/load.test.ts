@@ -22,7 +22,7 @@ const PY = '/usr/bin/python3';
 const HELPERS = resolve(__dirname, '../openstack');
 const MARIADB_ONLY = ['--set', 'mariadb.replicas=3', '--set', 'rabbitmq.enabled=false', '--set', 'memcached.enabled=false'];
 /** Fresh formations in a row (OSB_LOAD_FORMATIONS; issue 17 asks for 20): ~29 s each idle, 60–67 s under this load (two mariabackup SSTs from one donor, each with a fixed 10 s sleep). */
-const FORMATIONS = Number(process.env.OSB_LOAD_FORMATIONS ?? 2);
+const FORMATIONS = Number(process.env.OSB_LOAD_FORMATIONS ?? 1);
 const STEADY_S = 60;
 /** docs/faults.md "Failure detection under load": kill -9 of the writer to the first commit through the proxy. */
 const FAILOVER_LIMIT_S = 6;

@@ -7,7 +7,7 @@
  * printed (console.log) and summarised at the end.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -80,14 +80,11 @@ function livenessProbe(ordinal: number): { code: number; out: string } {
     sts.spec as { template: { spec: { containers: { name: string; livenessProbe: { exec: { command: string[] } } }[] } } }
   ).template.spec.containers.find((c) => c.name === 'mariadb')!;
   const [cmd, ...args] = server.livenessProbe.exec.command;
-  const r = spawnSync(cmd!, args, {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      MYSQL_UNIX_PORT: join(stateDir, 'mariadb', `mariadb-${ordinal}`, 'run', 'mysqld.sock'),
-      MARIADB_ADMIN_PASSWORD: eps.mariadb.password,
-    },
-  });
+  // The clients' default socket comes from /etc/mysql/my.cnf; ~/.my.cnf, read last, points it at this node.
+  const home = join(stateDir, `probe-home-${ordinal}`);
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, '.my.cnf'), `[client]\nsocket=${join(stateDir, 'mariadb', `mariadb-${ordinal}`, 'run', 'mysqld.sock')}\n`, { mode: 0o600 });
+  const r = spawnSync(cmd!, args, { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: home, MARIADB_ADMIN_PASSWORD: eps.mariadb.password } });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -432,9 +429,8 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
     const text = await osb(['status'], { stateDir });
     expect(text.code).not.toBe(0);
     // On Kubernetes the same state fails the server container's liveness probe (the kubelet restarts it):
-    // the rendered probe, run against this node's socket, fails here and passes on a healthy node.
-    expect(livenessProbe(1)).toMatchObject({ code: 1, out: expect.stringContaining('Disconnected from every group') });
-    expect(livenessProbe(0)).toMatchObject({ code: 0 });
+    // the rendered probe, run against this node's socket, fails here and passes on a healthy node (checked after the heal).
+    const probes = { stuck: livenessProbe(1), healthy: livenessProbe(0) };
     expect(text.stdout).toMatch(/mariadb-1 .*Disconnected: its Galera provider left every group .* `osb heal` restarts it/);
     // Writes it misses while Disconnected: it must catch up on them by IST.
     const w = await adminConn(eps.mariadb.nodes[0]!);
@@ -465,6 +461,9 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
     } finally {
       await r.end();
     }
+    expect(probes.stuck).toMatchObject({ code: 1, out: expect.stringContaining('Disconnected from every group') });
+    expect(probes.healthy).toMatchObject({ code: 0 });
+    expect(livenessProbe(1), 'the probe passes once the node is back').toMatchObject({ code: 0 });
     // Nothing stuck now: a second run restarts nothing.
     const again = await osb(['heal'], { stateDir });
     expect(again.stdout).toBe('osb heal: nothing stuck\n');
