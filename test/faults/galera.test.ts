@@ -112,8 +112,9 @@ function logSince(name: string, since: number): string {
   return text
     .split('\n')
     .filter((l) => {
-      const m = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/.exec(l);
-      return m ? new Date(m[1]!.replace(' ', 'T')).getTime() / 1000 >= Math.floor(since) : false;
+      // MariaDB pads the hour with a space: "2026-11-28  0:01:48".
+      const m = /^(\d{4}-\d\d-\d\d)\s+(\d?\d):(\d\d:\d\d)/.exec(l);
+      return m ? new Date(`${m[1]}T${m[2]!.padStart(2, '0')}:${m[3]}`).getTime() / 1000 >= Math.floor(since) : false;
     })
     .join('\n');
 }

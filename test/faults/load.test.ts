@@ -47,7 +47,7 @@ function logTails(stateDir: string, lines = 25): string {
 /** Galera view lines (`view(view_id(PRIM|NON_PRIM,...)`) written to a node's log after byte offset `from`. */
 function viewsSince(stateDir: string, node: string, from: number): string[] {
   const text = readFileSync(errorLog(stateDir, node)).subarray(from).toString();
-  return [...text.matchAll(/^(\S+ \S+) .*WSREP: view\(view_id\((\w+),/gm)].map((m) => `${m[1]} ${m[2]}`);
+  return [...text.matchAll(/^(\S+\s+\S+) .*WSREP: view\(view_id\((\w+),/gm)].map((m) => `${m[1]} ${m[2]}`);
 }
 
 function readLog(stateDir: string, node: string): string {

@@ -163,10 +163,10 @@ export function mariadbStopCause(inst: LocalInstance): string | undefined {
   const since = linesSinceLast(fileTail(inst.logFile, 256 * 1024), /\[Note\] Starting MariaDB|starting as process \d+/);
   for (const re of STOP_CAUSES) {
     const hit = since.filter((l) => re.test(l)).pop();
-    // "2026-11-27 18:00:00 0 [ERROR] WSREP: ..." -> "[ERROR] WSREP: ..."
+    // "2026-11-27 18:00:00 0 [ERROR] WSREP: ..." (the hour space-padded before 10:00) -> "[ERROR] WSREP: ..."
     if (hit)
       return `error log: ${hit
-        .replace(/^[\d-]+ [\d:]+ \d+ /, '')
+        .replace(/^[\d-]+\s+[\d:]+ \d+ /, '')
         .trim()
         .slice(0, 240)}`;
   }

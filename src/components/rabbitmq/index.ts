@@ -111,6 +111,12 @@ export const rabbitmq: ComponentDefinition = {
             ]
           : []),
         ...(info.cluster.alarms.some((a) => a.startsWith(`memory alarm on ${self}`)) ? ['memory alarm: publishers are blocked'] : []),
+        // A partition recorded while every node is back: pause_minority does not end it (docs/faults.md).
+        ...(info.cluster.partitions.includes(self)
+          ? [
+              `a network partition is recorded (${info.cluster.partitions.join(', ')}): the cluster does not end it by itself once every node is back; \`osb heal\` restarts the losing side (under systemd its timer does)`,
+            ]
+          : []),
       ];
       return {
         version: info.version,
