@@ -12,6 +12,7 @@ import { OsbError } from '../../util/errors.js';
 import { sleep } from '../../util/net.js';
 import { deployedComponents, openDeployment, type DeploymentSources } from './context.js';
 import { localInstances } from './instances.js';
+import { restartNode } from './restart.js';
 import { withStateLock } from './lock.js';
 import { runningPid } from './runner.js';
 import { supervisorFor } from './supervisor.js';
@@ -62,10 +63,7 @@ export async function healLocal(opts: DeploymentSources & { log: (line: string) 
         for (const s of confirmed) {
           const inst = [...instances.values()].flat().find((i) => i.name === s.node)!;
           opts.log(`${s.node}: restarting: ${s.reason}`);
-          await supervisor.stop(inst);
-          await supervisor.start(inst, { onProgress: (m) => opts.log(m) });
-          await definition(inst.component).local.afterRestart?.(d.config, d.secrets, inst, { runningPid }, (m) => opts.log(m));
-          opts.log(`${s.node}: back and healthy`);
+          await restartNode(d, inst, supervisor, opts.log, false);
           healed.push({ node: s.node, reason: s.reason });
         }
         for (const f of first.filter((f) => !confirmed.some((c) => c.node === f.node))) opts.log(`${f.node}: no longer stuck; left alone`);

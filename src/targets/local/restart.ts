@@ -16,8 +16,9 @@ export interface RestartOptions extends DeploymentSources {
   progress: Progress;
 }
 
-async function restartNode(d: Deployment, inst: LocalInstance, supervisor: Supervisor, report: (m: string) => void): Promise<void> {
-  await definition(inst.component).local.beforeStop?.(d.config, inst, report);
+/** One node stopped and started again, healthy before it returns. `handOver: false` (osb heal): a stuck node has no work to hand to its peers. */
+export async function restartNode(d: Deployment, inst: LocalInstance, supervisor: Supervisor, report: (m: string) => void, handOver = true): Promise<void> {
+  if (handOver) await definition(inst.component).local.beforeStop?.(d.config, inst, report);
   report(`${inst.name}: stopping`);
   await supervisor.stop(inst);
   await supervisor.start(inst, { onProgress: report });
