@@ -47,3 +47,40 @@ export function partitionLosers(views: { node: string; partitions: string[] }[])
   const named = scored.filter((s) => s.score > 0);
   return [named[named.length - 1]!.node];
 }
+
+/**
+ * An AMQP connection refused at `connection.open` (after authentication): the vhost is missing, not permitted, or
+ * "down" on that node. amqplib's message drops the server's reason text, so this is all the client can tell.
+ */
+export function refusedAtOpen(err: unknown): boolean {
+  return /Expected ConnectionOpenOk; got <ConnectionClose/.test(err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Vhosts whose processes are not running on `node` although the cluster knows them (cluster_state "stopped").
+ * RabbitMQ 3.10 starts a new vhost's processes only on the nodes that have finished booting at that moment, and a
+ * node's boot starts only the vhosts it knows when its recovery step runs. When the nodes of a new cluster boot
+ * together and import the same definitions, a node can fall between the two and refuse the vhost ("vhost '/' is
+ * down") until restarted. RabbitMQ 3.13 reconciles this by itself (rabbitmq-server#11363).
+ */
+export async function vhostsNotRunning(ep: RabbitmqEndpoint, node: string): Promise<string[]> {
+  const vhosts = await managementApi<{ name: string; cluster_state?: Record<string, string> }[]>(
+    ep,
+    'GET',
+    '/vhosts?columns=name,cluster_state',
+    undefined,
+    3000,
+  );
+  return vhosts.filter((v) => v.cluster_state?.[node] === 'stopped').map((v) => v.name);
+}
+
+/** Starts those vhosts on `node` (the management API's own repair, `rabbitmqctl restart_vhost`). Returns the ones started. */
+export async function startVhostsNotRunning(ep: RabbitmqEndpoint, node: string): Promise<string[]> {
+  const down = await vhostsNotRunning(ep, node);
+  for (const v of down) await managementApi(ep, 'POST', `/vhosts/${encodeURIComponent(v)}/start/${encodeURIComponent(node)}`, undefined, 30_000);
+  return down;
+}
+
+export function vhostsDownReason(vhosts: string[]): string {
+  return `vhost ${vhosts.map((v) => `'${v}'`).join(', ')} is not running on this node: RabbitMQ refuses its clients here and does not start it again by itself`;
+}

@@ -11,7 +11,15 @@ import { formatBytes } from '../../util/format.js';
 import { sleep } from '../../util/net.js';
 import { runQuiet } from '../../util/exec.js';
 import { rabbitmqLogCause } from './log-cause.js';
-import { partitionLosers, quorumQueuesLackingMembers, recordedPartitions, runningClusterNodes } from './health.js';
+import {
+  partitionLosers,
+  quorumQueuesLackingMembers,
+  recordedPartitions,
+  runningClusterNodes,
+  refusedAtOpen,
+  vhostsDownReason,
+  vhostsNotRunning,
+} from './health.js';
 import { inspectRabbitmq, type RabbitmqNodeInfo } from './inspect.js';
 import { rabbitmqKubernetesObjects } from './kubernetes.js';
 import { rabbitmqEndpoint, rabbitmqLocalInstance, rabbitNodeName, RABBITMQ_BINARIES, reloadRabbitmqTls } from './local.js';
@@ -82,24 +90,38 @@ export const rabbitmq: ComponentDefinition = {
     instance: rabbitmqLocalInstance,
     stopCause: rabbitmqLogCause,
     async stuck(config, secrets, nodes, runtime) {
-      if (!clustered(config.rabbitmq)) return [];
+      // A vhost whose processes do not run on a node (health.ts vhostsNotRunning): RabbitMQ never starts them there
+      // by itself; a restart's boot does.
+      const out: { node: string; reason: string }[] = [];
+      for (const inst of nodes) {
+        if (!runtime.runningPid(inst)) continue;
+        const down = await vhostsNotRunning(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir), rabbitNodeName(config, inst.ordinal)).catch(() => []);
+        if (down.length) out.push({ node: inst.name, reason: vhostsDownReason(down) });
+      }
+      if (!clustered(config.rabbitmq)) return out;
       // Only when every node runs and answers: a node that is down or paused is systemd's or pause_minority's to handle.
       const views: { node: string; partitions: string[] }[] = [];
       for (const inst of nodes) {
-        if (!runtime.runningPid(inst)) return [];
+        if (!runtime.runningPid(inst)) return out;
         const self = rabbitNodeName(config, inst.ordinal);
         const partitions = await recordedPartitions(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir), self).catch(() => undefined);
-        if (!partitions) return [];
+        if (!partitions) return out;
         views.push({ node: self, partitions });
       }
       const byNode = new Map(nodes.map((i) => [rabbitNodeName(config, i.ordinal), i.name]));
-      return partitionLosers(views).map((n) => ({
+      const losers = partitionLosers(views).map((n) => ({
         node: byNode.get(n)!,
         reason: `it recorded a network partition (${views.find((v) => v.node === n)!.partitions.join(', ') || 'named by its peers'}) that pause_minority does not end once every node is back; restarting the losing side ends it`,
       }));
+      return [...out, ...losers.filter((l) => !out.some((o) => o.node === l.node))];
     },
     async inspect(config, secrets, inst) {
-      const info = await inspectRabbitmq(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir));
+      const ep = rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir);
+      const info = await inspectRabbitmq(ep).catch(async (err: unknown) => {
+        if (!refusedAtOpen(err)) throw err;
+        const down = await vhostsNotRunning(ep, rabbitNodeName(config, inst.ordinal)).catch(() => []);
+        throw down.length ? new Error(`${vhostsDownReason(down)}: \`osb heal\` restarts it (under systemd its timer does)`) : err;
+      });
       const t = info.totals;
       // A resource alarm on this node blocks every publishing connection of the cluster until it clears.
       const self = rabbitNodeName(config, inst.ordinal);

@@ -10,6 +10,7 @@ import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
 import { renderDefinitions, renderEnabledPlugins, renderRabbitmqConf } from './config.js';
 import { clientHost } from '../../model/endpoints.js';
 import { rabbitmqNodePorts } from './ports.js';
+import { refusedAtOpen, startVhostsNotRunning, vhostsDownReason } from './health.js';
 import { nodeTlsFiles, type NodeTlsFiles } from '../../config/tls.js';
 import { runQuiet } from '../../util/exec.js';
 import { CLEAR_PEM_CACHES, distTlsArgs, managementListener, rabbitTlsEntries, renderSslDistOptfile } from './tls.js';
@@ -157,7 +158,13 @@ export function rabbitmqLocalInstance(config: Config, node: NodeModel, dir: stri
     foreground: { notify: true },
     isInitialized: () => existsSync(p.mnesia) && readdirSync(p.mnesia).length > 0,
     async probe() {
-      await withAmqp(ep, async () => undefined, 2000);
+      await withAmqp(ep, async () => undefined, 2000).catch(async (err: unknown) => {
+        // A node of a forming cluster can miss the start of a vhost created while it booted (health.ts): start it
+        // here, so that the next probe finds it running instead of waiting for a restart that never comes.
+        if (!refusedAtOpen(err)) throw err;
+        const started = await startVhostsNotRunning(ep, rabbitNodeName(config, node.ordinal)).catch(() => []);
+        throw started.length ? new Error(`${vhostsDownReason(started)}; started it through the management API`) : err;
+      });
     },
     async afterReady() {
       // Definitions create our admin; make sure RabbitMQ's well-known default account is gone.
