@@ -5,9 +5,13 @@
  * imports node built-ins only and throws `ChainError` (message + fix), which osb turns into
  * its one-line error. The format is `manifest.json` of src/model/backup.ts; see docs/backup.md.
  */
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
+// node:crypto on first use: every osb command loads this module, few of them hash (docs/performance.md).
+const load = createRequire(import.meta.url);
+const createHash = (algorithm: string) => (load('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 export const MANIFEST = 'manifest.json';
 const BACKUP_KINDS: readonly ChainManifest['kind'][] = ['full', 'incremental', 'logical'];

@@ -1,14 +1,14 @@
-import { randomInt } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OsbError } from '../util/errors.js';
+import { crypto } from '../util/builtin.js';
 
 /** Letters and digits only: safe unescaped in a URL, an ini file and a shell. */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 export function generatePassword(length = 40): string {
   let out = '';
-  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
+  for (let i = 0; i < length; i++) out += ALPHABET[crypto().randomInt(ALPHABET.length)];
   return out;
 }
 

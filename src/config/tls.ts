@@ -8,9 +8,8 @@
  * its own folder. Rotation rewrites those files in place (same paths), so the daemons' config
  * does not change and a reload (not a restart) picks the new certificate up.
  */
-import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { builtin } from '../util/builtin.js';
+import { builtin, crypto } from '../util/builtin.js';
 import { join } from 'node:path';
 import { OsbError } from '../util/errors.js';
 import { runQuiet } from '../util/exec.js';
@@ -66,7 +65,7 @@ export interface CertInfo {
 }
 
 export function readCert(file: string): CertInfo {
-  const x = new X509Certificate(readFileSync(file));
+  const x = new (crypto().X509Certificate)(readFileSync(file));
   const sans = (x.subjectAltName ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -142,7 +141,7 @@ async function newCa(stateDir: string, tls: TlsConfig, keyFile: string, certFile
     '-days',
     String(tls.caDays),
     '-subj',
-    `/O=osb/CN=osb CA ${randomBytes(4).toString('hex')}`,
+    `/O=osb/CN=osb CA ${crypto().randomBytes(4).toString('hex')}`,
     '-addext',
     'basicConstraints=critical,CA:TRUE',
     '-addext',
@@ -164,9 +163,9 @@ function writeBundle(stateDir: string): void {
 }
 
 /** The CA certificates in a PEM bundle. */
-export function bundleCerts(file: string): X509Certificate[] {
+export function bundleCerts(file: string): import('node:crypto').X509Certificate[] {
   const pems = readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return pems.map((p) => new X509Certificate(p));
+  return pems.map((p) => new (crypto().X509Certificate)(p));
 }
 
 /**
@@ -209,7 +208,7 @@ export function dropRetiredCa(stateDir: string, nodeCertFiles: string[]): boolea
 /** Whether a node certificate was signed by the current signing CA. */
 export function issuedBySigningCa(certFile: string, stateDir: string): boolean {
   try {
-    const cert = new X509Certificate(readFileSync(certFile));
+    const cert = new (crypto().X509Certificate)(readFileSync(certFile));
     const [ca] = bundleCerts(signingCaFile(stateDir));
     return !!ca && cert.checkIssued(ca) && cert.verify(ca.publicKey);
   } catch {
@@ -298,7 +297,8 @@ export async function issueNodeCert(stateDir: string, tls: TlsConfig, nodeName: 
       '-CAkey',
       ca.key,
       '-set_serial',
-      `0x${randomBytes(16)
+      `0x${crypto()
+        .randomBytes(16)
         .toString('hex')
         .replace(/^[89a-f]/, '1')}`,
       '-days',

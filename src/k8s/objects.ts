@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { ComponentName, Config } from '../config/schema.js';
+import { crypto } from '../util/builtin.js';
 
 /** A Kubernetes object as osb renders it: plain data, no client library types (rendering stays fast). */
 export interface K8sObject {
@@ -90,7 +90,8 @@ export function serviceFqdn(ctx: RenderContext, service: string): string {
 export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 export function shortHash(value: unknown): string {
-  return createHash('sha256')
+  return crypto()
+    .createHash('sha256')
     .update(typeof value === 'string' ? value : JSON.stringify(value))
     .digest('hex')
     .slice(0, 8);

@@ -11,3 +11,6 @@ export function builtin<T>(name: `node:${string}`): () => T {
   let mod: T | undefined;
   return () => (mod ??= load(name) as T);
 }
+
+/** node:crypto on first use: most commands that read a deployment (`osb endpoints`, `render`) hash nothing. */
+export const crypto = builtin<typeof import('node:crypto')>('node:crypto');

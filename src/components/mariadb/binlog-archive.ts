@@ -6,9 +6,13 @@
  * use this module; the pods run it shipped byte for byte as `binlog-archive.mjs`, so it imports
  * node built-ins only and throws `PitrError` (message + fix). See docs/backup.md.
  */
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createReadStream, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+// node:crypto on first use: every osb command loads this module, few of them hash (docs/performance.md).
+const load = createRequire(import.meta.url);
+const createHash = (algorithm: string) => (load('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 export interface ArchivedBinlog {
   file: string;

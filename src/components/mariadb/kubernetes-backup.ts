@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import pkg from '../../../package.json' with { type: 'json' };
 import type { Secrets } from '../../config/secrets.js';
 import { ADMIN_USER } from '../../model/desired.js';
@@ -24,6 +23,7 @@ import {
 import { OsbError } from '../../util/errors.js';
 import { podProgramSource, shippedModuleSource } from './pod-programs.js';
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
+import { crypto } from '../../util/builtin.js';
 
 /**
  * Scheduled physical backups on Kubernetes (backup.schedule; docs/backup.md): a `backup-agent`
@@ -92,7 +92,7 @@ export function backupScripts(): Record<string, string> {
 
 /** The token a backup client presents to the agent; derived from the admin password, so it is stable across renders. */
 export function backupToken(adminPassword: string): string {
-  return createHmac('sha256', adminPassword).update('osb mariadb backup-agent token').digest('hex');
+  return crypto().createHmac('sha256', adminPassword).update('osb mariadb backup-agent token').digest('hex');
 }
 
 const tokenEnv = () => secretEnv('OSB_BACKUP_TOKEN', BACKUP_TOKEN_SECRET, 'token');

@@ -35,7 +35,6 @@ import {
   shortHash,
   WAIT_FOR_TCP,
 } from '../../k8s/objects.js';
-import { createHash, createHmac } from 'node:crypto';
 import { renderTuningCnf } from './config.js';
 import { binlogSettings } from './binlog.js';
 import { backupAgentContainer, backupAgentIngress, backupAgentVolumes, backupObjects, backupScheduled, binlogArchiving } from './kubernetes-backup.js';
@@ -46,6 +45,7 @@ import { exporterAccountShellSql, MARIADB_JOB, MYSQLD_EXPORTER_COLLECTOR_FLAGS, 
 import { WRITER_LABEL, WRITER_LABEL_VALUE } from './writer.js';
 import { podTlsFiles, tlsMount, tlsObjects, tlsVolume } from '../../k8s/tls.js';
 import { galeraTlsOptions, mariadbServerTlsLines, sstTlsLines } from './tls.js';
+import { crypto } from '../../util/builtin.js';
 
 /** uid of the `mysql` user in the official image. */
 const MARIADB_UID = 999;
@@ -178,12 +178,12 @@ export const MARIADB_ROOT_SECRET = 'mariadb-root';
  * MARIADB_RANDOM_ROOT_PASSWORD, which logs "GENERATED ROOT PASSWORD: ..."), and no root without a password.
  */
 export function mariadbRootPasswordHash(adminPassword: string): string {
-  return nativePasswordHash(createHmac('sha256', adminPassword).update('osb mariadb root@localhost').digest('hex'));
+  return nativePasswordHash(crypto().createHmac('sha256', adminPassword).update('osb mariadb root@localhost').digest('hex'));
 }
 
 /** MariaDB's `PASSWORD()` for mysql_native_password: "*" + upper-case hex SHA1(SHA1(password)). */
 export function nativePasswordHash(password: string): string {
-  const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest();
+  const sha1 = (b: Buffer | string) => crypto().createHash('sha1').update(b).digest();
   return `*${sha1(sha1(password)).toString('hex').toUpperCase()}`;
 }
 

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { SmokeStep } from '../../model/smoke.js';
 import { withMariadb, type MariadbEndpoint } from './client.js';
+import { crypto } from '../../util/builtin.js';
 
 /** `helm test` for MariaDB: create a table, write, read back, drop — over TCP as a client would. */
 export function mariadbSmokeSteps(ep: MariadbEndpoint): SmokeStep[] {
-  const table = `osb_smoke_${randomBytes(4).toString('hex')}`;
-  const value = randomBytes(8).toString('hex');
+  const table = `osb_smoke_${crypto().randomBytes(4).toString('hex')}`;
+  const value = crypto().randomBytes(8).toString('hex');
   const db = 'osb_smoke';
   const run = <T>(fn: Parameters<typeof withMariadb<T>>[1]) => withMariadb({ ...ep }, fn);
   return [

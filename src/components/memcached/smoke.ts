@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { SmokeStep } from '../../model/smoke.js';
 import { memcachedDelete, memcachedGet, memcachedSet, memcachedStats, type MemcachedEndpoint } from './client.js';
+import { crypto } from '../../util/builtin.js';
 
 /** `helm test` for Memcached: set, get, delete and stats on one server (over TLS when it is on). */
 export function memcachedSmokeSteps(ep: MemcachedEndpoint): SmokeStep[] {
-  const key = `osb-smoke-${randomBytes(4).toString('hex')}`;
-  const value = randomBytes(16).toString('hex');
+  const key = `osb-smoke-${crypto().randomBytes(4).toString('hex')}`;
+  const value = crypto().randomBytes(16).toString('hex');
   return [
     { name: `set ${key} on ${ep.host}:${ep.port}${ep.caFile ? ' (TLS)' : ''}`, run: () => memcachedSet(ep, key, value, 60) },
     {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { RabbitmqConfig } from '../../config/schema.js';
+import { crypto } from '../../util/builtin.js';
 
 /**
  * rabbitmq.conf as both targets run it (local file, Kubernetes ConfigMap). Listener
@@ -38,8 +38,9 @@ export function renderEnabledPlugins(withPrometheus = false): string {
  * The salt is derived from a secret so the definitions file is stable between runs.
  */
 export function rabbitPasswordHash(password: string, saltSeed: string): string {
-  const salt = createHash('sha256').update(saltSeed).digest().subarray(0, 4);
-  const digest = createHash('sha256')
+  const salt = crypto().createHash('sha256').update(saltSeed).digest().subarray(0, 4);
+  const digest = crypto()
+    .createHash('sha256')
     .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
     .digest();
   return Buffer.concat([salt, digest]).toString('base64');

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { managementApi, vhostPath, type RabbitmqEndpoint } from './client.js';
+import { crypto } from '../../util/builtin.js';
 
 export interface VhostGrant {
   user: string;
@@ -23,7 +23,8 @@ export function passwordMatchesHash(password: string, passwordHash: string, algo
   if (algorithm !== 'rabbit_password_hashing_sha256') return false;
   const raw = Buffer.from(passwordHash, 'base64');
   const salt = raw.subarray(0, 4);
-  const digest = createHash('sha256')
+  const digest = crypto()
+    .createHash('sha256')
     .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
     .digest();
   return raw.length === 36 && digest.equals(raw.subarray(4));

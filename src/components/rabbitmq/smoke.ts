@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import type { SmokeStep } from '../../model/smoke.js';
 import { connectAmqp, type RabbitmqEndpoint } from './client.js';
 import type amqp from 'amqplib';
+import { crypto } from '../../util/builtin.js';
 
 /** `helm test` for RabbitMQ: declare, publish with confirms, consume, ack, delete. */
 export function rabbitmqSmokeSteps(ep: RabbitmqEndpoint): SmokeStep[] {
-  const queue = `osb-smoke-${randomBytes(4).toString('hex')}`;
-  const body = randomBytes(16).toString('hex');
+  const queue = `osb-smoke-${crypto().randomBytes(4).toString('hex')}`;
+  const body = crypto().randomBytes(16).toString('hex');
   let conn: amqp.ChannelModel | undefined;
   let ch: amqp.ConfirmChannel | undefined;
   const close = async () => {

@@ -3,7 +3,7 @@
  * logical (`./logical.ts`) backups of the local target: manifests, file checksums, listing.
  */
 import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { ChainError, type ChainManifest, checkFiles as checkChainFiles, readManifest as readChainManifest, sha256File } from '../../components/backup-chain.js';
 import { definition } from '../../components/index.js';
 import type { ComponentName, Config } from '../../config/schema.js';

@@ -4,7 +4,7 @@
  * a backup of one backend is lives in its component folder. See docs/backup.md.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import pkg from '../../../package.json' with { type: 'json' };
 import { resolveConfig } from '../../components/index.js';
 import { loadValuesTree } from '../../config/load.js';
@@ -20,12 +20,10 @@ import {
   asOsbError,
   backupComponents,
   backupRoot,
-  checkFiles,
   hashFiles,
   hooks,
   listManifests,
   MANIFEST,
-  readManifest,
   SECRETS,
   scratchPort,
   VERIFY,

@@ -3,11 +3,9 @@ import type { Outcome, Target, TargetSources } from '../../model/target.js';
 import { formatBytes, formatDuration, table } from '../../util/format.js';
 import { serviceEndpointsText, servicesObject } from '../../openstack/service-endpoints.js';
 import { deployedComponents, openDeployment } from './context.js';
-import { deployLocal, type DeployResult } from './deploy.js';
-import { destroyLocal } from './destroy.js';
+import type { DeployResult } from './deploy.js';
 import { localEndpoints } from './endpoints.js';
-import { localSmokeSuites, runSmokeSuites } from './smoke.js';
-import { localStatus, type NodeStatus } from './status.js';
+import type { NodeStatus } from './status.js';
 
 const lines = (...l: (string | false | undefined)[]) => l.filter((x): x is string => typeof x === 'string').join('\n');
 
@@ -18,6 +16,9 @@ export function localTarget(src: TargetSources): Target {
 
     async deploy(req): Promise<Outcome> {
       const t0 = Date.now();
+      // Each command loads only its own module (and what that needs: child processes, sockets): `osb endpoints`
+      // pays for none of it (docs/performance.md).
+      const { deployLocal } = await import('./deploy.js');
       const result = await deployLocal({ ...src, components: req.components, progress: req.progress });
       const seconds = ((Date.now() - t0) / 1000).toFixed(1);
       const rows = [['COMPONENT', 'NODE', 'LISTENS ON', 'PID', 'RESULT']];
@@ -46,6 +47,7 @@ export function localTarget(src: TargetSources): Target {
 
     async status(req): Promise<Outcome> {
       const d = openDeployment(src);
+      const { localStatus } = await import('./status.js');
       const { report, extraLines } = await localStatus(d, req.components.length ? req.components : undefined);
       const rows = [['COMPONENT', 'NODE', 'STATE', 'PID', 'ADDRESS', 'VERSION', 'UPTIME', 'DATA', 'RESTARTS', 'CHECK']];
       for (const c of report.components) {
@@ -83,6 +85,7 @@ export function localTarget(src: TargetSources): Target {
 
     async test(req): Promise<Outcome> {
       const d = openDeployment(src);
+      const { localSmokeSuites, runSmokeSuites } = await import('./smoke.js');
       const suites = localSmokeSuites(d, req.components.length ? req.components : undefined);
       const results = await runSmokeSuites(suites, req.onLine);
       const failed = results.filter((r) => !r.ok);
@@ -107,6 +110,7 @@ export function localTarget(src: TargetSources): Target {
     },
 
     async destroy(req): Promise<Outcome> {
+      const { destroyLocal } = await import('./destroy.js');
       const r = await destroyLocal({ stateDir: src.stateDir, components: req.components, keepData: req.keepData, progress: req.progress });
       return {
         exitCode: 0,
