@@ -45,6 +45,9 @@ describe('which jobs a config asks for', () => {
     expect(jobs[0]!.lockWaitSeconds).toBeUndefined();
     expect(scheduledJobs(config('memcached.replicas=3'), STATE, ALL)).toEqual([]);
     expect(scheduledJobs(config('mariadb.replicas=3'), STATE, ['rabbitmq', 'memcached'])).toEqual([]);
+    // Without systemd there is no heal job (nor a crontab line for it); a backup schedule stays.
+    expect(scheduledJobs(config('mariadb.replicas=3', 'rabbitmq.replicas=3'), STATE, ALL, false)).toEqual([]);
+    expect(scheduledJobs(config('mariadb.replicas=3', 'backup.schedule=@daily'), STATE, ALL, false).map((j) => j.name)).toEqual(['backup']);
     const [service, timer] = renderJobUnits(jobs[0]!, ctx, '/root');
     expect(line(service!.content, 'ExecStart')).toEqual([`ExecStart=/usr/bin/node /opt/osb/bin/osb heal -q --state-dir ${STATE}`]);
     expect(line(timer!.content, 'OnCalendar')).toEqual(['OnCalendar=*-*-* *:*:00/15']);

@@ -217,7 +217,7 @@ export async function deployLocal(opts: DeployOptions): Promise<DeployResult> {
     );
     const provisioning = await provisionDeployed(config, secrets, stateDir, state, requested, opts.progress, results);
     // Day-2 jobs once the deployment runs: timers under systemd, else one crontab line each to add.
-    const jobs = scheduledJobs(config, stateDir, kept).filter((j) => supervisor.choice.kind === 'systemd' || !j.supervisedOnly);
+    const jobs = scheduledJobs(config, stateDir, kept, supervisor.choice.kind === 'systemd');
     const entry = entrypoint();
     let scheduleChange: ScheduleChange | undefined;
     if (supervisor.choice.kind === 'systemd') scheduleChange = await supervisor.schedule(jobs);

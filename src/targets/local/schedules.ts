@@ -48,9 +48,10 @@ const SECONDS_PER_HOUR = 3600;
 
 /**
  * The jobs this config asks for, given the components the deployment runs. Generic: a backup exists
- * when a component has backup hooks, the binlog archiver when one archives logs.
+ * when a component has backup hooks, the binlog archiver when one archives logs. Without systemd
+ * (`underSystemd` false) the jobs that only complete supervision are left out.
  */
-export function scheduledJobs(config: Config, stateDir: string, components: readonly ComponentName[]): ScheduledJob[] {
+export function scheduledJobs(config: Config, stateDir: string, components: readonly ComponentName[], underSystemd = true): ScheduledJob[] {
   const running = components.filter((c) => config[c].enabled);
   const backs = running.filter((c) => definition(c).backup);
   const root = backupRoot(config, stateDir);
@@ -118,7 +119,7 @@ export function scheduledJobs(config: Config, stateDir: string, components: read
       quietJournal: true,
     });
   }
-  return jobs;
+  return underSystemd ? jobs : jobs.filter((j) => !j.supervisedOnly);
 }
 
 function shellWord(s: string): string {

@@ -230,7 +230,7 @@ export interface ScheduleStatus extends DeployedSchedule {
 }
 
 async function scheduleStatus(d: Deployment, supervisor: Supervisor): Promise<ScheduleStatus[]> {
-  const jobs = scheduledJobs(d.config, d.stateDir, deployedComponents(d)).filter((j) => supervisor.choice.kind === 'systemd' || !j.supervisedOnly);
+  const jobs = scheduledJobs(d.config, d.stateDir, deployedComponents(d), supervisor.choice.kind === 'systemd');
   const units = await supervisor.jobStatus(jobs).catch(() => undefined);
   return jobs.map((j, i) => {
     const base = { job: j.name, key: j.key, title: j.title, onCalendar: j.onCalendar, cron: j.cron };
