@@ -14,6 +14,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/components/index.js';
 import { renderObjects } from '../../src/targets/kubernetes/render.js';
+import { withStateLock } from '../../src/targets/local/lock.js';
 import { FIXED_SECRETS } from '../unit/kubernetes-fixtures.js';
 import { blockPorts, listeningInBlock, processesOf } from '../helpers/local.js';
 import { cleanup, osb, portBlock, tempStateDir, type OsbRun } from '../helpers/osb.js';
@@ -441,6 +442,11 @@ describe('Galera behind the proxy: an oslo.db client keeps committing while any 
     } finally {
       await w.end();
     }
+    // While another osb command holds the deployment, heal changes nothing, says so and exits 0 (its timer tries again).
+    const busy = await withStateLock(stateDir, () => osb(['heal'], { stateDir, timeoutMs: 60_000 }), 0);
+    expect(busy.code, busy.stderr).toBe(0);
+    expect(busy.stdout).toMatch(/osb heal: skipped: another osb command holds the deployment/);
+    expect(nodeNamed((await status()).s, 'mariadb-1').pid, 'left alone while the lock was held').toBe(stuck.pid);
     const t0 = now();
     const heal = await osb(['heal'], { stateDir, timeoutMs: 180_000 });
     expect(heal.code, heal.stderr).toBe(0);

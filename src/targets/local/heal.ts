@@ -8,12 +8,11 @@
  * when one holds the deployment's lock, it changes nothing and says so.
  */
 import { definition } from '../../components/index.js';
-import { OsbError } from '../../util/errors.js';
 import { sleep } from '../../util/net.js';
 import { deployedComponents, openDeployment, type DeploymentSources } from './context.js';
 import { localInstances } from './instances.js';
 import { restartNode } from './restart.js';
-import { withStateLock } from './lock.js';
+import { StateLocked, withStateLock } from './lock.js';
 import { runningPid } from './runner.js';
 import { supervisorFor } from './supervisor.js';
 
@@ -73,7 +72,7 @@ export async function healLocal(opts: DeploymentSources & { log: (line: string) 
       () => {},
     );
   } catch (err) {
-    if (err instanceof OsbError && err.exitCode === 5) return { healed: [], skipped: 'another osb command holds the deployment: it is left to that command' };
+    if (err instanceof StateLocked) return { healed: [], skipped: 'another osb command holds the deployment: it is left to that command' };
     throw err;
   }
 }

@@ -7,6 +7,9 @@ export function lockWaitMs(): number {
   return Number.isFinite(s) && s >= 0 ? s * 1000 : 120_000;
 }
 
+/** Another osb command held the deployment's lock for longer than this one would wait (exit code 5). */
+export class StateLocked extends OsbError {}
+
 /**
  * Serialises commands that change one deployment. A second command says that it waits,
  * waits up to `waitMs` and then fails, naming the lock.
@@ -22,7 +25,7 @@ export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, w
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
       if (Date.now() >= deadline) {
-        throw new OsbError(
+        throw new StateLocked(
           `another osb command is changing the deployment in ${stateDir} (lock ${lockPath}); gave up after ${Math.round(waitMs / 1000)}s`,
           'wait for it to finish and run this again',
           5,
