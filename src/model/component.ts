@@ -124,6 +124,11 @@ export interface LocalHooks {
   stuck?(config: Config, secrets: Secrets, nodes: LocalInstance[], runtime: Pick<LocalRuntime, 'runningPid'>): Promise<{ node: string; reason: string }[]>;
   /** `osb recover --force-bootstrap NODE` applies to this component (a cluster that may refuse to choose a bootstrap node). */
   forceBootstrap?: boolean;
+  /**
+   * `osb destroy`, after a node's daemon stopped: end processes it started that outlive it (a Galera joiner's
+   * state-transfer scripts). Returns how many were ended.
+   */
+  stopLeftovers?(inst: LocalInstance): number;
   /** `osb doctor`: is the open-files limit this process passes on enough for this daemon? */
   fdCheck?(config: Config, limit: { soft: number; hard: number }): DoctorCheck;
   /**

@@ -15,7 +15,7 @@ import { ADMIN_USER, clustered } from '../../model/desired.js';
 import { inspectMariadb, type MariadbNodeInfo } from './inspect.js';
 import { mariadbClientService, mariadbKubernetesObjects, mariadbTlsServices } from './kubernetes.js';
 import { mariadbRestorePlan } from './kubernetes-restore.js';
-import { deployGalera, prepareGaleraStart, waitSynced, wsrepOf } from './local-cluster.js';
+import { deployGalera, prepareGaleraStart, stopOrphanedSst, waitSynced, wsrepOf } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbLocalInstance, mariadbPaths, mariadbStopCause, reloadMariadbTls } from './local.js';
 import { mariadbAlertRules } from './alerts.js';
 import { ensureExporterAccount, mysqldExporterInstance } from './local-exporter.js';
@@ -87,6 +87,7 @@ export const mariadb: ComponentDefinition = {
   local: {
     instance: mariadbLocalInstance,
     forceBootstrap: true,
+    stopLeftovers: stopOrphanedSst,
     // The single-writer proxy (Galera), then one mysqld-exporter per node.
     extras: (config, stateDir, secrets, all) => [
       ...(needsProxy(config) || all ? [proxyInstance(config, stateDir, secrets)] : []),

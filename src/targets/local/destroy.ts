@@ -3,6 +3,7 @@ import type { ComponentName, Config } from '../../config/schema.js';
 import { COMPONENTS } from '../../config/schema.js';
 import { placeholderSecrets, readSecrets } from '../../config/secrets.js';
 import type { LocalInstance } from '../../model/local.js';
+import { definition } from '../../components/index.js';
 import { localExtras, localInstances } from './instances.js';
 import { withStateLock } from './lock.js';
 import { supervisorFor } from './supervisor.js';
@@ -76,6 +77,8 @@ export async function destroyLocal(opts: DestroyOptions): Promise<DestroyResult>
                 stopped.push(inst.name);
                 report(`${inst.name} stopped`);
               }
+              const leftovers = definition(component).local.stopLeftovers?.(inst) ?? 0;
+              if (leftovers) report(`${inst.name}: ended ${leftovers} process(es) it had started (a state transfer)`);
             }),
           );
           const extras = localExtras(config, stateDir, fakeSecrets, component, true);
