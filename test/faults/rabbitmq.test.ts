@@ -154,18 +154,30 @@ class Publisher {
 }
 
 /** Drains the queue from node i: every message id, one entry per delivery. */
+/**
+ * Every message left in the queue, consumed with acks (basic.consume, 500 in flight: one basic.get per message
+ * costs a quorum-queue round trip each, minutes for the thousands a long fault leaves), until the queue is empty.
+ */
 async function drain(i: number, queue: string): Promise<number[]> {
   const conn = await amqp.connect(url(i));
   try {
     const ch = await conn.createChannel();
     await ch.prefetch(500);
     const ids: number[] = [];
-    for (;;) {
-      const m = await ch.get(queue, { noAck: false });
-      if (!m) break;
-      ids.push(Number(m.content.toString()));
-      ch.ack(m);
-    }
+    let last = Date.now();
+    const { consumerTag } = await ch.consume(
+      queue,
+      (m) => {
+        if (!m) return;
+        ids.push(Number(m.content.toString()));
+        ch.ack(m);
+        last = Date.now();
+      },
+      { noAck: false },
+    );
+    // Empty: nothing delivered for a second, and the queue reports no message ready.
+    await waitFor('the queue drained', async () => Date.now() - last > 1000 && (await ch.checkQueue(queue)).messageCount === 0, 300_000, 250);
+    await ch.cancel(consumerTag);
     const left = await ch.checkQueue(queue);
     expect(left.messageCount).toBe(0);
     return ids;
