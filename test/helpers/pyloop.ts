@@ -46,8 +46,27 @@ export class PyLoop {
     return this.okTimes().filter((x) => x > t).length;
   }
   async ready(minOk: number, timeoutMs = 30_000): Promise<string[]> {
-    await waitFor(`${minOk} successful operations (stderr: ${this.stderr.slice(-500)})`, () => this.okTimes().length >= minOk, timeoutMs, 50);
+    await waitFor(`${minOk} successful operations`, () => this.okTimes().length >= minOk, timeoutMs, 50).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${await this.stalled()}`);
+    });
     return this.events('READY')[0]!;
+  }
+  /**
+   * What a stalled loop is doing: its last output lines, and every thread's stack (the helpers print them on
+   * SIGUSR1 with faulthandler) after its own log on stderr.
+   */
+  async stalled(): Promise<string> {
+    const before = this.stderr.length;
+    this.proc.kill('SIGUSR1');
+    await sleep(1000);
+    const log = this.stderr.slice(0, before).slice(-3000);
+    const stacks = this.stderr.slice(before).slice(-6000);
+    return `last output lines:\n  ${
+      this.lines
+        .slice(-15)
+        .map((l) => l.join(' '))
+        .join('\n  ') || '(none)'
+    }\nstderr (its log):\n${log || '(empty)'}\nthreads:\n${stacks || '(no answer to SIGUSR1)'}`;
   }
   /** Closes stdin, waits for DONE; returns its fields. */
   async stop(timeoutMs = 90_000): Promise<string[]> {

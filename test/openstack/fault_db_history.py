@@ -16,6 +16,8 @@ History lines (t = time.time()):
   DONE <acked> <errors>
 Runs until stdin is closed.
 """
+import faulthandler
+import signal
 import sys
 import threading
 import time
@@ -29,6 +31,9 @@ import sqlalchemy as sa
 class Context:
     pass
 
+
+# SIGUSR1 prints every thread's stack to stderr: the test asks for it when the loop stalls.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 def out(line):
     sys.stdout.write(line + '\n')

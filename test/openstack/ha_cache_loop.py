@@ -10,6 +10,8 @@ Output lines (t = time.time()):
   DONE <ops> <hits> <misses> <errors>
 Runs until stdin is closed.
 """
+import faulthandler
+import signal
 import sys
 import threading
 import time
@@ -17,6 +19,9 @@ import time
 from oslo_cache import core as cache
 from oslo_config import cfg
 
+
+# SIGUSR1 prints every thread's stack to stderr: the test asks for it when the loop stalls.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 def out(line):
     sys.stdout.write(line + '\n')

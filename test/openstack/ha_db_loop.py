@@ -14,6 +14,8 @@ Output, one line per event (t = time.time(), dur = seconds the attempt took):
   DONE <acked> <errors>
 Runs until stdin is closed.
 """
+import faulthandler
+import signal
 import sys
 import threading
 import time
@@ -27,6 +29,9 @@ import sqlalchemy as sa
 class Context:
     pass
 
+
+# SIGUSR1 prints every thread's stack to stderr: the test asks for it when the loop stalls.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 def out(line):
     sys.stdout.write(line + '\n')

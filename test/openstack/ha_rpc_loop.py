@@ -15,6 +15,8 @@ Output lines (t = time.time()):
 oslo.messaging's own log (reconnects) goes to stderr, each line starting with its time.time(). Runs until stdin is closed.
 """
 import logging
+import faulthandler
+import signal
 import sys
 import threading
 import time
@@ -34,6 +36,9 @@ class Endpoint:
         self.seen.add(n)
         return {'n': n}
 
+
+# SIGUSR1 prints every thread's stack to stderr: the test asks for it when the loop stalls.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 def out(line):
     sys.stdout.write(line + '\n')
