@@ -97,8 +97,9 @@ describe('kubernetes render with tls.enabled: RabbitMQ', () => {
     const server = spec.containers[0];
     expect(server.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/osb-tls', readOnly: true });
     const env = Object.fromEntries(server.env.filter((e: Any) => e.value).map((e: Any) => [e.name, e.value]));
-    expect(env.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS).toBe('-proto_dist inet_tls -ssl_dist_optfile /etc/rabbitmq/ssl_dist.config');
-    expect(env.RABBITMQ_CTL_ERL_ARGS).toBe(env.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS);
+    expect(env.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS).toBe('-proto_dist inet_tls -ssl_dist_optfile /etc/rabbitmq/ssl_dist.config -ssl ssl_pem_cache_clean 30000');
+    // the CLI tools join the same TLS distribution; the PEM cache check is the server's only
+    expect(env.RABBITMQ_CTL_ERL_ARGS).toBe('-proto_dist inet_tls -ssl_dist_optfile /etc/rabbitmq/ssl_dist.config');
     expect(server.ports.map((p: Any) => p.name)).toEqual(['amqps', 'management', 'epmd', 'dist', 'metrics']);
     expect(server.ports[0].containerPort).toBe(5671);
     expect(spec.initContainers[0].command[2]).toContain('cp /osb/config/advanced.config /osb/config/ssl_dist.config /etc/rabbitmq/');

@@ -7,7 +7,7 @@ import { monitoringObjects } from '../../k8s/monitoring.js';
 import { rabbitmqAlertRules } from './alerts.js';
 import { RABBITMQ_DETAILED_FAMILIES, RABBITMQ_DETAILED_JOB, RABBITMQ_JOB } from './metrics.js';
 import { rabbitmqKubernetesPorts } from './ports.js';
-import { distTlsArgs, managementListener, rabbitTlsEntries, renderSslDistOptfile } from './tls.js';
+import { distTlsArgs, managementListener, pemCacheArgs, rabbitTlsEntries, renderSslDistOptfile } from './tls.js';
 import { podTlsFiles, tlsCaMount, tlsCaVolume, tlsMount, tlsObjects, tlsVolume } from '../../k8s/tls.js';
 import { OsbError } from '../../util/errors.js';
 import {
@@ -186,7 +186,7 @@ export function rabbitmqKubernetesObjects(ctx: RenderContext, secrets: Secrets, 
   const serverEnv = tls
     ? [
         ...env,
-        { name: 'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS', value: distTlsArgs(RABBITMQ_SSL_DIST_FILE) },
+        { name: 'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS', value: `${distTlsArgs(RABBITMQ_SSL_DIST_FILE)} ${pemCacheArgs()}` },
         { name: 'RABBITMQ_CTL_ERL_ARGS', value: distTlsArgs(RABBITMQ_SSL_DIST_FILE) },
       ]
     : env;

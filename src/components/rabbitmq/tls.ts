@@ -54,12 +54,23 @@ export function renderSslDistOptfile(f: NodeTlsFiles): string {
 export const distTlsArgs = (optfile: string) => `-proto_dist inet_tls -ssl_dist_optfile ${optfile}`;
 
 /**
+ * How often Erlang's ssl application checks the PEM files it caches (both caches: AMQPS/HTTPS and the
+ * distribution's) and drops those whose mtime changed: 30 s instead of OTP's 2 minutes. On Kubernetes
+ * nothing tells RabbitMQ that the kubelet swapped in a renewed certificate, so this check is how a
+ * rotation reaches new handshakes; the check is a file stat per cached file. Set on the command line
+ * (`-ssl ...`) so that it is in place before the distribution over TLS starts the ssl application.
+ */
+export const PEM_CACHE_CHECK_MS = 30_000;
+export const pemCacheArgs = () => `-ssl ssl_pem_cache_clean ${PEM_CACHE_CHECK_MS}`;
+
+/**
  * After a rotation (same file paths, new content): Erlang's ssl application caches PEM files by
  * name; clearing the cache makes every new handshake read the new certificate and CA bundle.
  * The distribution over TLS has its own cache (`ssl_pem_cache_dist`, which `ssl:clear_pem_cache()`
  * leaves alone): cleared too, or new distribution connections (the CLI tools, peers) keep being
  * served the old certificate — invisible until a CA rotation retires the CA that signed it.
  * Established connections keep theirs. No restart. (Without it, each cache drops files whose
- * mtime changed at its next check, every 2 minutes: `ssl_pem_cache_clean`; Kubernetes relies on that.)
+ * mtime changed at its next check: `ssl_pem_cache_clean`, OTP's 2 minutes locally, PEM_CACHE_CHECK_MS on
+ * Kubernetes, which relies on it.)
  */
 export const CLEAR_PEM_CACHES = 'ssl:clear_pem_cache(), catch gen_server:call(ssl_pem_cache_dist, unconditionally_clear_pem_cache, infinity), ok.';
