@@ -292,9 +292,10 @@ async function sectionCold() {
 async function sectionNoop() {
   const fNoop = figs.add('2', 'no-op `osb deploy`', { unit: 's', baseline: '`node -e 0` (Node CLI floor)' });
   const fStatus = figs.add('2', '`osb status`', { unit: 's', baseline: '`node -e 0` (Node CLI floor)' });
+  // status without its live checks: the same state dir, config and secrets read and printed, no daemon asked
+  const fEndpoints = figs.add('2', '`osb endpoints` (status without its live checks)', { unit: 's', baseline: '`node -e 0` (Node CLI floor)' });
   if (!ctx.osbDir) {
-    fNoop.skip('no osb deployment (cold deploy failed)');
-    fStatus.skip('no osb deployment (cold deploy failed)');
+    for (const f of [fNoop, fStatus, fEndpoints]) f.skip('no osb deployment (cold deploy failed)');
     return;
   }
   for (let i = 0; i < FAST_RUNS; i++) {
@@ -308,9 +309,14 @@ async function sectionNoop() {
     else if (/\b(started|restarted)\b/.test(d.stdout)) fNoop.error('a "no-op" deploy (re)started something');
     const s = await osb(ctx.osbDir, ['status'], 120_000);
     if (s.code !== 0) fStatus.error(`exit ${s.code}: ${lastLines(s.stdout + s.stderr)}`);
+    const e = await osb(ctx.osbDir, ['endpoints'], 120_000);
+    if (e.code !== 0) fEndpoints.error(`exit ${e.code}: ${lastLines(e.stdout + e.stderr)}`);
     fNoop.pair(d.code === 0 ? d.seconds : undefined, base.seconds);
     fStatus.pair(s.code === 0 ? s.seconds : undefined, base.seconds);
-    log(`2 no-op run ${i + 1}: deploy ${d.seconds.toFixed(2)} s, status ${s.seconds.toFixed(2)} s, node -e 0 ${base.seconds.toFixed(3)} s`);
+    fEndpoints.pair(e.code === 0 ? e.seconds : undefined, base.seconds);
+    log(
+      `2 no-op run ${i + 1}: deploy ${d.seconds.toFixed(2)} s, status ${s.seconds.toFixed(2)} s, endpoints ${e.seconds.toFixed(3)} s, node -e 0 ${base.seconds.toFixed(3)} s`,
+    );
   }
 }
 

@@ -64,14 +64,19 @@ export function refusedAtOpen(err: unknown): boolean {
  * down") until restarted. RabbitMQ 3.13 reconciles this by itself (rabbitmq-server#11363).
  */
 export async function vhostsNotRunning(ep: RabbitmqEndpoint, node: string): Promise<string[]> {
-  const vhosts = await managementApi<{ name: string; cluster_state?: Record<string, string> }[]>(
-    ep,
-    'GET',
-    '/vhosts?columns=name,cluster_state',
-    undefined,
-    3000,
-  );
-  return vhosts.filter((v) => v.cluster_state?.[node] === 'stopped').map((v) => v.name);
+  return stoppedOn(await vhostStates(ep), node);
+}
+
+export type VhostStates = { name: string; cluster_state?: Record<string, string> }[];
+
+/** Every vhost's state on every node of the cluster (`cluster_state`): any node's management API answers for all. */
+export function vhostStates(ep: RabbitmqEndpoint): Promise<VhostStates> {
+  return managementApi<VhostStates>(ep, 'GET', '/vhosts?columns=name,cluster_state', undefined, 3000);
+}
+
+/** The vhosts that `vhostStates` lists as not running on `node`. Pure. */
+export function stoppedOn(states: VhostStates, node: string): string[] {
+  return states.filter((v) => v.cluster_state?.[node] === 'stopped').map((v) => v.name);
 }
 
 /** Starts those vhosts on `node` (the management API's own repair, `rabbitmqctl restart_vhost`). Returns the ones started. */

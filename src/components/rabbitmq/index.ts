@@ -19,6 +19,9 @@ import {
   refusedAtOpen,
   vhostsDownReason,
   vhostsNotRunning,
+  vhostStates,
+  stoppedOn,
+  type VhostStates,
 } from './health.js';
 import { inspectRabbitmq, type RabbitmqNodeInfo } from './inspect.js';
 import { rabbitmqKubernetesObjects } from './kubernetes.js';
@@ -93,18 +96,23 @@ export const rabbitmq: ComponentDefinition = {
       // A vhost whose processes do not run on a node (health.ts vhostsNotRunning): RabbitMQ never starts them there
       // by itself; a restart's boot does.
       const out: { node: string; reason: string }[] = [];
-      for (const inst of nodes) {
-        if (!runtime.runningPid(inst)) continue;
-        const down = await vhostsNotRunning(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir), rabbitNodeName(config, inst.ordinal)).catch(() => []);
+      const endpoint = new Map(nodes.map((i) => [i, rabbitmqEndpoint(config, i.ordinal, secrets, i.dir)]));
+      const running = nodes.filter((i) => runtime.runningPid(i));
+      // Any node's answer covers every node (cluster_state): the first running node that answers.
+      let states: VhostStates | undefined;
+      for (const inst of running) if ((states = await vhostStates(endpoint.get(inst)!).catch(() => undefined))) break;
+      for (const inst of states ? running : []) {
+        const down = stoppedOn(states!, rabbitNodeName(config, inst.ordinal));
         if (down.length) out.push({ node: inst.name, reason: vhostsDownReason(down) });
       }
       if (!clustered(config.rabbitmq)) return out;
       // Only when every node runs and answers: a node that is down or paused is systemd's or pause_minority's to handle.
+      // Each node is asked for its own record: a node's view of its peers' partitions may be stale.
+      if (running.length < nodes.length) return out;
       const views: { node: string; partitions: string[] }[] = [];
       for (const inst of nodes) {
-        if (!runtime.runningPid(inst)) return out;
         const self = rabbitNodeName(config, inst.ordinal);
-        const partitions = await recordedPartitions(rabbitmqEndpoint(config, inst.ordinal, secrets, inst.dir), self).catch(() => undefined);
+        const partitions = await recordedPartitions(endpoint.get(inst)!, self).catch(() => undefined);
         if (!partitions) return out;
         views.push({ node: self, partitions });
       }
@@ -133,10 +141,11 @@ export const rabbitmq: ComponentDefinition = {
             ]
           : []),
         ...(info.cluster.alarms.some((a) => a.startsWith(`memory alarm on ${self}`)) ? ['memory alarm: publishers are blocked'] : []),
-        // A partition recorded while every node is back: pause_minority does not end it (docs/faults.md).
-        ...(info.cluster.partitions.includes(self)
+        // A partition recorded while every node is back: pause_minority does not end it (docs/faults.md). Only the
+        // losing side is a problem: it is what `osb heal` restarts; the other side serves on (the summary names the partition).
+        ...(partitionLosers(info.cluster.recorded).includes(self)
           ? [
-              `a network partition is recorded (${info.cluster.partitions.join(', ')}): the cluster does not end it by itself once every node is back; \`osb heal\` restarts the losing side (under systemd its timer does)`,
+              `a network partition is recorded (${info.cluster.partitions.join(', ')}) and this node is on its losing side: the cluster does not end it by itself once every node is back; \`osb heal\` restarts the losing side (under systemd its timer does)`,
             ]
           : []),
       ];

@@ -4,7 +4,8 @@ export interface RabbitmqNodeInfo {
   version: string;
   /** Cluster-wide totals of the management API's /overview (the numbers rabbitmq_queue_messages* sums). */
   totals: { messages: number; messagesReady: number; messagesUnacknowledged: number; queues: number; connections: number };
-  cluster: { name: string; members: string[]; running: string[]; partitions: string[]; alarms: string[] };
+  /** `partitions`: every node named in a recorded partition; `recorded`: which peers each node lists (health.ts partitionLosers). */
+  cluster: { name: string; members: string[]; running: string[]; partitions: string[]; recorded: { node: string; partitions: string[] }[]; alarms: string[] };
   /** Each node's free disk space as RabbitMQ measures it (the filesystem of its data dir) against its disk_free_limit. */
   disk: { node: string; freeBytes: number; limitBytes: number; alarm: boolean }[];
 }
@@ -53,6 +54,7 @@ export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNod
       members: nodes.map((n) => n.name),
       running: nodes.filter((n) => n.running).map((n) => n.name),
       partitions: [...new Set(nodes.flatMap((n) => n.partitions ?? []))],
+      recorded: nodes.map((n) => ({ node: n.name, partitions: n.partitions ?? [] })),
       alarms,
     },
     disk: nodes
