@@ -5,6 +5,7 @@ import { dropDatabaseGrant, ensureDatabaseGrant } from '../components/mariadb/pr
 import type { MariadbEndpoint } from '../components/mariadb/client.js';
 import type { RabbitmqEndpoint } from '../components/rabbitmq/client.js';
 import { dropVhostGrant, ensureVhostGrant } from '../components/rabbitmq/provision.js';
+import { startStoppedVhosts } from '../components/rabbitmq/health.js';
 import { OsbError } from '../util/errors.js';
 import { servicePassword } from './credentials.js';
 import { accountName, planServices, type ServiceSpec } from '../model/services.js';
@@ -48,6 +49,8 @@ export interface ProvisionResult {
   changed: boolean;
   databases: string[];
   vhost?: string;
+  /** What provisioning found broken in place and repaired (a vhost not running on a node). */
+  repaired?: string;
 }
 
 async function onAnyRabbit<T>(nodes: RabbitmqEndpoint[], fn: (ep: RabbitmqEndpoint) => Promise<T>): Promise<T> {
@@ -113,6 +116,14 @@ export async function provisionServices(config: Config, admin: AdminAccess, secr
       changed = (await onAnyRabbit(admin.rabbitmq, (ep) => ensureVhostGrant(ep, grant))) || changed;
     }
     results.push({ service: spec.name, changed, databases: dbs, vhost });
+  }
+  // Every vhost must run on every node: RabbitMQ 3.10 can leave a new one stopped on a node that was still booting.
+  if (admin.rabbitmq?.length && results.some((r) => r.vhost)) {
+    const started = await onAnyRabbit(admin.rabbitmq, (ep) => startStoppedVhosts(ep));
+    for (const r of results) {
+      const on = started.filter((x) => x.vhost === r.vhost).map((x) => x.node);
+      if (on.length) r.repaired = `vhost was not running on ${on.join(', ')}: started`;
+    }
   }
   return results;
 }

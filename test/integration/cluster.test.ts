@@ -165,7 +165,7 @@ describe('real clusters: 3-node Galera, 3-node RabbitMQ, Memcached pool', () => 
     expect((await status()).healthy).toBe(true);
   });
 
-  it("RabbitMQ: a vhost not running on one node (RabbitMQ 3.10's formation race): status names it, the probe's repair starts it, and osb heal restarts such a node", async () => {
+  it("RabbitMQ: a vhost not running on one node (RabbitMQ 3.10's formation race): status names it, the probe's repair starts it, osb heal restarts such a node, provisioning starts a service's vhost", async () => {
     // The state the race leaves (health.ts vhostsNotRunning): the vhost's processes stopped on rabbitmq-1 only.
     const stopVhost = () => rabbitmqctl(1, ['eval', 'rabbit_vhost_sup_sup:stop_and_delete_vhost(<<"/">>).']);
     const url1 = amqpUrl(eps.rabbitmq.nodes[1]!);
@@ -200,6 +200,21 @@ describe('real clusters: 3-node Galera, 3-node RabbitMQ, Memcached pool', () => 
     expect(h.stdout + h.stderr).toMatch(/restarted rabbitmq-1/);
     expect(h.stdout + h.stderr).not.toMatch(/restarted rabbitmq-[02]/);
     expect(await opens()).toBe('open');
+    expect((await status()).healthy).toBe(true);
+
+    // A service's vhost, created by provisioning once every node answered AMQP, is missed the same way by a node whose
+    // listener was up before its boot had finished: '/' works there, nova's clients are refused. Status names it, and
+    // provisioning (every deploy that provisions, and `osb provision`) starts it.
+    rabbitmqctl(1, ['eval', 'rabbit_vhost_sup_sup:stop_and_delete_vhost(<<"nova">>).']);
+    expect(await vhostsNotRunning(mgmt1, node1)).toEqual(['nova']);
+    expect(await opens()).toBe('open');
+    const s2 = await osb(['status'], { stateDir });
+    expect(s2.code).toBe(1);
+    expect(s2.stdout + s2.stderr).toMatch(/rabbitmq-1.*vhost 'nova' is not running on this node.*osb heal/s);
+    const p = await osb(['provision', 'nova'], { stateDir });
+    expect(p.code, why(p)).toBe(0);
+    expect(p.stdout).toContain(`vhost was not running on ${node1}: started`);
+    expect(await vhostsNotRunning(mgmt1, node1)).toEqual([]);
     expect((await status()).healthy).toBe(true);
   });
 

@@ -17,7 +17,12 @@ export async function provisionCommand(services: string[], o: GlobalOptions): Pr
   );
   const text = table([
     ['SERVICE', 'DATABASES', 'VHOST', 'RESULT'],
-    ...results.map((r) => [r.service, r.databases.join(',') || '-', r.vhost ?? '-', r.changed ? 'provisioned' : 'unchanged']),
+    ...results.map((r) => [
+      r.service,
+      r.databases.join(',') || '-',
+      r.vhost ?? '-',
+      `${r.changed ? 'provisioned' : 'unchanged'}${r.repaired ? ` (${r.repaired})` : ''}`,
+    ]),
   ]);
   return emit({ exitCode: 0, json: results, text }, o);
 }

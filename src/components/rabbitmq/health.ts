@@ -86,6 +86,23 @@ export async function startVhostsNotRunning(ep: RabbitmqEndpoint, node: string):
   return down;
 }
 
+/**
+ * Starts every vhost that the cluster lists as stopped on some node (`cluster_state` "stopped"; "nodedown" is left
+ * alone). RabbitMQ 3.10 starts a vhost created through the API only on the nodes that it counts as booted at that
+ * moment: a node whose AMQP listener is already up (so osb's readiness probe passed) but whose boot has not finished
+ * misses it for good, and its clients of that vhost are refused. Returns what it started, as "'vhost' on node".
+ */
+export async function startStoppedVhosts(ep: RabbitmqEndpoint): Promise<{ vhost: string; node: string }[]> {
+  const started: { vhost: string; node: string }[] = [];
+  for (const v of await vhostStates(ep))
+    for (const [node, state] of Object.entries(v.cluster_state ?? {}))
+      if (state === 'stopped') {
+        await managementApi(ep, 'POST', `/vhosts/${encodeURIComponent(v.name)}/start/${encodeURIComponent(node)}`, undefined, 30_000);
+        started.push({ vhost: v.name, node });
+      }
+  return started;
+}
+
 export function vhostsDownReason(vhosts: string[]): string {
   return `vhost ${vhosts.map((v) => `'${v}'`).join(', ')} is not running on this node: RabbitMQ refuses its clients here and does not start it again by itself`;
 }

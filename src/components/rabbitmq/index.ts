@@ -134,7 +134,10 @@ export const rabbitmq: ComponentDefinition = {
       // A resource alarm on this node blocks every publishing connection of the cluster until it clears.
       const self = rabbitNodeName(config, inst.ordinal);
       const disk = info.disk.find((d) => d.node === self);
+      // A vhost not running here (RabbitMQ 3.10's races, health.ts): its clients are refused on this node only.
+      const stopped = stoppedOn(info.vhosts, self);
       const problems = [
+        ...(stopped.length ? [`${vhostsDownReason(stopped)}: \`osb heal\` restarts it (under systemd its timer does)`] : []),
         ...(disk?.alarm
           ? [
               `disk alarm: ${formatBytes(disk.freeBytes)} free, below disk_free_limit ${formatBytes(disk.limitBytes)}: publishers are blocked until space is freed`,

@@ -1,4 +1,5 @@
 import { managementApi, withAmqp, type RabbitmqEndpoint } from './client.js';
+import { type VhostStates, vhostStates } from './health.js';
 
 export interface RabbitmqNodeInfo {
   version: string;
@@ -6,6 +7,8 @@ export interface RabbitmqNodeInfo {
   totals: { messages: number; messagesReady: number; messagesUnacknowledged: number; queues: number; connections: number };
   /** `partitions`: every node named in a recorded partition; `recorded`: which peers each node lists (health.ts partitionLosers). */
   cluster: { name: string; members: string[]; running: string[]; partitions: string[]; recorded: { node: string; partitions: string[] }[]; alarms: string[] };
+  /** Every vhost's state on every node (health.ts vhostStates). */
+  vhosts: VhostStates;
   /** Each node's free disk space as RabbitMQ measures it (the filesystem of its data dir) against its disk_free_limit. */
   disk: { node: string; freeBytes: number; limitBytes: number; alarm: boolean }[];
 }
@@ -22,7 +25,7 @@ interface ApiNode {
 
 /** A live look at one node: an AMQP connection opens, and the management API's cluster view. */
 export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNodeInfo> {
-  const [version, overview, nodes] = await Promise.all([
+  const [version, overview, nodes, vhosts] = await Promise.all([
     withAmqp(ep, async (c) => String((c.connection as unknown as { serverProperties: { version: string } }).serverProperties.version), 2000),
     managementApi<{ cluster_name: string; queue_totals?: Record<string, number>; object_totals?: Record<string, number> }>(
       ep,
@@ -32,6 +35,7 @@ export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNod
       2000,
     ),
     managementApi<ApiNode[]>(ep, 'GET', '/nodes?columns=name,running,partitions,mem_alarm,disk_free_alarm,disk_free,disk_free_limit', undefined, 2000),
+    vhostStates(ep),
   ]);
   const alarms: string[] = [];
   for (const n of nodes) {
@@ -57,6 +61,7 @@ export async function inspectRabbitmq(ep: RabbitmqEndpoint): Promise<RabbitmqNod
       recorded: nodes.map((n) => ({ node: n.name, partitions: n.partitions ?? [] })),
       alarms,
     },
+    vhosts,
     disk: nodes
       .filter((n) => n.disk_free !== undefined)
       .map((n) => ({ node: n.name, freeBytes: n.disk_free!, limitBytes: n.disk_free_limit ?? 0, alarm: !!n.disk_free_alarm })),

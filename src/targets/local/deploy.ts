@@ -130,7 +130,7 @@ async function provisionDeployed(
       title: 'OpenStack services: databases, users, vhosts',
       task: async (report) => {
         const r = await provisionServices(config, admin, secrets, stateDir);
-        report(r.map((x) => `${x.service}${x.changed ? ' provisioned' : ''}`).join(', '));
+        report(r.map((x) => `${x.service}${x.changed ? ' provisioned' : ''}${x.repaired ? ` (${x.repaired})` : ''}`).join(', '));
         return r;
       },
     },
