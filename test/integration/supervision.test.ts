@@ -190,7 +190,7 @@ describe('supervised by a real systemd (inside a throwaway container of this mac
     for (const n of nodes(s, 'mariadb')) expect(n.details?.galera).toMatchObject({ clusterSize: 3, state: 'Synced', clusterStatus: 'Primary' });
     expect(nodes(s, 'rabbitmq')[0]!.details?.cluster?.running).toHaveLength(3);
     const err = await ct.readFile(`${STATE}/mariadb/mariadb-1/log/mariadb.err`);
-    const sinceKill = err.slice(err.lastIndexOf('Starting MariaDB') >= 0 ? err.lastIndexOf('Starting MariaDB') : 0);
+    const sinceKill = err.slice(Math.max(err.lastIndexOf('Starting MariaDB'), 0));
     expect(sinceKill, 'mariadb-1 caught up by IST, not a full SST').toMatch(/IST received|Receiving IST/);
     expect(await db.stop()).toBe(0);
     expect(await rpc.stop()).toBe(0);

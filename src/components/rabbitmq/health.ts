@@ -1,3 +1,4 @@
+import { OsbError } from '../../util/errors.js';
 import { managementApi, type RabbitmqEndpoint } from './client.js';
 
 interface ApiQueue {
@@ -97,7 +98,21 @@ export async function startStoppedVhosts(ep: RabbitmqEndpoint): Promise<{ vhost:
   for (const v of await vhostStates(ep))
     for (const [node, state] of Object.entries(v.cluster_state ?? {}))
       if (state === 'stopped') {
-        await managementApi(ep, 'POST', `/vhosts/${encodeURIComponent(v.name)}/start/${encodeURIComponent(node)}`, undefined, 30_000);
+        const path = `/vhosts/${encodeURIComponent(v.name)}/start/${encodeURIComponent(node)}`;
+        // A node that is finishing its boot may refuse once: try again a moment later.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await managementApi(ep, 'POST', path, undefined, 30_000);
+            break;
+          } catch (err) {
+            if (attempt >= 3)
+              throw new OsbError(
+                `vhost '${v.name}' is not running on ${node} and starting it there failed: ${(err as Error).message}`,
+                `run \`osb heal\` (it restarts that node, whose boot starts every vhost), then \`osb provision\``,
+              );
+            await new Promise((r) => setTimeout(r, 1000 * attempt));
+          }
+        }
         started.push({ vhost: v.name, node });
       }
   return started;
