@@ -80,10 +80,15 @@ export function stoppedOn(states: VhostStates, node: string): string[] {
   return states.filter((v) => v.cluster_state?.[node] === 'stopped').map((v) => v.name);
 }
 
-/** Starts those vhosts on `node` (the management API's own repair, `rabbitmqctl restart_vhost`). Returns the ones started. */
+/** Starts one vhost's processes on `node` (the management API's own repair, `rabbitmqctl restart_vhost`). */
+function startVhost(ep: RabbitmqEndpoint, vhost: string, node: string): Promise<unknown> {
+  return managementApi(ep, 'POST', `/vhosts/${encodeURIComponent(vhost)}/start/${encodeURIComponent(node)}`, undefined, 30_000);
+}
+
+/** Starts those vhosts on `node`. Returns the ones started. */
 export async function startVhostsNotRunning(ep: RabbitmqEndpoint, node: string): Promise<string[]> {
   const down = await vhostsNotRunning(ep, node);
-  for (const v of down) await managementApi(ep, 'POST', `/vhosts/${encodeURIComponent(v)}/start/${encodeURIComponent(node)}`, undefined, 30_000);
+  for (const v of down) await startVhost(ep, v, node);
   return down;
 }
 
@@ -98,11 +103,10 @@ export async function startStoppedVhosts(ep: RabbitmqEndpoint): Promise<{ vhost:
   for (const v of await vhostStates(ep))
     for (const [node, state] of Object.entries(v.cluster_state ?? {}))
       if (state === 'stopped') {
-        const path = `/vhosts/${encodeURIComponent(v.name)}/start/${encodeURIComponent(node)}`;
         // A node that is finishing its boot may refuse once: try again a moment later.
         for (let attempt = 1; ; attempt++) {
           try {
-            await managementApi(ep, 'POST', path, undefined, 30_000);
+            await startVhost(ep, v.name, node);
             break;
           } catch (err) {
             if (attempt >= 3)
