@@ -4,6 +4,7 @@
 // reads it as latin1, several times faster than decoding UTF-8 (esbuild escapes non-ASCII in strings;
 // --minify-whitespace drops the comments that held some).
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -23,38 +24,85 @@ const lazyChildProcessInCommander = {
   },
 };
 
+/**
+ * The packages the CLI imports only on demand (`await import(...)` in src/): the database and broker
+ * drivers and the terminal renderer, 1.4 of the 2.6 MB. They go into a second file, dist/cli/bundle/lazy.cjs,
+ * which bin/osb reads and compiles (with its own code cache) only when a command first imports one of
+ * them: `osb render`, `endpoints`, `--help` and a no-op deploy never read it (docs/performance.md,
+ * session 15). In the main bundle each becomes a stub that asks bin/osb for the part (__osbPart).
+ */
+const LAZY = ['mysql2/promise', 'amqplib', 'listr2'];
+
+const lazyStubs = {
+  name: 'lazy-part-stubs',
+  setup(build) {
+    const filter = new RegExp(`^(${LAZY.map((p) => p.replace(/[/]/g, '\\/')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'osb-lazy' }));
+    build.onLoad({ filter: /.*/, namespace: 'osb-lazy' }, (args) => ({
+      contents: `module.exports = __osbPart('lazy')[${JSON.stringify(args.path)}];`,
+      loader: 'js',
+    }));
+  },
+};
+
 const outdir = 'dist/cli/bundle';
 rmSync(outdir, { recursive: true, force: true });
 rmSync('dist/cli/code-cache', { recursive: true, force: true });
-await build({
-  entryPoints: { osb: 'src/cli/bundle.ts' },
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  outdir,
-  outExtension: { '.js': '.cjs' },
-  external: ['@kubernetes/client-node'],
-  // bin/osb passes the bundle's own file URL: modules find the pod programs from it (../../components/).
+  // bin/osb passes each part's own file URL: modules find the pod programs from it (../../components/).
   define: { 'import.meta.url': '__osbImportMetaUrl' },
   minifyWhitespace: !process.env.OSB_BUNDLE_READABLE,
   charset: 'ascii',
   logLevel: 'warning',
-  plugins: [lazyChildProcessInCommander],
   // proper-lockfile's graceful-fs (retries on EMFILE, irrelevant to one lock per run) patches fs at load,
   // reading fs.ReadStream and with it Node's fs streams (~7 ms of every locking command): plain fs instead.
   alias: { 'graceful-fs': 'node:fs' },
+};
+await build({
+  ...common,
+  entryPoints: ['src/cli/bundle.ts'],
+  outfile: `${outdir}/osb.cjs`,
+  external: ['@kubernetes/client-node'],
+  plugins: [lazyChildProcessInCommander, lazyStubs],
 });
-const text = readFileSync(`${outdir}/osb.cjs`);
-const at = text.findIndex((b) => b > 0x7f);
-if (at >= 0) {
-  console.error(`scripts/bundle.mjs: ${outdir}/osb.cjs has a non-ASCII byte at offset ${at}; bin/osb reads it as latin1`);
-  process.exit(1);
-}
+await build({
+  ...common,
+  // A getter each: importing mysql2 does not initialise amqplib or listr2.
+  stdin: {
+    contents: `module.exports = {${LAZY.map((p) => `get ${JSON.stringify(p)}() { return require(${JSON.stringify(p)}); }`).join(', ')}};`,
+    resolveDir: process.cwd(),
+    sourcefile: 'lazy-part.js',
+    loader: 'js',
+  },
+  outfile: `${outdir}/lazy.cjs`,
+  external: ['@kubernetes/client-node'],
+});
+
 // import() in a vm.Script needs --experimental-vm-modules on Node 20: only importExternal's, which bin/osb
-// replaces, may remain (a built-in loaded lazily goes through util/builtin.ts).
-const imports = text.toString('latin1').match(/\bimport\(/g) ?? [];
-if (imports.length !== 1) {
-  console.error(`scripts/bundle.mjs: ${outdir}/osb.cjs has ${imports.length} import() calls, expected 1 (importExternal's)`);
+// replaces, may remain in osb.cjs, none in lazy.cjs (a built-in loaded lazily goes through util/builtin.ts).
+for (const [name, importCalls] of [
+  ['osb', 1],
+  ['lazy', 0],
+]) {
+  const text = readFileSync(`${outdir}/${name}.cjs`);
+  const at = text.findIndex((b) => b > 0x7f);
+  if (at >= 0) {
+    console.error(`scripts/bundle.mjs: ${outdir}/${name}.cjs has a non-ASCII byte at offset ${at}; bin/osb reads it as latin1`);
+    process.exit(1);
+  }
+  const imports = text.toString('latin1').match(/\bimport\(/g) ?? [];
+  if (imports.length !== importCalls) {
+    console.error(`scripts/bundle.mjs: ${outdir}/${name}.cjs has ${imports.length} import() calls, expected ${importCalls}`);
+    process.exit(1);
+  }
+}
+const part = createRequire(import.meta.url)(`../${outdir}/lazy.cjs`);
+const missing = LAZY.filter((p) => !Object.getOwnPropertyDescriptor(part, p)?.get);
+if (missing.length > 0) {
+  console.error(`scripts/bundle.mjs: ${outdir}/lazy.cjs does not export ${missing.join(', ')}`);
   process.exit(1);
 }

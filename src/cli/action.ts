@@ -1,4 +1,5 @@
 import { OsbError } from '../util/errors.js';
+import { writeErr } from '../util/output.js';
 
 /** Wraps a command's action: OsbErrors become one clear line and their exit code. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) {
@@ -8,10 +9,10 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
       process.exitCode = code ?? 0;
     } catch (err) {
       if (err instanceof OsbError) {
-        process.stderr.write(`osb: error: ${err.line}\n`);
+        writeErr(`osb: error: ${err.line}\n`);
         process.exitCode = err.exitCode;
       } else {
-        process.stderr.write(`osb: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+        writeErr(`osb: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
         process.exitCode = 1;
       }
     }

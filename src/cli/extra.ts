@@ -1,3 +1,4 @@
+import { writeErr } from '../util/output.js';
 import type { Command } from 'commander';
 import type { ActionWrapper } from './action.js';
 import { collect, type GlobalOptions, withOutput } from './options.js';
@@ -47,7 +48,7 @@ export function registerExtraCommands(program: Command, wrap: ActionWrapper, g: 
       wrap(async (name: string, _o, cmd: Command) => {
         const { prepareNode } = await import('../targets/local/node.js');
         const { resolveStateDir } = await import('../config/state-dir.js');
-        await prepareNode(resolveStateDir(g(cmd).stateDir), name, (m) => process.stderr.write(`osb: ${m}\n`));
+        await prepareNode(resolveStateDir(g(cmd).stateDir), name, (m) => writeErr(`osb: ${m}\n`));
         return 0;
       }),
     );

@@ -4,11 +4,21 @@ import pkg from '../../package.json' with { type: 'json' };
 import { collect, parseComponents, withOutput, type GlobalOptions } from './options.js';
 import { registerExtraCommands } from './extra.js';
 import { action } from './action.js';
+import { terminalColumns, terminalHasColors, writeErr, writeOut } from '../util/output.js';
 
 const OSB_VERSION = pkg.version;
 
 export function buildProgram(): Command {
   const program = new Command('osb')
+    // Pipes and files get plain writes, not Node's streams (util/output.ts); subcommands inherit this.
+    .configureOutput({
+      writeOut,
+      writeErr,
+      getOutHelpWidth: () => terminalColumns(1) ?? 80,
+      getErrHelpWidth: () => terminalColumns(2) ?? 80,
+      getOutHasColors: () => terminalHasColors(1),
+      getErrHasColors: () => terminalHasColors(2),
+    })
     .description(
       'Deploy the OpenStack backend tier — RabbitMQ, MariaDB (Galera) and Memcached — wait until it is ready,\n' +
         'test it, provision it for OpenStack services and print their connection settings.\n' +

@@ -1,12 +1,13 @@
 import type { Progress } from '../util/progress.js';
 import { plainProgress } from '../util/progress.js';
+import { isTerminal, writeErr } from '../util/output.js';
 
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
 
 /** Live task lists on a terminal; plain lines when output is piped or logged. */
 export function cliProgress(verbosity: Verbosity): Progress {
   if (verbosity === 'quiet') return plainProgress(() => {});
-  if (!process.stderr.isTTY || process.env.NO_COLOR || verbosity === 'verbose') return plainProgress((l) => process.stderr.write(l + '\n'));
+  if (!isTerminal(2) || process.env.NO_COLOR || verbosity === 'verbose') return plainProgress((l) => writeErr(l + '\n'));
   return listrProgress();
 }
 
@@ -47,11 +48,11 @@ export function listrProgress(): Progress {
       if (failure) throw failure.error;
       return results as never;
     },
-    info: (m) => process.stderr.write(m + '\n'),
+    info: (m) => writeErr(m + '\n'),
   };
 }
 
 /** Progress lines outside task lists (the Kubernetes target's waits), on stderr unless quiet. */
 export function cliLog(verbosity: Verbosity): (line: string) => void {
-  return verbosity === 'quiet' ? () => {} : (line) => process.stderr.write(`  ${line}\n`);
+  return verbosity === 'quiet' ? () => {} : (line) => writeErr(`  ${line}\n`);
 }

@@ -23,3 +23,12 @@ export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
+
+/**
+ * Orders strings by UTF-16 code unit, for sort(). Not localeCompare: its first call builds an ICU collator,
+ * 9 ms of a no-op `osb deploy` (docs/performance.md, session 15). On the ASCII names osb sorts (file
+ * paths, pod names, backup names) the two orders agree: the instance hashes kept in the state are the same.
+ */
+export function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,3 +1,5 @@
+import { writeErr } from './output.js';
+
 /** A unit of long work whose progress a caller may show. */
 export interface ProgressTask<T> {
   title: string;
@@ -17,7 +19,7 @@ export interface Progress {
   info(message: string): void;
 }
 
-export function plainProgress(write: (line: string) => void = (l) => process.stderr.write(l + '\n')): Progress {
+export function plainProgress(write: (line: string) => void = (l) => writeErr(l + '\n')): Progress {
   return {
     async run(tasks, opts) {
       const runOne = async (t: ProgressTask<unknown>) => {

@@ -73,7 +73,7 @@ describe('osb as an npm package (npm pack, npm install -g --prefix, npx)', () =>
       'docs/kubernetes.md',
     ])
       expect(list).toContain(f);
-    // The bundle (one file, compiled by bin/osb with V8's code cache) ships; its caches do not.
+    // The bundle (its parts, compiled by bin/osb with V8's code cache) ships; its caches do not.
     for (const f of readdirSync(join(ROOT, 'dist/cli/bundle'))) expect(list).toContain(`dist/cli/bundle/${f}`);
     expect(list.filter((p) => p.startsWith('dist/cli/code-cache/'))).toEqual([]);
     expect(list.filter((p) => /^(src|test|bench|scripts)\//.test(p) || /\.(d\.ts|map|ts)$/.test(p))).toEqual([]);

@@ -1,3 +1,4 @@
+import { writeOut } from '../../util/output.js';
 import type { Command } from 'commander';
 import { OsbError, didYouMean } from '../../util/errors.js';
 import { SHELLS, completionScript, type Shell } from '../completion.js';
@@ -8,6 +9,6 @@ export async function completionCommand(shell: string, program: Command): Promis
     const hint = didYouMean(shell, SHELLS);
     throw new OsbError(`no completion for shell "${shell}"`, `${hint ? `did you mean "${hint}"? ` : ''}shells: ${SHELLS.join(', ')}`, 2);
   }
-  process.stdout.write(completionScript(shell as Shell, program));
+  writeOut(completionScript(shell as Shell, program));
   return 0;
 }

@@ -1,4 +1,5 @@
 import { OsbError } from '../../util/errors.js';
+import { writeOut } from '../../util/output.js';
 import { openKubernetes } from '../../targets/kubernetes/context.js';
 import { renderObjects, toYamlStream } from '../../targets/kubernetes/render.js';
 import { kubernetesTlsMaterial } from '../../targets/kubernetes/tls.js';
@@ -12,6 +13,6 @@ export async function renderCommand(names: string[], o: GlobalOptions): Promise<
   const d = openKubernetes({ ...sources(o), namespace: o.namespace });
   const tls = await kubernetesTlsMaterial(d.config, d.stateDir, d.namespace, components);
   const objects = renderObjects(d.config, d.secrets, { namespace: d.namespace, components, tls });
-  process.stdout.write(toYamlStream(objects));
+  writeOut(toYamlStream(objects));
   return 0;
 }

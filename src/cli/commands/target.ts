@@ -1,3 +1,4 @@
+import { writeOut } from '../../util/output.js';
 import type { Outcome, Target } from '../../model/target.js';
 import { resolveDeployConfig } from '../../targets/local/context.js';
 import type { GlobalOptions } from '../options.js';
@@ -17,7 +18,7 @@ export async function openTarget(o: GlobalOptions): Promise<Target> {
   return (await import('../../targets/local/index.js')).localTarget(src);
 }
 
-export const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+export const print = (s: string) => writeOut(s.endsWith('\n') ? s : s + '\n');
 
 /** Prints an outcome as JSON, YAML (`-o`) or text; returns its exit code. */
 export function emit(out: Outcome, o: Pick<GlobalOptions, 'json' | 'output'>): number {

@@ -1,3 +1,4 @@
+import { writeErr } from '../../util/output.js';
 import { describeEndpoints } from '../../components/index.js';
 import type { Outcome, Target, TargetSources } from '../../model/target.js';
 import { serviceEndpointsText, servicesObject } from '../../openstack/service-endpoints.js';
@@ -90,8 +91,7 @@ export function kubernetesTarget(src: TargetSources): Target {
         const api = await connectKubernetes(d.context);
         await adoptClusterSecrets(api, d.namespace, d.secrets, new Set());
       } catch (err) {
-        if (!req.json && !req.quiet)
-          process.stderr.write(`osb: warning: credentials from the state dir (cluster not read: ${(err as Error).message.split('\n')[0]})\n`);
+        if (!req.json && !req.quiet) writeErr(`osb: warning: credentials from the state dir (cluster not read: ${(err as Error).message.split('\n')[0]})\n`);
       }
       const eps = kubernetesEndpoints(renderContext(d), d.secrets);
       if (req.service) return { exitCode: 0, json: undefined, text: serviceEndpointsText(d, eps, req.service, req.format) };

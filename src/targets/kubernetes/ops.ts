@@ -1,3 +1,4 @@
+import { byCodeUnit } from '../../util/format.js';
 import { COMPONENTS, type ComponentName } from '../../config/schema.js';
 import { writeSecrets } from '../../config/secrets.js';
 import { definitions } from '../../components/index.js';
@@ -82,7 +83,7 @@ export async function statusKubernetes(
     const c = def.name;
     const mine = pods
       .filter((p) => p.metadata.labels?.[LABEL.name] === c && p.metadata.labels?.[LABEL.component] === 'server')
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      .sort((a, b) => byCodeUnit(a.metadata.name, b.metadata.name));
     const ps: PodStatus[] = [];
     for (const p of mine) {
       const pod = p as unknown as Parameters<typeof diagnosePod>[2];

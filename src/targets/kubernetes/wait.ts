@@ -1,3 +1,4 @@
+import { byCodeUnit } from '../../util/format.js';
 import { OsbError } from '../../util/errors.js';
 import type { KubeApi } from './api.js';
 import { type K8sObject, LABEL, managedSelector } from '../../k8s/objects.js';
@@ -162,7 +163,7 @@ async function certificateProgress(api: KubeApi, namespace: string, o: K8sObject
 export async function diagnoseAll(api: KubeApi, namespace: string): Promise<string[]> {
   const pods = (await api.list('v1', 'Pod', namespace, managedSelector)) as unknown as PodLike[];
   const out: string[] = [];
-  for (const p of pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+  for (const p of pods.sort((a, b) => byCodeUnit(a.metadata.name, b.metadata.name))) {
     if (p.metadata.labels?.[LABEL.component] === 'test') continue;
     const d = await diagnosePod(api, namespace, p);
     if (d) out.push(d);

@@ -3,6 +3,7 @@
  * it loops over the components whose definition has `backup` hooks (src/model/backup.ts); what
  * a backup of one backend is lives in its component folder. See docs/backup.md.
  */
+import { byCodeUnit } from '../../util/format.js';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import pkg from '../../../package.json' with { type: 'json' };
@@ -218,7 +219,7 @@ export function applyRetention(root: string, config: Config, now = Date.now()): 
     if (!ch) chains.push((ch = { full: r, members: [] }));
     ch.members.push(b);
   }
-  chains.sort((a, b) => a.full.localeCompare(b.full));
+  chains.sort((a, b) => byCodeUnit(a.full, b.full));
   const newest = chains[chains.length - 1];
   const removed: string[] = [];
   chains.forEach((ch, i) => {

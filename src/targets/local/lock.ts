@@ -1,3 +1,4 @@
+import { writeErr } from '../../util/output.js';
 import lockfile from 'proper-lockfile';
 import { OsbError } from '../../util/errors.js';
 
@@ -34,7 +35,7 @@ export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, w
       if (!warned) {
         warned = true;
         if (onWait) onWait();
-        else process.stderr.write(`osb: waiting for another osb command to finish with ${stateDir} (lock ${lockPath})\n`);
+        else writeErr(`osb: waiting for another osb command to finish with ${stateDir} (lock ${lockPath})\n`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -1,5 +1,8 @@
-import { spawn } from 'node:child_process';
+import { builtin } from '../../util/builtin.js';
 import { OsbError } from '../../util/errors.js';
+
+// node:child_process on first use: a no-op `osb deploy` never installs or queries a package (3 ms to load).
+const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 
 /**
  * Installs missing packages with apt-get when running as root (output streamed to
@@ -19,7 +22,7 @@ export async function ensurePackages(packages: string[], onLine: (line: string) 
     ['install', '-y', '-q', ...packages],
   ]) {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = childProcess().spawn('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const relay = (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach(onLine);
       child.stdout.on('data', relay);
       child.stderr.on('data', relay);
@@ -35,7 +38,9 @@ export async function ensurePackages(packages: string[], onLine: (line: string) 
 export function installedVersions(packages: string[]): Promise<Record<string, string | null>> {
   return new Promise((resolve) => {
     const out: Record<string, string | null> = Object.fromEntries(packages.map((p) => [p, null]));
-    const child = spawn('dpkg-query', ['-W', '-f', '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n', ...packages], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = childProcess().spawn('dpkg-query', ['-W', '-f', '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n', ...packages], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.on('error', () => resolve(out));

@@ -1,3 +1,4 @@
+import { byCodeUnit } from '../../util/format.js';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,7 +13,7 @@ export { runningPid };
 export function instanceHash(inst: LocalInstance): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ command: inst.command, args: inst.args, env: inst.env }));
-  for (const f of [...inst.files].sort((a, b) => a.path.localeCompare(b.path))) h.update(`\0${f.path}\0${f.mode ?? 0o644}\0${f.content}`);
+  for (const f of [...inst.files].sort((a, b) => byCodeUnit(a.path, b.path))) h.update(`\0${f.path}\0${f.mode ?? 0o644}\0${f.content}`);
   return h.digest('hex').slice(0, 16);
 }
 
