@@ -47,6 +47,24 @@ const lazyStubs = {
   },
 };
 
+/**
+ * signal-exit 3 (proper-lockfile's: it releases the state lock on exit) loads node:assert for one
+ * `assert.equal(typeof cb, 'function', …)`, and node:assert creates process.stderr at load (~4 ms of every
+ * command that takes the lock): the same check, without it.
+ */
+const assertInSignalExit = {
+  name: 'assert-in-signal-exit',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?assert$/ }, (args) =>
+      /[\\/]signal-exit[\\/]/.test(args.importer) ? { path: 'assert', namespace: 'osb-signal-exit-assert' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'osb-signal-exit-assert' }, () => ({
+      contents: 'module.exports = { equal(actual, expected, message) { if (actual != expected) throw new Error(message); } };',
+      loader: 'js',
+    }));
+  },
+};
+
 const outdir = 'dist/cli/bundle';
 rmSync(outdir, { recursive: true, force: true });
 rmSync('dist/cli/code-cache', { recursive: true, force: true });
@@ -69,7 +87,7 @@ await build({
   entryPoints: ['src/cli/bundle.ts'],
   outfile: `${outdir}/osb.cjs`,
   external: ['@kubernetes/client-node'],
-  plugins: [lazyChildProcessInCommander, lazyStubs],
+  plugins: [lazyChildProcessInCommander, lazyStubs, assertInSignalExit],
 });
 await build({
   ...common,

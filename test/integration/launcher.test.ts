@@ -24,12 +24,19 @@ const run = (...args: string[]) => spawnSync(process.execPath, [join(copy, 'bin/
 describe('bin/osb: the bundle in two parts, each with its code cache', () => {
   let first = '';
 
+  it('help has its own cache: `osb render --help` first does not leave render a cache without its code', () => {
+    const r = run('render', '--help');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Usage: osb render');
+    expect(readdirSync(caches)).toEqual(['help.v8']);
+  });
+
   it('render writes its cache for the main part only (the drivers part is never read) and 0644', () => {
     const r = run('render', '--target', 'kubernetes');
     expect(r.status, r.stderr).toBe(0);
     first = r.stdout;
     expect(first).toContain('kind: StatefulSet');
-    expect(readdirSync(caches)).toEqual(['render.v8']);
+    expect(readdirSync(caches).sort()).toEqual(['help.v8', 'render.v8']);
     expect(statSync(join(caches, 'render.v8')).mode & 0o777).toBe(0o644);
     expect(readFileSync(join(caches, 'render.v8'), 'latin1').split('\n')[0]).toContain(join(copy, 'dist/cli/bundle/osb.cjs'));
   });
