@@ -1,4 +1,5 @@
 import { fstatSync, writeSync } from 'node:fs';
+import { OsbError } from './errors.js';
 
 /**
  * osb's own output on stdout (1) and stderr (2). To a pipe or a file (scripts, CI, `osb render > x.yaml`)
@@ -8,7 +9,8 @@ import { fstatSync, writeSync } from 'node:fs';
  *
  * Order is kept: once an fd is written through its Node stream (a terminal, or a pipe set non-blocking
  * by whoever shares it, where write(2) would say EAGAIN), every later write to it goes there too. A
- * reader that went away (EPIPE: `osb render | head`) ends the output quietly, as the stream did.
+ * reader that went away (EPIPE: `osb render | head`) ends the output quietly, as the stream did; any other
+ * failure of stdout (a full disk) is one clear error.
  */
 type Fd = 1 | 2;
 const mode: Record<Fd, 'unknown' | 'direct' | 'stream' | 'closed'> = { 1: 'unknown', 2: 'unknown' };
@@ -45,8 +47,15 @@ function write(fd: Fd, text: string): void {
     if (code === 'EAGAIN') {
       mode[fd] = 'stream';
       nodeStream(fd).write(buf.subarray(done));
-    } else if (code === 'EPIPE' || code === 'EBADF') mode[fd] = 'closed';
-    else throw err;
+    } else if (code === 'EPIPE' || code === 'EBADF' || fd === 2) {
+      // Nowhere to say anything more (a reader that left, or stderr itself failing).
+      mode[fd] = 'closed';
+    } else {
+      throw new OsbError(
+        `cannot write the output: ${(err as Error).message}`,
+        code === 'ENOSPC' ? 'free space where the output goes, or send it elsewhere' : 'check where standard output goes',
+      );
+    }
   }
 }
 

@@ -1,5 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,6 +77,35 @@ describe('bin/osb: the bundle in two parts, each with its code cache', () => {
       expect(r.stdout).toBe(first);
       expect(statSync(file).mode & 0o777).toBe(0o644);
       expect(readFileSync(file).subarray(header).equals(damaged.subarray(header))).toBe(false);
+    }
+  });
+
+  it('output to a pipe that closes early ends quietly; to a full disk, one clear error and exit 1', () => {
+    const early = spawnSync(
+      'sh',
+      [
+        '-c',
+        `"${process.execPath}" "${join(copy, 'bin/osb')}" --state-dir "${state}" render --target kubernetes | head -c 10 >/dev/null; echo "exit=\${PIPESTATUS:-$?}"`,
+      ],
+      {
+        env,
+        encoding: 'utf8',
+      },
+    );
+    expect(early.stderr).toBe('');
+    const full = openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [join(copy, 'bin/osb'), '--state-dir', state, 'render', '--target', 'kubernetes'], {
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', full, 'pipe'],
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        'osb: error: cannot write the output: ENOSPC: no space left on device, write — free space where the output goes, or send it elsewhere',
+      );
+    } finally {
+      closeSync(full);
     }
   });
 
