@@ -78,6 +78,7 @@ const common = {
   minifyWhitespace: !process.env.OSB_BUNDLE_READABLE,
   charset: 'ascii',
   logLevel: 'warning',
+  external: ['@kubernetes/client-node'],
   // proper-lockfile's graceful-fs (retries on EMFILE, irrelevant to one lock per run) patches fs at load,
   // reading fs.ReadStream and with it Node's fs streams (~7 ms of every locking command): plain fs instead.
   alias: { 'graceful-fs': 'node:fs' },
@@ -86,7 +87,6 @@ await build({
   ...common,
   entryPoints: ['src/cli/bundle.ts'],
   outfile: `${outdir}/osb.cjs`,
-  external: ['@kubernetes/client-node'],
   plugins: [lazyChildProcessInCommander, lazyStubs, assertInSignalExit],
 });
 await build({
@@ -99,7 +99,6 @@ await build({
     loader: 'js',
   },
   outfile: `${outdir}/lazy.cjs`,
-  external: ['@kubernetes/client-node'],
 });
 
 // import() in a vm.Script needs --experimental-vm-modules on Node 20: only importExternal's, which bin/osb

@@ -9,13 +9,11 @@
  * does not change and a reload (not a restart) picks the new certificate up.
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { builtin, crypto } from '../util/builtin.js';
+import { crypto, net } from '../util/builtin.js';
 import { join } from 'node:path';
 import { OsbError } from '../util/errors.js';
 import { runQuiet } from '../util/exec.js';
 import type { Config } from './schema.js';
-
-const net = builtin<typeof import('node:net')>('node:net');
 
 export const OPENSSL = '/usr/bin/openssl';
 

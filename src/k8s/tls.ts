@@ -7,12 +7,10 @@
  * certificate whose SANs name every pod's DNS name, the headless and client Services (short,
  * namespaced and full names) and loopback.
  */
-import { builtin } from '../util/builtin.js';
+import { net } from '../util/builtin.js';
 import type { ComponentName } from '../config/schema.js';
 import type { NodeTlsFiles } from '../config/tls.js';
 import { headlessName, type K8sObject, LABEL, meta, podFqdn, type RenderContext } from './objects.js';
-
-const net = builtin<typeof import('node:net')>('node:net');
 
 export const TLS_MOUNT = '/etc/osb-tls';
 export const TLS_VOLUME = 'tls';

@@ -14,3 +14,9 @@ export function builtin<T>(name: `node:${string}`): () => T {
 
 /** node:crypto on first use: most commands that read a deployment (`osb endpoints`, `render`) hash nothing. */
 export const crypto = builtin<typeof import('node:crypto')>('node:crypto');
+
+/** node:child_process on first use (3 ms to load; a no-op deploy, render and `--help` spawn nothing). */
+export const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
+
+/** node:net on first use. */
+export const net = builtin<typeof import('node:net')>('node:net');

@@ -1,8 +1,6 @@
-import { builtin } from './builtin.js';
+import { childProcess } from './builtin.js';
 import { appendFileSync } from 'node:fs';
 import { OsbError } from './errors.js';
-
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 
 export interface RunOptions {
   env?: Record<string, string>;

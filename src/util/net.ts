@@ -1,6 +1,4 @@
-import { builtin } from './builtin.js';
-
-const net = builtin<typeof import('node:net')>('node:net');
+import { net } from './builtin.js';
 
 export function connectTcp(host: string, port: number, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {

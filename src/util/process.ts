@@ -1,8 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { sleep } from './net.js';
-import { builtin } from './builtin.js';
-
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
+import { childProcess } from './builtin.js';
 
 export function readPid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;

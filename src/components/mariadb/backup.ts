@@ -22,9 +22,7 @@ import { ident, withMariadb } from './client.js';
 import { wsrepOf } from './local-cluster.js';
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
 import { proxyStatus } from './local-proxy.js';
-import { builtin } from '../../util/builtin.js';
-
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
+import { childProcess } from '../../util/builtin.js';
 
 export const BACKUP_BIN = '/usr/bin/mariadb-backup';
 const BINLOG_BIN = '/usr/bin/mariadb-binlog';

@@ -12,11 +12,7 @@ import { mariadbPaths } from './local.js';
 import { renderHaproxyMetricsFrontend } from './metrics.js';
 import { proxyPort } from './ports.js';
 import { currentWriter, parseShowStat, renderGaleraCheck, renderHaproxyCfg, type ProxyServerState } from './proxy.js';
-import { builtin } from '../../util/builtin.js';
-
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
-
-const net = builtin<typeof import('node:net')>('node:net');
+import { childProcess, net } from '../../util/builtin.js';
 
 export const PROXY_NAME = 'mariadb-proxy';
 export const HAPROXY = '/usr/sbin/haproxy';

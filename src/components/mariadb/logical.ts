@@ -19,10 +19,9 @@ import { backupNode, startScratch, tableChecksums, writeScratchCnf } from './bac
 import { ident, type MariadbEndpoint, withMariadb } from './client.js';
 import { DumpScanner, type DumpFacts } from './dump-scan.js';
 import { MARIADB_BINARIES, mariadbPaths } from './local.js';
-import { builtin } from '../../util/builtin.js';
+import { builtin, childProcess } from '../../util/builtin.js';
 
 // Loaded when a dump is taken or loaded, not with the component registry (every command).
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 const stream = builtin<typeof import('node:stream')>('node:stream');
 const streamPromises = builtin<typeof import('node:stream/promises')>('node:stream/promises');
 const zlib = builtin<typeof import('node:zlib')>('node:zlib');

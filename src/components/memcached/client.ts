@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type memjs from 'memjs';
-import { builtin } from '../../util/builtin.js';
+import { builtin, net } from '../../util/builtin.js';
 
-const net = builtin<typeof import('node:net')>('node:net');
 const tls = builtin<typeof import('node:tls')>('node:tls');
 
 export interface MemcachedEndpoint {

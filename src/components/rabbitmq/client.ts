@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { checkServerIdentity } from 'node:tls';
 import type amqp from 'amqplib';
-import { builtin } from '../../util/builtin.js';
+import { builtin, net } from '../../util/builtin.js';
 
 const http = builtin<typeof import('node:http')>('node:http');
 const https = builtin<typeof import('node:https')>('node:https');
-const net = builtin<typeof import('node:net')>('node:net');
 const tls = builtin<typeof import('node:tls')>('node:tls');
 
 export interface RabbitmqEndpoint {

@@ -1,8 +1,5 @@
-import { builtin } from '../../util/builtin.js';
+import { childProcess } from '../../util/builtin.js';
 import { OsbError } from '../../util/errors.js';
-
-// node:child_process on first use: a no-op `osb deploy` never installs or queries a package (3 ms to load).
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 
 /**
  * Installs missing packages with apt-get when running as root (output streamed to
